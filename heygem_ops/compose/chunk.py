@@ -1,0 +1,82 @@
+"""The compose stage: render one chunk of output frames into an H.264 segment.
+
+Template frames are decoded here, next to the encoder, so full-resolution pixels never travel
+between tasks or hosts. Frames without a face, or without a new mouth, pass through untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from heygem_ops.compose.warp import render_warp
+from heygem_ops.engines.base import MouthUpdate
+from heygem_ops.errors import InternalError
+from heygem_ops.face.track import FaceTrack
+from heygem_ops.media.frames import iter_frames
+from heygem_ops.media.probe import VideoInfo
+from heygem_ops.media.segments import SegmentWriter
+from heygem_ops.plan import JobPlan
+from heygem_ops.timeline import Chunk
+
+
+def segment_path(work_dir: Path, chunk: Chunk) -> Path:
+    return work_dir / "segments" / f"{chunk.index:06d}.mp4"
+
+
+def chunk_frames(video: VideoInfo, chunk: Chunk, schedule: np.ndarray) -> Iterator[np.ndarray]:
+    """Template frames for the output frames of `chunk`, in output order.
+
+    A sequential chunk streams; a chunk over a ping-pong turn (or a still) holds at most its own
+    template range, which `plan_chunks` bounds by the chunk size.
+    """
+    frames = iter_frames(video, chunk.template_start, chunk.template_stop)
+    if chunk.sequential:
+        yield from frames
+        return
+    held = list(frames)
+    for index in schedule[chunk.start : chunk.stop]:
+        yield held[index - chunk.template_start]
+
+
+def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k: int) -> np.ndarray:
+    """Frame `k` of a chunk with its new mouth drawn in; the frame itself when it gets none."""
+    if not update.present[k]:
+        return frame
+    if update.landmarks is not None:
+        return render_warp(frame, source, update.landmarks[k], float(update.activity[k]))
+    raise InternalError("mouth update carries neither landmarks nor patches")
+
+
+def render_chunk(
+    plan: JobPlan, track: FaceTrack, chunk: Chunk, update: MouthUpdate, progress: Callable[[int], None] | None = None
+) -> Path:
+    """Write the segment of `chunk` (published atomically) and return its path.
+
+    A segment already present from an earlier, interrupted run of the same job is reused: job ids
+    hash everything that changes the pixels, so it is the same segment.
+    """
+    path = segment_path(plan.work_dir, chunk)
+    if path.exists():
+        if progress:
+            progress(chunk.frame_count)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    video, options = plan.template, plan.options
+    sources = track.landmarks[plan.schedule[chunk.start : chunk.stop]]
+    written = 0
+    with SegmentWriter(path, video.width, video.height, plan.fps, preset=options.preset, crf=options.crf) as writer:
+        for k, frame in enumerate(chunk_frames(video, chunk, plan.schedule)):
+            writer.write(compose_frame(frame, sources[k], update, k))
+            written += 1
+            if progress:
+                progress(1)
+        if written != chunk.frame_count:
+            raise InternalError(
+                f"decoded {written} of the {chunk.frame_count} template frames chunk {chunk.index} needs",
+                path=video.path,
+                hint="the file's frame count is inconsistent; re-export it and retry",
+            )
+    return path

@@ -1,0 +1,51 @@
+"""Which torch device a job runs on: chosen once, logged once, overridable by the user."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from heygem_ops.errors import InputError
+from heygem_ops.logs import get_logger
+
+log = get_logger(__name__)
+_SPEC = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def choose_device(spec: str = "auto") -> torch.device:
+    """Resolve ``auto | cpu | cuda | cuda:N`` to a device and log which one is in use.
+
+    ``auto`` takes CUDA when torch sees a GPU, which also honours ``CUDA_VISIBLE_DEVICES=-1``.
+    Asking for CUDA on a machine without it is an input error, not a silent CPU fallback: a user who
+    typed ``cuda`` expects GPU speed.
+    """
+    spec = spec.strip().lower()
+    if not _SPEC.match(spec):
+        raise InputError(f"unknown device {spec!r}", hint="use auto, cpu, cuda or cuda:N")
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(
+                f"device {spec!r} requested but CUDA is not available",
+                hint="install a CUDA build of torch, check CUDA_VISIBLE_DEVICES, or use --device cpu",
+            )
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            raise InputError(
+                f"device {spec!r} requested but only {torch.cuda.device_count()} GPU(s) are visible",
+                hint="pick a smaller index",
+            )
+        log.info("Using GPU: %s (%s)", torch.cuda.get_device_name(index), device)
+    else:
+        log.info("CUDA not available, using CPU" if not torch.cuda.is_available() else "Using CPU (requested)")
+    return device
+
+
+def describe(device: torch.device) -> str:
+    """Human-readable device name for results rows and the UI."""
+    if device.type == "cuda":
+        return f"cuda:{device.index or 0} {torch.cuda.get_device_name(device.index or 0)}"
+    return "cpu"

@@ -1,0 +1,44 @@
+"""Engines by name: the built-in ones, plus any a third party registers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from heygem_ops.engines.base import Engine
+from heygem_ops.errors import InputError
+
+EngineFactory = Callable[..., Engine]
+_ENGINES: dict[str, EngineFactory] = {}
+
+
+def register_engine(name: str, factory: EngineFactory) -> None:
+    """Make `factory(device, **options)` available as engine `name` (e.g. from a plugin's import)."""
+    _ENGINES[name] = factory
+
+
+def available_engines() -> list[str]:
+    _register_builtins()
+    return sorted(_ENGINES)
+
+
+def create_engine(name: str, device: torch.device, **options: Any) -> Engine:
+    """Build engine `name` on `device`; an unknown name lists the valid ones."""
+    _register_builtins()
+    try:
+        factory = _ENGINES[name]
+    except KeyError:
+        raise InputError(
+            f"unknown engine {name!r}", hint=f"choose one of: {', '.join(sorted(_ENGINES))}"
+        ) from None
+    return factory(device, **options)
+
+
+def _register_builtins() -> None:
+    # Imported lazily so that listing engines never pays for a model library it does not use.
+    if "warp" not in _ENGINES:
+        from heygem_ops.engines.warp import WarpEngine
+
+        register_engine("warp", WarpEngine)

@@ -1,0 +1,98 @@
+"""Every failure a user can meet, as one tree, each message saying what to do next.
+
+    HeyGemError
+    ├── InputError                 the user's file or request is wrong; retrying will not help
+    │   ├── UnreadableMediaError   not a media file, truncated, or an unsupported codec
+    │   ├── NoVideoStreamError     a template without pictures
+    │   ├── NoAudioStreamError     a recording without sound
+    │   ├── EmptyAudioError        a recording too short to drive a single frame
+    │   ├── LimitExceededError     bigger, longer or heavier than the configured limits
+    │   └── OutputPathError        an output that may not or cannot be written there
+    ├── NoFaceError                no usable face anywhere in the template
+    ├── EngineError                a lip-sync engine could not be built or run
+    │   └── CheckpointError        a weights file that is missing, truncated or of the wrong model
+    ├── ResourceError              transient: out of memory, disk full, a worker gone; worth a retry
+    └── InternalError              a bug in HeyGem-Ops: please report it
+
+Only `ResourceError` is retried by the orchestration layers; everything else fails the job at once
+and is recorded with its type name and message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HeyGemError(Exception):
+    """Base of every error HeyGem-Ops raises on purpose.
+
+    `path` names the file concerned (if any) and `hint` the next step, so that CLI, UI and
+    results manifest can show the same actionable sentence.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.hint = hint
+        self.detail = message
+        text = f"{self.path}: {message}" if self.path else message
+        if hint:
+            text = f"{text}; {hint}"
+        super().__init__(text)
+
+    @property
+    def kind(self) -> str:
+        """Short type name recorded in the results manifest (e.g. ``NoAudioStreamError``)."""
+        return type(self).__name__
+
+
+class InputError(HeyGemError):
+    """The input is unusable as given; the fix is on the user's side."""
+
+
+class UnreadableMediaError(InputError):
+    """FFmpeg could not open or decode the file."""
+
+
+class NoVideoStreamError(InputError):
+    """A template file that holds no video (or image) stream."""
+
+
+class NoAudioStreamError(InputError):
+    """A driving recording that holds no audio stream."""
+
+
+class EmptyAudioError(InputError):
+    """A driving recording with too little sound to make a frame."""
+
+
+class LimitExceededError(InputError):
+    """An input over a configured duration, resolution or size limit."""
+
+
+class OutputPathError(InputError):
+    """An output path outside the allowed root, or in a folder that cannot be written."""
+
+
+class NoFaceError(HeyGemError):
+    """No frame of the template has a face the tracker can follow."""
+
+
+class EngineError(HeyGemError):
+    """A lip-sync engine failed to build or to run a batch."""
+
+
+class CheckpointError(EngineError):
+    """A model weights file that cannot be loaded into the engine's network."""
+
+
+class ResourceError(HeyGemError):
+    """A transient shortage (memory, disk, a lost worker); retrying may succeed."""
+
+
+class InternalError(HeyGemError):
+    """An unexpected failure inside HeyGem-Ops."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether an orchestration layer should retry after `error`."""
+    return isinstance(error, ResourceError)

@@ -1,0 +1,56 @@
+"""The parts of a face an engine may change, as polygons built from the 68-point landmarks.
+
+One definition serves the engines (where they are allowed to move pixels) and the quality metrics
+(where the output must still equal the template), so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from heygem_ops.face.landmarks import JAW, NOSE_BOTTOM, OUTER_UPPER_MID, interocular
+
+JAW_MARGIN = 0.30  # interocular distances added around the jaw line: room for the chin to drop
+NOSE_CLEARANCE = 0.35  # fraction of the nose-to-lip distance kept free under the nostrils
+
+
+def lower_face_polygon(landmarks: np.ndarray) -> np.ndarray:
+    """Closed polygon around mouth, cheeks and chin, below the nose. (68, 2) -> (K, 2) float32.
+
+    The jaw line (points 2-14) is pushed outward from the mouth by JAW_MARGIN interocular
+    distances; the top edge runs just below the nostrils.
+    """
+    centre = landmarks[48:68].mean(axis=0)
+    margin = JAW_MARGIN * float(interocular(landmarks))
+    jaw = landmarks[JAW[2:15]]
+    outward = jaw - centre
+    outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-6)
+    jaw = jaw + outward * margin
+    nose = landmarks[NOSE_BOTTOM][::-1]
+    lip_top = landmarks[OUTER_UPPER_MID]
+    top = nose + (lip_top - nose) * NOSE_CLEARANCE
+    return np.concatenate([jaw, top]).astype(np.float32)
+
+
+def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, feather: float = 0.0) -> np.ndarray:
+    """(H, W) float32 mask, 1 inside `polygon` (pixel coords), optionally softened by `feather` px."""
+    mask = np.zeros(shape, dtype=np.float32)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1.0, lineType=cv2.LINE_AA)
+    if feather > 0:
+        mask = cv2.GaussianBlur(mask, (0, 0), feather)
+    return mask
+
+
+def outside_region_mask(landmarks: np.ndarray, shape: tuple[int, int], dilate: float = 0.05) -> np.ndarray:
+    """(H, W) bool: pixels an engine must leave as they were, for a frame with `landmarks`.
+
+    `dilate` grows the region by that many interocular distances to absorb encoder ringing at
+    its edge.
+    """
+    polygon = lower_face_polygon(landmarks)
+    centre = polygon.mean(axis=0)
+    grow = dilate * float(interocular(landmarks))
+    direction = polygon - centre
+    direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-6)
+    return polygon_mask(shape, polygon + direction * grow) < 0.5

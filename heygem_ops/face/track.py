@@ -1,0 +1,77 @@
+"""A template's face track: where the chosen face is in every frame, in the shared 68-point layout."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from heygem_ops.face.landmarks import N_POINTS
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """Per-frame geometry of one face across a template.
+
+    landmarks:  (F, 68, 2) float32, x/y in pixels of the upright (rotation-applied) frame; NaN where
+                the frame has no face.
+    boxes:      (F, 4) float32 x0, y0, x1, y1 of the face, NaN where none.
+    confidence: (F,) float32 in [0, 1]; 0 where the frame has no face.
+    size:       (width, height) of the frames the track was measured on.
+    backend:    tracker name that produced it ("mesh", "fan").
+    """
+
+    landmarks: np.ndarray
+    boxes: np.ndarray
+    confidence: np.ndarray
+    size: tuple[int, int]
+    backend: str
+
+    def __post_init__(self) -> None:
+        n = len(self.confidence)
+        if self.landmarks.shape != (n, N_POINTS, 2) or self.boxes.shape != (n, 4):
+            raise ValueError(
+                f"inconsistent face track shapes: landmarks {self.landmarks.shape}, "
+                f"boxes {self.boxes.shape}, confidence {self.confidence.shape}"
+            )
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.confidence)
+
+    @property
+    def present(self) -> np.ndarray:
+        """(F,) bool: frames where the face was found."""
+        return self.confidence > 0
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            landmarks=self.landmarks,
+            boxes=self.boxes,
+            confidence=self.confidence,
+            size=np.asarray(self.size, dtype=np.int64),
+            backend=np.asarray(self.backend),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FaceTrack:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return cls(
+                landmarks=arrays["landmarks"].astype(np.float32),
+                boxes=arrays["boxes"].astype(np.float32),
+                confidence=arrays["confidence"].astype(np.float32),
+                size=(int(arrays["size"][0]), int(arrays["size"][1])),
+                backend=str(arrays["backend"]),
+            )
+
+    def save(self, path: Path) -> None:
+        path.write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: Path) -> FaceTrack:
+        return cls.from_bytes(path.read_bytes())

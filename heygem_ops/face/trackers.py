@@ -1,0 +1,28 @@
+"""Face tracker backends by name; each turns a stream of frames into a `FaceTrack`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import numpy as np
+
+from heygem_ops.errors import InputError
+from heygem_ops.face.track import FaceTrack
+
+TRACKERS = ("mesh",)
+
+
+class Tracker(Protocol):
+    name: str
+
+    def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack: ...
+
+
+def create_tracker(name: str, *, face: str = "largest") -> Tracker:
+    """Build tracker `name`, following the face chosen by `face` (largest, center or a size rank)."""
+    if name == "mesh":
+        from heygem_ops.face.tracking import MeshTracker, TrackerOptions
+
+        return MeshTracker(TrackerOptions(face=face))
+    raise InputError(f"unknown face tracker {name!r}", hint=f"choose one of: {', '.join(TRACKERS)}")

@@ -1,0 +1,95 @@
+"""The feature stage: the template's face track (cached by content) and the audio's per-frame features."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from heygem_ops.audio import AudioFeatures, audio_features
+from heygem_ops.cache import TemplateCache
+from heygem_ops.errors import NoFaceError
+from heygem_ops.face.landmarks import mouth_width
+from heygem_ops.face.track import FaceTrack
+from heygem_ops.hosting import ModelHost, TrackerSpec
+from heygem_ops.logs import get_logger
+from heygem_ops.plan import JobPlan
+from heygem_ops.settings import get_settings
+
+log = get_logger(__name__)
+TRACK_VERSION = "1"  # bump when tracking changes, so stale tracks are rebuilt
+
+
+@dataclass(frozen=True)
+class JobFeatures:
+    """What inference and compose need beyond the plan.
+
+    track_path:   the cached face track of the template (load with `load_track`).
+    audio:        per-output-frame audio features.
+    mouth_width:  the template's median mouth width, in interocular distances.
+    track_cached: True when the track came from the cache (no face detection ran).
+    track_seconds: time spent getting the track (tracking, or loading it).
+    """
+
+    track_path: Path
+    audio: AudioFeatures
+    mouth_width: float
+    face_frames: int
+    track_cached: bool
+    track_seconds: float
+
+
+def track_cache_name(spec: TrackerSpec) -> str:
+    return f"track-{spec.name}-face{spec.face}-v{TRACK_VERSION}.npz"
+
+
+def template_track(
+    plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None
+) -> tuple[FaceTrack, Path, bool]:
+    """The template's face track from the cache, or tracked now and cached. Returns (track, path, cached)."""
+    spec = TrackerSpec(plan.options.tracker, plan.options.face)
+    cache = TemplateCache(get_settings().resolved_cache_dir)
+    name = track_cache_name(spec)
+
+    def build() -> FaceTrack:
+        log.info("Tracking faces in %d frames of %s", plan.template.frame_count, plan.template.path.name)
+        return host.track(spec, plan.template, progress=progress)
+
+    track, cached = cache.get_or_build(plan.template_hash, name, build, FaceTrack.to_bytes, FaceTrack.from_bytes)
+    if cached:
+        log.info("Face track of %s loaded from cache (no detection)", plan.template.path.name)
+    return track, cache.path(plan.template_hash, name), cached
+
+
+def prepare_features(
+    plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None
+) -> JobFeatures:
+    """Run the feature stage for `plan`; raises NoFaceError when the template never shows a face."""
+    started = time.perf_counter()
+    track, path, cached = template_track(plan, host, progress)
+    seconds = time.perf_counter() - started
+    present = track.present
+    if not present.any():
+        raise NoFaceError(
+            "no face found in any frame",
+            path=plan.template.path,
+            hint="use a template where one face is clearly visible, frontal, at least ~80 px wide",
+        )
+    width = float(np.nanmedian(mouth_width(track.landmarks[present])))
+    samples = np.load(plan.audio_16k)
+    features = audio_features(samples, plan.fps, plan.frame_count)
+    return JobFeatures(path, features, width, int(present.sum()), cached, seconds)
+
+
+def load_track(path: Path) -> FaceTrack:
+    """A cached track file, kept in memory so the chunks of a job read it once per process."""
+    return _load_track(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_track(path: str, mtime_ns: int) -> FaceTrack:
+    return FaceTrack.load(Path(path))

@@ -1,0 +1,92 @@
+"""Model hosts: where engines and face trackers live, loaded once and reused by every job.
+
+`LocalHost` keeps them in this process (the embedded default). `RayHost` keeps them in named Ray
+actors shared by every flow run on a cluster; Ray is imported only when a RayHost is made. Both
+answer the same two calls, so flows never know which one they talk to.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from heygem_ops.device import choose_device, describe
+from heygem_ops.engines.base import Engine, InferenceBatch, MouthUpdate
+from heygem_ops.engines.registry import create_engine
+from heygem_ops.face.track import FaceTrack
+from heygem_ops.face.trackers import Tracker, create_tracker
+from heygem_ops.media.frames import iter_frames
+from heygem_ops.media.probe import VideoInfo
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which engine to run where: the key under which a host keeps one loaded instance."""
+
+    name: str
+    device: str = "auto"
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    name: str = "mesh"
+    face: str = "largest"
+
+
+class ModelHost(Protocol):
+    def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate: ...
+
+    def track(
+        self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None
+    ) -> FaceTrack: ...
+
+    def device_name(self, spec: EngineSpec) -> str: ...
+
+
+class LocalHost:
+    """Engines and trackers held by this process, built on first use and kept for the next job."""
+
+    def __init__(self) -> None:
+        self._engines: dict[EngineSpec, Engine] = {}
+        self._trackers: dict[TrackerSpec, Tracker] = {}
+        self._lock = threading.Lock()
+
+    def engine(self, spec: EngineSpec) -> Engine:
+        with self._lock:
+            if spec not in self._engines:
+                options = {"checkpoint": spec.checkpoint} if spec.checkpoint else {}
+                self._engines[spec] = create_engine(spec.name, choose_device(spec.device), **options)
+            return self._engines[spec]
+
+    def tracker(self, spec: TrackerSpec) -> Tracker:
+        with self._lock:
+            if spec not in self._trackers:
+                self._trackers[spec] = create_tracker(spec.name, face=spec.face)
+            return self._trackers[spec]
+
+    def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
+        return self.engine(spec)(batch)
+
+    def track(
+        self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None
+    ) -> FaceTrack:
+        tracker = self.tracker(spec)
+        with self._lock:  # one interpreter per tracker: frames of two videos must not interleave
+            return tracker.track(iter_frames(video), progress=progress)
+
+    def device_name(self, spec: EngineSpec) -> str:
+        return describe(self.engine(spec).device)
+
+
+_local_host: LocalHost | None = None
+
+
+def local_host() -> LocalHost:
+    """The process-wide host, so every job in this process reuses the same loaded models."""
+    global _local_host
+    if _local_host is None:
+        _local_host = LocalHost()
+    return _local_host

@@ -1,0 +1,31 @@
+"""The inference stage: gather one chunk's engine inputs and run them through a model host."""
+
+from __future__ import annotations
+
+from heygem_ops.engines.base import InferenceBatch, MouthUpdate
+from heygem_ops.features import JobFeatures, load_track
+from heygem_ops.hosting import EngineSpec, ModelHost
+from heygem_ops.plan import JobPlan
+from heygem_ops.timeline import Chunk
+
+
+def engine_spec(plan: JobPlan) -> EngineSpec:
+    options = plan.options
+    return EngineSpec(options.engine, options.device, options.checkpoint)
+
+
+def chunk_batch(plan: JobPlan, features: JobFeatures, chunk: Chunk) -> InferenceBatch:
+    """The engine inputs for the output frames of `chunk` (small arrays only)."""
+    track = load_track(features.track_path)
+    frames = plan.schedule[chunk.start : chunk.stop]
+    return InferenceBatch(
+        landmarks=track.landmarks[frames],
+        features=features.audio.window(chunk.start, chunk.stop),
+        mouth_width=features.mouth_width,
+    )
+
+
+def infer_chunk(plan: JobPlan, features: JobFeatures, chunk: Chunk, host: ModelHost) -> MouthUpdate:
+    """Run the job's engine on one chunk and return the mouths compose will draw."""
+    return host.infer(engine_spec(plan), chunk_batch(plan, features, chunk))
+

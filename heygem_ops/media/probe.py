@@ -1,0 +1,158 @@
+"""What a template or a recording holds, checked before any work is planned.
+
+`probe_video` and `probe_audio` open the file, pick its stream, and either return a small frozen
+summary or raise the `InputError` subclass that tells the user what to fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.container import InputContainer
+from av.stream import Stream
+from av.video.stream import VideoStream
+
+from heygem_ops.errors import EmptyAudioError, NoAudioStreamError, NoVideoStreamError, UnreadableMediaError
+from heygem_ops.media._av import audio_stream, open_input, video_stream
+from heygem_ops.media.stills import load_still, still_format, still_rotation
+from heygem_ops.media.timestamps import frame_timestamps
+
+MIN_AUDIO_S = 0.04  # one frame at 25 fps: a shorter recording cannot drive a single output frame
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """A template's picture stream, as the rest of the pipeline sees it."""
+
+    path: Path
+    width: int  # displayed width in pixels, after the rotation metadata is applied
+    height: int  # displayed height in pixels, after the rotation metadata is applied
+    fps: Fraction  # average frame rate, exact (e.g. 1350/61); for a still, the requested still_fps
+    frame_count: int  # exact number of decodable frames (from the packets); 1 for a still
+    duration_s: float  # seconds
+    rotation: int  # 0, 90, 180 or 270: clockwise degrees the stored frames are turned to be upright
+    codec: str  # FFmpeg decoder name ("h264", "hevc", ...) or Pillow format ("jpeg", "png", ...)
+    is_still: bool  # a PNG / JPEG / WebP / BMP image, recognised by content
+    has_audio: bool  # the file also carries an audio stream
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """A recording's sound stream (or the audio track of a video)."""
+
+    path: Path
+    sample_rate: int  # Hz, as stored
+    channels: int  # as stored; decoding mixes down to mono
+    duration_s: float  # seconds
+    codec: str  # FFmpeg decoder name ("pcm_s24le", "mp3", "aac", ...)
+
+
+def probe_video(path: str | Path, still_fps: Fraction = Fraction(25)) -> VideoInfo:
+    """Describe a template video or still portrait.
+
+    Raises UnreadableMediaError (zero-byte, random bytes, truncated, undecodable) and
+    NoVideoStreamError (an audio-only file).
+    """
+    path = Path(path)
+    image_format = still_format(path)
+    if image_format is not None:
+        return _still_info(path, image_format, Fraction(still_fps))
+    with open_input(path) as container:
+        stream = video_stream(container)
+        if stream is None:
+            raise NoVideoStreamError(
+                "holds no video stream (is it an audio file?)", path=path, hint="use a video or image template"
+            )
+        rotation = _first_frame_rotation(path, container, stream)
+        stored = (stream.codec_context.width, stream.codec_context.height)
+        has_audio = audio_stream(container) is not None
+        stream_s = float(stream.duration * stream.time_base) if stream.duration else None
+        header_rate, time_base = stream.average_rate, stream.time_base
+        codec = stream.codec_context.codec.canonical_name
+    table = frame_timestamps(path)
+    span_s = Fraction(int(table[-1] - table[0])) * time_base if len(table) else Fraction(0)
+    fps = _average_rate(header_rate, len(table), span_s, stream_s)
+    duration_s = stream_s or float(span_s + 1 / fps)
+    width, height = stored if rotation in (0, 180) else stored[::-1]
+    return VideoInfo(path, width, height, fps, len(table), duration_s, rotation, codec, False, has_audio)
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """Describe a driving recording: an audio file, or the audio track of a video.
+
+    Raises NoAudioStreamError (a silent video), EmptyAudioError (no packets, or under 0.04 s) and
+    UnreadableMediaError.
+    """
+    path = Path(path)
+    with open_input(path) as container:
+        stream = audio_stream(container)
+        if stream is None:
+            raise NoAudioStreamError(
+                "holds no audio stream", path=path, hint="use a recording with sound, or a video with an audio track"
+            )
+        context = stream.codec_context
+        duration_s = _audio_duration(container, stream)
+        info = AudioInfo(path, context.sample_rate, context.channels, duration_s, context.codec.canonical_name)
+    if info.duration_s < MIN_AUDIO_S:
+        raise EmptyAudioError(
+            f"holds {info.duration_s:.3f} s of sound, less than one video frame ({MIN_AUDIO_S} s)",
+            path=path,
+            hint="use a longer recording",
+        )
+    return info
+
+
+def _audio_duration(container: InputContainer, stream: Stream) -> float:
+    """Seconds of sound: the header's figure once a first packet proves there is sound at all,
+    else the sum of the packet durations (0.0 for a file without packets)."""
+    packets = (packet for packet in container.demux(stream) if packet.size > 0)
+    header = _header_duration(container, stream)
+    if header is not None:
+        return header if next(packets, None) is not None else 0.0
+    return float(sum(packet.duration or 0 for packet in packets) * stream.time_base)
+
+
+def _still_info(path: Path, image_format: str, fps: Fraction) -> VideoInfo:
+    """A still is a one-frame template shown for one frame period at `fps`."""
+    height, width = load_still(path).shape[:2]
+    return VideoInfo(
+        path, width, height, fps, 1, float(1 / fps), still_rotation(path), image_format.lower(), True, False
+    )
+
+
+def _first_frame_rotation(path: Path, container: InputContainer, stream: VideoStream) -> int:
+    """Decode the first frame, proving the stream decodes, and read its display-matrix rotation.
+
+    PyAV 18 exposes the display matrix only on decoded frames: `VideoFrame.rotation` is the
+    counter-clockwise angle in [-180, 180]; FFmpeg's own auto-rotation turns the picture clockwise
+    by its negative, and so do we.
+    """
+    stream.thread_type = "AUTO"
+    for frame in container.decode(stream):
+        return round(-frame.rotation / 90) % 4 * 90
+    raise UnreadableMediaError("its video stream has no decodable frame", path=path, hint="re-export the video")
+
+
+def _header_duration(container: InputContainer, stream: Stream) -> float | None:
+    """Seconds from the stream header, else the container header; None when neither knows."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / av.time_base if container.duration else None
+
+
+def _average_rate(
+    header_rate: Fraction | None, frame_count: int, span_s: Fraction, duration_s: float | None
+) -> Fraction:
+    """Frames per second: the header's exact rate (e.g. 1350/61) when it agrees, within one frame, with
+    the frames counted over `span_s` (first to last frame start); else the measured average, frames
+    over `duration_s` (or over the span), to a 1/1001 denominator: VFR Matroska reports a nominal rate."""
+    if header_rate and abs(header_rate * span_s - (frame_count - 1)) <= 1:
+        return Fraction(header_rate)
+    if duration_s:
+        return Fraction(frame_count / duration_s).limit_denominator(1001)
+    if frame_count < 2 or not span_s:
+        return Fraction(header_rate or 25)
+    return Fraction((frame_count - 1) / span_s).limit_denominator(1001)

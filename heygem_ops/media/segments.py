@@ -1,0 +1,90 @@
+"""Encode one chunk of output frames as an H.264 segment that concatenates without re-encoding.
+
+Every segment written with the same size, rate, preset and crf has identical codec parameters
+(libx264, yuv420p, BT.709 tags) and starts with an IDR keyframe, so `publish.publish_video` can join
+segments from any worker by copying packets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+from av.container import OutputContainer
+from av.video.reformatter import ColorRange, Colorspace
+from av.video.stream import VideoStream
+
+from heygem_ops.errors import InternalError
+from heygem_ops.media._atomic import atomic_output
+
+_BT709 = 1  # AVCOL_PRI_BT709 == AVCOL_TRC_BT709 == AVCOL_SPC_BT709
+
+
+def output_size(width: int, height: int) -> tuple[int, int]:
+    """The (width, height) a SegmentWriter produces: each rounded down to even (yuv420p needs it)."""
+    return width - width % 2, height - height % 2
+
+
+class SegmentWriter:
+    """Context manager writing RGB frames to an MP4 segment (whatever the suffix) at `path`.
+
+    Frames are (height, width, 3) uint8 RGB; an odd width or height loses its last column or row
+    (see `output_size`). The file appears at `path` only when the block exits cleanly; on an
+    exception nothing is left behind. Frame i is shown at i / fps seconds.
+    """
+
+    def __init__(
+        self, path: Path, width: int, height: int, fps: Fraction, *, preset: str = "veryfast", crf: int = 18
+    ) -> None:
+        self.path, self.width, self.height, self.fps = Path(path), width, height, Fraction(fps)
+        self._size = output_size(width, height)
+        if min(self._size) < 2:
+            raise InternalError(f"frame size {width}x{height} is too small to encode", path=self.path)
+        self._file = _segment_file(self.path, self._size, self.fps, {"preset": preset, "crf": str(crf)})
+        self._count = 0
+
+    def __enter__(self) -> SegmentWriter:
+        self._container, self._stream = self._file.__enter__()
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one RGB uint8 frame of shape (height, width, 3) as the next frame of the segment."""
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise InternalError(
+                f"frame {frame.shape} {frame.dtype} is not the segment's ({self.height}, {self.width}, 3) uint8",
+                path=self.path,
+            )
+        width, height = self._size
+        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:height, :width]), format="rgb24")
+        picture = picture.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
+        picture.pts = self._count
+        self._container.mux(self._stream.encode(picture))
+        self._count += 1
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        """Flush the encoder and publish the file on success; discard it on failure."""
+        return self._file.__exit__(kind, error, trace)
+
+
+@contextmanager
+def _segment_file(
+    path: Path, size: tuple[int, int], fps: Fraction, options: dict[str, str]
+) -> Iterator[tuple[OutputContainer, VideoStream]]:
+    """An open MP4 container with a tagged libx264 stream; flushed and published after a clean exit."""
+    with atomic_output(path) as temporary, av.open(str(temporary), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps, options=options)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        context = stream.codec_context
+        context.time_base = 1 / fps
+        context.color_primaries = context.color_trc = context.colorspace = _BT709
+        context.color_range = ColorRange.MPEG
+        yield container, stream
+        container.mux(stream.encode(None))

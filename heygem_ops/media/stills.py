@@ -1,0 +1,44 @@
+"""Still portraits (PNG, JPEG, WebP, BMP) as one-frame templates, read with Pillow.
+
+A still is recognised by its content (Pillow's header sniffing), never only by its extension, and is
+shown the way a photo viewer shows it: EXIF orientation applied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from heygem_ops.media._av import reading
+
+STILL_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP"})  # Pillow format names accepted as stills
+_EXIF_ORIENTATION = 0x0112
+# Clockwise degrees each EXIF orientation turns the stored picture (mirrored ones: the turn after the mirror).
+_ORIENTATION_DEGREES = {1: 0, 2: 0, 3: 180, 4: 180, 5: 270, 6: 90, 7: 90, 8: 270}
+
+
+def still_format(path: Path) -> str | None:
+    """Pillow's format name ("PNG", "JPEG", ...) when `path` holds a still image, else None."""
+    with reading(path):
+        try:
+            with Image.open(path) as image:
+                name = image.format
+        except UnidentifiedImageError:
+            return None
+    return name if name in STILL_FORMATS else None
+
+
+def still_rotation(path: Path) -> int:
+    """Clockwise degrees (0, 90, 180, 270) the EXIF orientation turns the stored picture."""
+    with reading(path), Image.open(path) as image:
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    return _ORIENTATION_DEGREES.get(orientation, 0)
+
+
+def load_still(path: Path) -> np.ndarray:
+    """The picture upright (EXIF orientation applied) as RGB uint8 of shape (height, width, 3)."""
+    with reading(path), Image.open(path) as image:
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+        return np.asarray(upright, dtype=np.uint8)

@@ -1,0 +1,125 @@
+"""The decode stage: check both inputs, decode the speech, and lay out the output timeline.
+
+Everything that can reject a job cheaply happens here, before any heavy work: unreadable files,
+missing streams, configured limits, an output path outside the allowed root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.errors import LimitExceededError, OutputPathError
+from heygem_ops.hashing import file_digest, value_digest
+from heygem_ops.media.audio_io import decode_audio
+from heygem_ops.media.probe import AudioInfo, VideoInfo, probe_audio, probe_video
+from heygem_ops.options import GenerateOptions
+from heygem_ops.settings import Settings, get_settings
+from heygem_ops.timeline import Chunk, frame_schedule, output_frame_count, plan_chunks
+
+PIPELINE_VERSION = "1"  # bump when a change alters output pixels, so reruns do not skip stale results
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Everything later stages need to know about one job; small enough to pass between tasks.
+
+    schedule: (frame_count,) int32, template frame shown at each output frame.
+    audio_16k: .npy file with the driving audio as 16 kHz mono float32.
+    """
+
+    job_id: str
+    template: VideoInfo
+    audio: AudioInfo
+    output: Path
+    options: GenerateOptions
+    template_hash: str
+    audio_hash: str
+    work_dir: Path
+    audio_16k: Path
+    fps: Fraction
+    frame_count: int
+    schedule: np.ndarray
+    chunks: tuple[Chunk, ...]
+    duration_s: float  # of the decoded driving audio: the output's length
+
+
+def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) -> str:
+    """A job's id: the hash of its input contents and the options that change the output."""
+    identity = {"template": template_hash, "audio": audio_hash, "options": options.identity()}
+    if options.checkpoint:
+        identity["checkpoint"] = file_digest(Path(options.checkpoint))
+    identity["pipeline"] = PIPELINE_VERSION
+    return value_digest(identity)[:20]
+
+
+def check_output_path(output: Path, settings: Settings) -> Path:
+    """Resolve `output`; refuse it outside HEYGEM_OUTPUT_ROOT (when set) or in a missing folder."""
+    output = Path(output).expanduser().resolve()
+    root = settings.output_root
+    if root is not None and not output.is_relative_to(Path(root).expanduser().resolve()):
+        raise OutputPathError(
+            f"is outside the output root {root}",
+            path=output,
+            hint="write under that folder or change HEYGEM_OUTPUT_ROOT",
+        )
+    if output.suffix.lower() != ".mp4":
+        raise OutputPathError("must end in .mp4", path=output, hint="name the output like result.mp4")
+    if not output.parent.is_dir():
+        raise OutputPathError("its folder does not exist", path=output.parent, hint="create the folder first")
+    if not os.access(output.parent, os.W_OK):
+        raise OutputPathError("its folder is not writable", path=output.parent, hint="choose a writable folder")
+    return output
+
+
+def check_limits(path: Path, duration_s: float, pixels: int, settings: Settings) -> None:
+    """Reject inputs over the configured limits before any decoding, naming the setting to raise."""
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > settings.max_file_mb:
+        raise LimitExceededError(
+            f"is {size_mb:.0f} MiB, over the {settings.max_file_mb:.0f} MiB limit",
+            path=path,
+            hint="raise HEYGEM_MAX_FILE_MB or use a smaller file",
+        )
+    if duration_s > settings.max_duration_s:
+        raise LimitExceededError(
+            f"lasts {duration_s:.0f} s, over the {settings.max_duration_s:.0f} s limit",
+            path=path,
+            hint="raise HEYGEM_MAX_DURATION_S or split the input",
+        )
+    if pixels > settings.max_pixels:
+        raise LimitExceededError(
+            f"has {pixels} pixels per frame, over the {settings.max_pixels} limit",
+            path=path,
+            hint="raise HEYGEM_MAX_PIXELS or downscale the template",
+        )
+
+
+def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions) -> JobPlan:
+    """Probe and check both inputs, decode the audio once, and plan frames and chunks."""
+    settings = get_settings()
+    output = check_output_path(output, settings)
+    video = probe_video(template, still_fps=options.still_fps)
+    check_limits(video.path, video.duration_s, video.width * video.height, settings)
+    sound = probe_audio(audio)
+    check_limits(sound.path, sound.duration_s, 0, settings)
+    template_hash, audio_hash = file_digest(video.path), file_digest(sound.path)
+    job_id = job_identity(template_hash, audio_hash, options)
+    work_dir = settings.resolved_work_dir / job_id
+    work_dir.mkdir(parents=True, exist_ok=True)
+    samples = decode_audio(sound.path, SAMPLE_RATE)
+    audio_16k = work_dir / "audio16k.npy"
+    np.save(audio_16k, samples)
+    fps, duration_s = video.fps, len(samples) / SAMPLE_RATE
+    frame_count = output_frame_count(duration_s, fps)
+    schedule = frame_schedule(video.frame_count, frame_count)
+    chunks = tuple(plan_chunks(schedule, options.chunk_frames))
+    return JobPlan(
+        job_id, video, sound, output, options, template_hash, audio_hash, work_dir, audio_16k, fps,
+        frame_count, schedule, chunks, duration_s,
+    )  # fmt: skip

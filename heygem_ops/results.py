@@ -1,0 +1,71 @@
+"""The record of one attempt at one job: what was asked, what came out, how long each stage took."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+STAGES = ("decode", "feature", "inference", "compose", "encode")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class JobResult:
+    """One results-manifest row. Mutable while the job runs; each stage fills in its part."""
+
+    job_id: str
+    template: str
+    audio: str
+    output: str
+    status: str = "running"  # succeeded, failed, skipped
+    template_hash: str | None = None
+    audio_hash: str | None = None
+    output_hash: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    engine: str | None = None
+    tracker: str | None = None
+    device: str | None = None
+    frames: int | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    face_frames: int | None = None
+    track_cached: bool | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    sync_score: float | None = None
+    host: str = field(default_factory=socket.gethostname)
+    flow_run_id: str | None = None
+    started_at: datetime = field(default_factory=utc_now)
+    finished_at: datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    def fail(self, error: BaseException) -> None:
+        """Record `error` as this attempt's outcome."""
+        self.status = "failed"
+        self.error_type = getattr(error, "kind", type(error).__name__)
+        self.error_message = str(error)
+        self.finished_at = utc_now()
+
+    def as_row(self) -> dict[str, Any]:
+        """Flat dict for a manifest row: one `<stage>_s` column per pipeline stage."""
+        row = dataclasses.asdict(self)
+        stages = row.pop("stage_seconds")
+        for stage in (*STAGES, "total"):
+            row[f"{stage}_s"] = stages.get(stage)
+        return row
+
+    def timing_summary(self) -> str:
+        """'decode 0.4s · feature 2.1s · ...' for the end of a CLI run."""
+        parts = [f"{stage} {self.stage_seconds[stage]:.1f}s" for stage in (*STAGES, "total") if stage in self.stage_seconds]
+        return " · ".join(parts)
