@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from heygem_ops.compose.chunk import render_chunk
+from heygem_ops.compose.chunk import Segment, render_chunk
 from heygem_ops.encode import encode_job
 from heygem_ops.features import JobFeatures, load_track, prepare_features
 from heygem_ops.hosting import ModelHost, local_host
@@ -32,8 +32,7 @@ def timed(result: JobResult, stage: str) -> Iterator[None]:
     try:
         yield
     finally:
-        seconds = time.perf_counter() - started
-        result.stage_seconds[stage] = result.stage_seconds.get(stage, 0.0) + seconds
+        result.add_seconds(stage, time.perf_counter() - started)
 
 
 def new_result(template: Path, audio: Path, output: Path) -> JobResult:
@@ -53,18 +52,19 @@ def describe_features(result: JobResult, features: JobFeatures) -> None:
     result.face_frames, result.track_cached = features.face_frames, features.track_cached
 
 
-def render_all(plan: JobPlan, features: JobFeatures, host: ModelHost, result: JobResult) -> list[Path]:
-    """Inference and compose for every chunk, two chunks at a time per CPU pair."""
+def render_all(plan: JobPlan, features: JobFeatures, host: ModelHost, result: JobResult) -> list[Segment]:
+    """Inference and compose for every chunk, as many chunks at once as there are CPUs."""
     track = load_track(features.track_path)
     advance = board.counter(str(plan.output), "render", plan.frame_count)
 
-    def one(chunk: Chunk) -> Path:
-        with timed(result, "inference"):
-            update = infer_chunk(plan, features, chunk, host)
-        with timed(result, "compose"):
-            return render_chunk(plan, track, chunk, update, advance)
+    def one(chunk: Chunk) -> Segment:
+        inference = infer_chunk(plan, features, chunk, host)
+        result.add_seconds("inference", inference.seconds)
+        segment = render_chunk(plan, track, inference, advance)
+        result.add_seconds("compose", segment.seconds)
+        return segment
 
-    workers = max(1, min(len(plan.chunks), (os.cpu_count() or 2)))
+    workers = max(1, min(len(plan.chunks), os.cpu_count() or 2))
     with ThreadPoolExecutor(workers, thread_name_prefix="heygem-chunk") as pool:
         return list(pool.map(one, plan.chunks))
 
@@ -99,6 +99,6 @@ def generate(
         describe_features(result, features)
         segments = render_all(plan, features, host, result)
         with timed(result, "encode"):
-            result.output_hash = encode_job(plan, segments)
+            result.output_hash = encode_job(plan, [segment.path for segment in segments])
     result.output, result.status, result.finished_at = str(plan.output), "succeeded", utc_now()
     return result

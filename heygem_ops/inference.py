@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from heygem_ops.engines.base import InferenceBatch, MouthUpdate
 from heygem_ops.features import JobFeatures, load_track
 from heygem_ops.hosting import EngineSpec, ModelHost
@@ -25,7 +28,18 @@ def chunk_batch(plan: JobPlan, features: JobFeatures, chunk: Chunk) -> Inference
     )
 
 
-def infer_chunk(plan: JobPlan, features: JobFeatures, chunk: Chunk, host: ModelHost) -> MouthUpdate:
+@dataclass(frozen=True)
+class ChunkInference:
+    """An engine's answer for one chunk, with the seconds it took (batch building included)."""
+
+    chunk: Chunk
+    update: MouthUpdate
+    seconds: float
+
+
+def infer_chunk(plan: JobPlan, features: JobFeatures, chunk: Chunk, host: ModelHost) -> ChunkInference:
     """Run the job's engine on one chunk and return the mouths compose will draw."""
-    return host.infer(engine_spec(plan), chunk_batch(plan, features, chunk))
+    started = time.perf_counter()
+    update = host.infer(engine_spec(plan), chunk_batch(plan, features, chunk))
+    return ChunkInference(chunk, update, time.perf_counter() - started)
 

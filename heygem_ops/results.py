@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 STAGES = ("decode", "feature", "inference", "compose", "encode")
+_SECONDS_LOCK = threading.Lock()
 
 
 def utc_now() -> datetime:
@@ -50,6 +52,11 @@ class JobResult:
     def succeeded(self) -> bool:
         return self.status == "succeeded"
 
+    def add_seconds(self, stage: str, seconds: float) -> None:
+        """Accumulate time for `stage` (chunks of one stage may report from several threads)."""
+        with _SECONDS_LOCK:
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
     def fail(self, error: BaseException) -> None:
         """Record `error` as this attempt's outcome."""
         self.status = "failed"
@@ -67,5 +74,5 @@ class JobResult:
 
     def timing_summary(self) -> str:
         """'decode 0.4s · feature 2.1s · ...' for the end of a CLI run."""
-        parts = [f"{stage} {self.stage_seconds[stage]:.1f}s" for stage in (*STAGES, "total") if stage in self.stage_seconds]
-        return " · ".join(parts)
+        stages = [stage for stage in (*STAGES, "total") if stage in self.stage_seconds]
+        return " · ".join(f"{stage} {self.stage_seconds[stage]:.1f}s" for stage in stages)

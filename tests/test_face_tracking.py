@@ -69,6 +69,15 @@ def test_smoothing_does_not_lag_the_mouth(
     assert smooth.std() > 0.95 * unsmoothed.std()  # openings keep their size
 
 
+def test_forced_redetection_keeps_the_track(talking: list[np.ndarray], talking_track: FaceTrack) -> None:
+    track = MeshTracker(TrackerOptions(detect_every=10)).track(talking[:60])
+    assert track.present.all()
+    shift = np.linalg.norm(track.landmarks - talking_track.landmarks[:60], axis=2)
+    shift /= interocular(talking_track.landmarks[:60])[:, None]
+    print(f"\nre-detecting every 10 frames moves points by {np.median(shift):.4f} (max {shift.max():.4f}) interoculars")
+    assert np.median(shift) < 0.02 and shift.max() < 0.1  # crops differ a little, so do the points
+
+
 def test_still_closed_mouth_stays_small_and_steady(tracker: MeshTracker, media_dir: Path) -> None:
     frames = read_frames(media_dir / "liveportrait_s18.mp4", limit=150)
     track = tracker.track(frames)

@@ -6,7 +6,9 @@ between tasks or hosts. Frames without a face, or without a new mouth, pass thro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from heygem_ops.compose.warp import render_warp
 from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.errors import InternalError
 from heygem_ops.face.track import FaceTrack
+from heygem_ops.inference import ChunkInference
 from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import SegmentWriter
@@ -50,19 +53,30 @@ def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k:
     raise InternalError("mouth update carries neither landmarks nor patches")
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A rendered chunk: its video file, frames, and the seconds compose spent on it (0 if reused)."""
+
+    path: Path
+    frames: int
+    seconds: float
+
+
 def render_chunk(
-    plan: JobPlan, track: FaceTrack, chunk: Chunk, update: MouthUpdate, progress: Callable[[int], None] | None = None
-) -> Path:
-    """Write the segment of `chunk` (published atomically) and return its path.
+    plan: JobPlan, track: FaceTrack, inference: ChunkInference, progress: Callable[[int], None] | None = None
+) -> Segment:
+    """Write the segment of one chunk (published atomically) and describe it.
 
     A segment already present from an earlier, interrupted run of the same job is reused: job ids
     hash everything that changes the pixels, so it is the same segment.
     """
+    chunk, update = inference.chunk, inference.update
+    started = time.perf_counter()
     path = segment_path(plan.work_dir, chunk)
     if path.exists():
         if progress:
             progress(chunk.frame_count)
-        return path
+        return Segment(path, chunk.frame_count, 0.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     video, options = plan.template, plan.options
     sources = track.landmarks[plan.schedule[chunk.start : chunk.stop]]
@@ -79,4 +93,4 @@ def render_chunk(
                 path=video.path,
                 hint="the file's frame count is inconsistent; re-export it and retry",
             )
-    return path
+    return Segment(path, written, time.perf_counter() - started)

@@ -74,7 +74,9 @@ def make_anchors(input_size: int, layers: tuple[tuple[int, int], ...]) -> np.nda
     return np.concatenate(grids)
 
 
-def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int):
+def decode(
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn raw outputs into candidate boxes, keypoints and scores, all in input-tensor pixels.
 
     raw_boxes (A, 16): centre offset, width, height, then six keypoint offsets, in input pixels
