@@ -8,6 +8,7 @@ answer the same two calls, so flows never know which one they talk to.
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -81,12 +82,16 @@ class LocalHost:
         return describe(self.engine(spec).device)
 
 
-_local_host: LocalHost | None = None
-
-
+@lru_cache(maxsize=1)
 def local_host() -> LocalHost:
     """The process-wide host, so every job in this process reuses the same loaded models."""
-    global _local_host
-    if _local_host is None:
-        _local_host = LocalHost()
-    return _local_host
+    return LocalHost()
+
+
+def host_for(ray_address: str | None) -> ModelHost:
+    """The host a flow should use: this process, or the Ray cluster at `ray_address` ("local" starts one)."""
+    if not ray_address:
+        return local_host()
+    from heygem_ops.ray_host import ray_host
+
+    return ray_host(ray_address)

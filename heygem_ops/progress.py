@@ -42,6 +42,8 @@ class ProgressBoard:
 
         def advance(n: int) -> None:
             with self._lock:
+                if key not in self._listeners:
+                    return  # nobody watches this job: keep no state for it
                 done = self._done.get((key, stage), 0) + n
                 self._done[(key, stage)] = done
                 listeners = list(self._listeners.get(key, ()))

@@ -1,0 +1,46 @@
+"""Flow `generate`: one template plus one recording in, one lip-synced MP4 out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.job import run_job
+from heygem_ops.options import GenerateOptions
+
+
+@flow(
+    name="generate",
+    flow_run_name="generate-{output}",
+    task_runner=ThreadPoolTaskRunner(max_workers=max(2, os.cpu_count() or 2)),
+    log_prints=True,
+)
+def generate(
+    template: str,
+    audio: str,
+    output: str,
+    engine: str | None = None,
+    device: str | None = None,
+    face: str | None = None,
+    tracker: str | None = None,
+    still_fps: float | None = None,
+    checkpoint: str | None = None,
+    preset: str | None = None,
+    crf: int | None = None,
+    chunk_frames: int | None = None,
+    ray_address: str | None = None,
+) -> dict[str, Any]:
+    """Lip-sync `template` (video or image) to `audio`, writing `output`; returns the results row.
+
+    Options left as None take their defaults from HEYGEM_* settings.
+    """
+    options = GenerateOptions.from_settings(
+        engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
+        preset=preset, crf=crf, chunk_frames=chunk_frames,
+    )  # fmt: skip
+    result = run_job(Path(template), Path(audio), Path(output), options, ray_address=ray_address)
+    return result.as_row()

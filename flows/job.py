@@ -1,0 +1,60 @@
+"""One job as Prefect tasks: decode → feature → (inference → compose) per chunk → encode.
+
+Shared by the `generate` flow (one job) and the `bulk` flow (many), so both run the same path.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import as_completed
+
+from heygem_ops.generate import describe_features, describe_plan, new_result
+from heygem_ops.hosting import EngineSpec, host_for
+from heygem_ops.options import GenerateOptions
+from heygem_ops.results import JobResult, utc_now
+from tasks import compose_chunk, decode_inputs, encode_output, extract_features, run_inference
+
+
+def run_job(
+    template: Path, audio: Path, output: Path, options: GenerateOptions, *, ray_address: str | None = None
+) -> JobResult:
+    """Run one job through the stage tasks and return its results row; stage errors propagate."""
+    result = new_result(template, audio, output)
+    started = time.perf_counter()
+    plan = decode_inputs(template, audio, output, options)
+    describe_plan(result, plan)
+    result.add_seconds("decode", time.perf_counter() - started)
+    host = host_for(ray_address)
+    result.device = host.device_name(EngineSpec(options.engine, options.device, options.checkpoint))
+    mark = time.perf_counter()
+    features = extract_features(plan, ray_address)
+    describe_features(result, features)
+    result.add_seconds("feature", time.perf_counter() - mark)
+    segments = _render(plan, features, ray_address, result)
+    mark = time.perf_counter()
+    result.output_hash = encode_output(plan, segments)
+    result.add_seconds("encode", time.perf_counter() - mark)
+    result.add_seconds("total", time.perf_counter() - started)
+    result.output, result.status, result.finished_at = str(plan.output), "succeeded", utc_now()
+    return result
+
+
+def _render(plan, features, ray_address: str | None, result: JobResult) -> list:
+    """Fan the chunks out: every inference is submitted at once, each compose waits on its own."""
+    inferences = [run_inference.submit(plan, features, chunk, ray_address) for chunk in plan.chunks]
+    composes = [compose_chunk.submit(plan, features, inference) for inference in inferences]
+    artifact = create_progress_artifact(0.0, description=f"frames rendered for {plan.output.name}")
+    done = 0
+    for future in as_completed(composes):
+        segment = future.result()
+        done += segment.frames
+        update_progress_artifact(artifact, 100.0 * done / plan.frame_count)
+    for inference in inferences:
+        result.add_seconds("inference", inference.result().seconds)
+    segments = [future.result() for future in composes]
+    for segment in segments:
+        result.add_seconds("compose", segment.seconds)
+    return segments

@@ -1,0 +1,12 @@
+"""Prefect tasks: one per pipeline stage, each a thin, named wrapper around one heygem_ops call.
+
+The decorators hold the policy (names, retries of transient errors only); the library holds the work.
+"""
+
+from tasks.compose import compose_chunk
+from tasks.decode import decode_inputs
+from tasks.encode import encode_output
+from tasks.feature import extract_features
+from tasks.inference import run_inference
+
+__all__ = ["compose_chunk", "decode_inputs", "encode_output", "extract_features", "run_inference"]
