@@ -29,6 +29,7 @@ class JobResult:
     template_hash: str | None = None
     audio_hash: str | None = None
     output_hash: str | None = None
+    output_bytes: int | None = None  # size of the published output; a cheap check that it is still whole
     error_type: str | None = None
     error_message: str | None = None
     engine: str | None = None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import reports_errors
+from flows.cli.main import is_debug, quiet_prefect, reports_errors
 from flows.cli.progress import progress_bars
 from heygem_ops.engines.registry import available_engines
 from heygem_ops.logs import get_logger
@@ -38,6 +38,7 @@ def generate_command(template: Path, audio: Path, output: Path, **options: objec
     """Lip-sync TEMPLATE to AUDIO and write OUTPUT."""
     from flows.generate import generate
 
+    quiet_prefect(is_debug())
     options = {key: (str(value) if isinstance(value, Path) else value) for key, value in options.items()}
     with progress_bars(output):
         row = generate(template=str(template), audio=str(audio), output=str(output), **options)

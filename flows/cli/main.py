@@ -22,10 +22,24 @@ from heygem_ops.settings import get_settings
 log = get_logger("cli")
 
 
+PREFECT_LOGGERS = ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.server")
+
+
 def quiet_prefect(debug: bool) -> None:
-    """Keep Prefect's own chatter off the terminal unless debugging (must run before it is imported)."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "DEBUG" if debug else "WARNING")
+    """Keep Prefect's own log lines (failed-task tracebacks included) off the terminal unless debugging.
+
+    Our one-line error says what happened; Prefect's UI and the log file keep the details. Called
+    before Prefect is imported (for its settings) and again after (for loggers it configured).
+    """
+    level = "DEBUG" if debug else "CRITICAL"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home from firewalled hosts
+    for name in PREFECT_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
+def is_debug() -> bool:
+    return bool(click.get_current_context().find_root().params.get("debug", False))
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,7 +47,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = click.get_current_context().find_root().params.get("debug", False)
+        debug = is_debug()
         try:
             return command(*args, **kwargs)
         except HeyGemError as error:

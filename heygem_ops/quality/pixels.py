@@ -56,15 +56,15 @@ class PixelStats:
         An output cropped to even size is compared with the template's matching top-left region.
         """
         height, width = min(output.shape[0], template.shape[0]), min(output.shape[1], template.shape[1])
-        output, template = output[:height, :width], template[:height, :width]
+        output = np.ascontiguousarray(output[:height, :width])
+        template = np.ascontiguousarray(template[:height, :width])
         if landmarks is None:
             outside = np.ones((height, width), dtype=bool)
         else:
             outside = outside_region_mask(landmarks, template.shape[:2])
             self._add_sharpness(output, template, landmarks)
-        difference = output[outside].astype(np.float32) - template[outside].astype(np.float32)
-        self.squared_error += float(np.square(difference).sum())
-        self.compared += difference.size
+        self.squared_error += cv2.norm(output, template, cv2.NORM_L2SQR, mask=outside.view(np.uint8))
+        self.compared += int(outside.sum()) * output.shape[2]
 
     def _add_sharpness(self, output: np.ndarray, template: np.ndarray, landmarks: np.ndarray) -> None:
         """Laplacian variance of both frames inside the template's lower-face polygon (its bounding box only)."""

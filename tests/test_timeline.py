@@ -1,0 +1,41 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from heygem_ops.timeline import frame_schedule, output_frame_count, plan_chunks
+
+
+def test_schedule_cuts_a_longer_template():
+    assert frame_schedule(10, 4).tolist() == [0, 1, 2, 3]
+
+
+def test_schedule_ping_pongs_without_jump_or_freeze():
+    schedule = frame_schedule(4, 12)
+    assert schedule.tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1]
+    assert np.all(np.abs(np.diff(schedule)) == 1)  # never a jump, never a repeated frame
+
+
+def test_still_template_repeats_its_only_frame():
+    assert frame_schedule(1, 5).tolist() == [0] * 5
+
+
+def test_output_length_matches_audio_within_a_frame():
+    fps = Fraction(1350, 61)
+    for seconds in (0.1, 1.0, 7.31, 60.0):
+        frames = output_frame_count(seconds, fps)
+        assert abs(frames / float(fps) - seconds) <= 0.5 / float(fps) + 1e-9
+
+
+@pytest.mark.parametrize(("template", "output", "size"), [(300, 250, 64), (7, 100, 16), (1, 40, 8), (50, 1000, 100)])
+def test_chunks_cover_the_timeline_and_bound_memory(template, output, size):
+    schedule = frame_schedule(template, output)
+    chunks = plan_chunks(schedule, size)
+    assert chunks[0].start == 0 and chunks[-1].stop == output
+    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    for chunk in chunks:
+        run = schedule[chunk.start : chunk.stop]
+        assert chunk.frame_count <= size
+        assert chunk.template_stop - chunk.template_start <= size  # frames a chunk may need to hold
+        assert run.min() == chunk.template_start and run.max() == chunk.template_stop - 1
+        assert chunk.sequential == bool(np.array_equal(run, np.arange(chunk.template_start, chunk.template_stop)))

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+from face_factory import synthetic_landmarks
+
+from heygem_ops.audio import AudioFeatures
+from heygem_ops.compose.warp import render_warp
+from heygem_ops.engines.base import InferenceBatch
+from heygem_ops.engines.registry import available_engines, create_engine
+from heygem_ops.engines.warp import OPEN_MAX, WarpEngine, target_landmarks
+from heygem_ops.errors import InputError
+from heygem_ops.face.landmarks import mouth_opening, mouth_width
+from heygem_ops.face.regions import lower_face_polygon, polygon_mask
+
+
+def _targets(gap: float, activity: float, brightness: float = 0.5) -> np.ndarray:
+    source = synthetic_landmarks(gap=gap)[None]
+    return target_landmarks(source, np.array([activity]), np.array([brightness]), mouth_width=0.8)[0]
+
+
+@pytest.mark.parametrize("template_gap", [0.0, 8.0, 20.0])
+def test_opening_follows_the_audio_not_the_template(template_gap):
+    assert mouth_opening(_targets(template_gap, 0.0)) == pytest.approx(0.0, abs=1e-4)
+    assert mouth_opening(_targets(template_gap, 1.0)) == pytest.approx(OPEN_MAX, rel=1e-3)
+
+
+def test_width_follows_vowel_brightness():
+    assert mouth_width(_targets(0.0, 1.0, brightness=1.0)) > mouth_width(_targets(0.0, 1.0, brightness=0.0)) + 0.1
+
+
+def test_only_lips_and_jaw_move():
+    source = synthetic_landmarks(gap=5.0)
+    moved = np.abs(_targets(5.0, 1.0) - source).max(axis=1) > 1e-3
+    assert not moved[17:48].any()  # brows, nose, eyes stay
+    assert moved[48:68].any() and moved[8]  # lips and chin move
+
+
+def test_engine_passes_faceless_frames_through():
+    landmarks = np.stack([synthetic_landmarks(), np.full((68, 2), np.nan, np.float32)])
+    features = AudioFeatures(np.zeros(2, np.float32), np.array([1.0, 1.0], np.float32), np.full(2, 0.5, np.float32))
+    update = WarpEngine()(InferenceBatch(landmarks, features, mouth_width=0.8))
+    assert update.present.tolist() == [True, False]
+    assert np.isnan(update.landmarks[1]).all()
+
+
+def test_registry_lists_and_rejects_names():
+    assert "warp" in available_engines()
+    with pytest.raises(InputError, match="choose one of"):
+        create_engine("nope", device=None)
+
+
+def _textured_frame(size: int = 512) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:size, 0:size]
+    base = np.stack([120 + 60 * np.sin(xs / 17.0), 110 + 50 * np.cos(ys / 13.0), 100 + 40 * np.sin((xs + ys) / 29.0)], -1)
+    return np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_render_changes_nothing_outside_the_lower_face():
+    frame, source = _textured_frame(), synthetic_landmarks(gap=2.0)
+    target = _targets(2.0, 1.0, 0.8)
+    out = render_warp(frame, source, target, activity=1.0)
+    outside = polygon_mask(frame.shape[:2], lower_face_polygon(source)) == 0
+    assert np.array_equal(out[outside], frame[outside])
+    assert np.abs(out.astype(int) - frame).sum() > 0
+
+
+def test_render_paints_a_dark_mouth_with_teeth_when_open():
+    frame, source = _textured_frame(), synthetic_landmarks(gap=0.0)
+    target = _targets(0.0, 1.0)
+    out = render_warp(frame, source, target, activity=1.0)
+    mouth = polygon_mask(frame.shape[:2], target[60:68]) > 0.99
+    assert mouth.sum() > 100
+    luma = out[mouth].astype(float) @ [0.299, 0.587, 0.114]
+    assert luma.min() < 60  # cavity
+    assert luma.max() > 150  # teeth
+
+
+def test_closed_target_leaves_the_mouth_closed():
+    frame, source = _textured_frame(), synthetic_landmarks(gap=0.0)
+    out = render_warp(frame, source, _targets(0.0, 0.0), activity=0.0)
+    assert np.abs(out.astype(int) - frame).max() < 40  # only the small width change, no hole
+
+
+def test_louder_frames_open_wider():
+    landmarks = np.repeat(synthetic_landmarks()[None], 3, axis=0)
+    activity = np.array([0.0, 0.5, 1.0], np.float32)
+    update = WarpEngine()(InferenceBatch(landmarks, AudioFeatures(activity, activity, activity), 0.8))
+    assert np.all(np.diff(mouth_opening(update.landmarks)) > 0)
