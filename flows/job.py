@@ -11,8 +11,9 @@ from pathlib import Path
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 
+from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.generate import describe_features, describe_plan, new_result
-from heygem_ops.hosting import EngineSpec, host_for
+from heygem_ops.hosting import host_for
 from heygem_ops.options import GenerateOptions
 from heygem_ops.results import JobResult, utc_now
 from tasks import compose_chunk, decode_inputs, encode_output, extract_features, run_inference
@@ -45,7 +46,7 @@ def run_job(
 def _render(plan, features, ray_address: str | None, result: JobResult) -> list:
     """Fan the chunks out: every inference is submitted at once, each compose waits on its own."""
     inferences = [run_inference.submit(plan, features, chunk, ray_address) for chunk in plan.chunks]
-    composes = [compose_chunk.submit(plan, features, inference) for inference in inferences]
+    composes = [compose_chunk.submit(plan, features, inference, ray_address) for inference in inferences]
     artifact = create_progress_artifact(0.0, description=f"frames rendered for {plan.output.name}")
     done = 0
     for future in as_completed(composes):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,10 +16,13 @@ from heygem_ops.cache import TemplateCache
 from heygem_ops.errors import NoFaceError
 from heygem_ops.face.landmarks import mouth_width
 from heygem_ops.face.track import FaceTrack
-from heygem_ops.hosting import ModelHost, TrackerSpec
+from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.logs import get_logger
 from heygem_ops.plan import JobPlan
 from heygem_ops.settings import get_settings
+
+if TYPE_CHECKING:
+    from heygem_ops.hosting import ModelHost
 
 log = get_logger(__name__)
 TRACK_VERSION = "1"  # bump when tracking changes, so stale tracks are rebuilt

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from heygem_ops.compose.chunk import Segment, render_chunk
+from heygem_ops.compose.chunk import Segment
 from heygem_ops.encode import encode_job
-from heygem_ops.features import JobFeatures, load_track, prepare_features
+from heygem_ops.features import JobFeatures, prepare_features
 from heygem_ops.hosting import ModelHost, local_host
 from heygem_ops.inference import engine_spec, infer_chunk
 from heygem_ops.options import GenerateOptions
@@ -54,13 +54,12 @@ def describe_features(result: JobResult, features: JobFeatures) -> None:
 
 def render_all(plan: JobPlan, features: JobFeatures, host: ModelHost, result: JobResult) -> list[Segment]:
     """Inference and compose for every chunk, as many chunks at once as there are CPUs."""
-    track = load_track(features.track_path)
     advance = board.counter(str(plan.output), "render", plan.frame_count)
 
     def one(chunk: Chunk) -> Segment:
         inference = infer_chunk(plan, features, chunk, host)
         result.add_seconds("inference", inference.seconds)
-        segment = render_chunk(plan, track, inference, advance)
+        segment = host.render(plan, features.track_path, inference, advance)
         result.add_seconds("compose", segment.seconds)
         return segment
 

@@ -1,44 +1,39 @@
 """Model hosts: where engines and face trackers live, loaded once and reused by every job.
 
 `LocalHost` keeps them in this process (the embedded default). `RayHost` keeps them in named Ray
-actors shared by every flow run on a cluster; Ray is imported only when a RayHost is made. Both
-answer the same two calls, so flows never know which one they talk to.
+actors shared by every flow run on a cluster (`heygem_ops.ray_host`, imported only when asked for).
+Both answer the same calls, so flows never know which one they talk to.
 """
 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
+from heygem_ops.compose.chunk import Segment, render_chunk
 from heygem_ops.device import choose_device, describe
 from heygem_ops.engines.base import Engine, InferenceBatch, MouthUpdate
-from heygem_ops.engines.registry import create_engine
+from heygem_ops.engines.registry import EngineSpec, create_engine
 from heygem_ops.face.track import FaceTrack
-from heygem_ops.face.trackers import Tracker, create_tracker
+from heygem_ops.face.trackers import Tracker, TrackerSpec, create_tracker
+from heygem_ops.features import load_track
+from heygem_ops.inference import ChunkInference
 from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import VideoInfo
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """Which engine to run where: the key under which a host keeps one loaded instance."""
-
-    name: str
-    device: str = "auto"
-    checkpoint: str | None = None
-
-
-@dataclass(frozen=True)
-class TrackerSpec:
-    name: str = "mesh"
-    face: str = "largest"
+from heygem_ops.plan import JobPlan
 
 
 class ModelHost(Protocol):
+    """Where models run. Implementations: LocalHost (this process), ray_host.RayHost (a cluster)."""
+
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate: ...
+
+    def render(
+        self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Callable[[int], None] | None = None
+    ) -> Segment: ...
 
     def track(
         self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None
@@ -80,6 +75,11 @@ class LocalHost:
 
     def device_name(self, spec: EngineSpec) -> str:
         return describe(self.engine(spec).device)
+
+    def render(
+        self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Callable[[int], None] | None = None
+    ) -> Segment:
+        return render_chunk(plan, load_track(track_path), inference, progress)
 
 
 @lru_cache(maxsize=1)

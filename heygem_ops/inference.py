@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from heygem_ops.engines.base import InferenceBatch, MouthUpdate
+from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.features import JobFeatures, load_track
-from heygem_ops.hosting import EngineSpec, ModelHost
 from heygem_ops.plan import JobPlan
 from heygem_ops.timeline import Chunk
+
+if TYPE_CHECKING:
+    from heygem_ops.hosting import ModelHost
 
 
 def engine_spec(plan: JobPlan) -> EngineSpec:

@@ -56,7 +56,7 @@ _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}  # 
 
 
 def _build_schema() -> pa.Schema:
-    """One column per `JobResult` field (in `as_row` order); `stage_seconds` becomes `<stage>_s` floats.
+    """One column per `JobResult` field, in `as_row` order: `stage_seconds` becomes trailing `<stage>_s` floats.
 
     Fails at import when someone adds a field of a type Parquet has no mapping for here, so the
     dataset can never silently drop a column.
@@ -65,7 +65,6 @@ def _build_schema() -> pa.Schema:
     columns = []
     for field in dataclasses.fields(JobResult):
         if field.name == "stage_seconds":
-            columns += [pa.field(f"{stage}_s", pa.float64()) for stage in (*STAGES, "total")]
             continue
         hint = hints[field.name]
         args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
@@ -73,6 +72,7 @@ def _build_schema() -> pa.Schema:
         if len(inner) != 1 or inner[0] not in _ARROW_TYPES:
             raise TypeError(f"JobResult.{field.name}: no Parquet type for {hint}; extend _ARROW_TYPES")
         columns.append(pa.field(field.name, _ARROW_TYPES[inner[0]], nullable=len(args) > 1))
+    columns += [pa.field(f"{stage}_s", pa.float64()) for stage in (*STAGES, "total")]
     return pa.schema(columns, metadata={"heygem.schema": "1"})
 
 
@@ -95,6 +95,11 @@ def read_files(files: Sequence[str], columns: Sequence[str] | None = None) -> pd
     dataset = ds.dataset(list(files), schema=SCHEMA, format="parquet")
     table = dataset.to_table(columns=list(columns) if columns is not None else None)
     return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
+def empty_frame(columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """No rows, but the columns and dtypes `read_files` gives: the shape every reader returns."""
+    return SCHEMA.empty_table().select(list(columns or SCHEMA.names)).to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
 def attempt_key(frame: pd.DataFrame) -> pd.Series:
@@ -169,19 +174,18 @@ class ResultsStore:
         """
         files = self.files()
         names = [str(p) for p in files]
-        if not files:
-            return SCHEMA.empty_table().select(list(columns or SCHEMA.names)).to_pandas(types_mapper=_PANDAS_TYPES.get)
         if not self.uses_dask(files):
-            return read_files(names, columns)
-        meta = read_files(names[:1], columns).iloc[:0]
+            return read_files(names, columns) if files else empty_frame(columns)
+        meta = empty_frame(columns)
         return dd.from_map(read_files, _size_groups(files), columns=columns, meta=meta, label="heygem-results")
 
     def latest(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per job_id: its latest real attempt (see `attempt_key`), in pandas."""
         wanted = list(columns or SCHEMA.names)
         frame = self.frame(list(dict.fromkeys([*wanted, *KEY_COLUMNS])))
-        if isinstance(frame, dd.DataFrame):
-            frame = latest_rows(frame, latest_keys(frame).compute()).compute()
+        if isinstance(frame, dd.DataFrame):  # Dask turns strings into its own dtype: give back read_files'
+            dtypes = empty_frame(list(frame.columns)).dtypes
+            frame = latest_rows(frame, latest_keys(frame).compute()).compute().astype(dtypes)
         rows = latest_rows(frame, latest_keys(frame))
         return rows[wanted].reset_index(drop=True)
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
 
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
     ray_address: str | None = Field(None, description="Ray cluster to join ('local' starts one)")
+    ray_gpus_per_actor: float | None = Field(None, gt=0, description="GPU share per model actor (default 1)")
 
     @property
     def resolved_cache_dir(self) -> Path:

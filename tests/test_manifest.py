@@ -88,7 +88,7 @@ def test_relative_paths_resolve_against_the_manifest_folder(
 @pytest.mark.parametrize("output", ["../x.mp4", "/tmp/elsewhere/x.mp4", "sub/../../x.mp4", "_results/x.mp4"])
 def test_an_escaping_output_fails_its_job_alone(tmp_path: Path, inputs: Path, output: str) -> None:
     rows = pd.DataFrame(
-        {"template": ["inputs/t1.mp4", "inputs/t1.mp4"], "audio": ["inputs/a1.wav", "inputs/a2.wav"], "output": ["", output]}
+        {"template": ["inputs/t1.mp4"] * 2, "audio": ["inputs/a1.wav", "inputs/a2.wav"], "output": ["", output]}
     )
     good, bad = read_jobs(_write(rows, tmp_path / "jobs.csv"), tmp_path / "out", DEFAULTS)
     assert isinstance(good, JobSpec)
@@ -138,7 +138,8 @@ def test_bad_rows_become_errors_with_stable_ids(tmp_path: Path, inputs: Path) ->
     messages = [e.as_result().error_message for e in errors]
     assert "template file does not exist" in messages[0] and "crf='abc'" in messages[1]
     assert "crf=99" in messages[2] and "no template given" in messages[3]
-    assert [e.job_id for e in errors] == [e.job_id for e in _only(read_jobs(path, tmp_path / "out", DEFAULTS), JobSpecError)]
+    again = _only(read_jobs(path, tmp_path / "out", DEFAULTS), JobSpecError)
+    assert [e.job_id for e in errors] == [e.job_id for e in again]
     assert len(_only(jobs, JobSpec)) == 1
 
 
@@ -162,7 +163,8 @@ def test_a_valid_row_wins_over_an_error_row_of_the_same_job(tmp_path: Path, inpu
 
 
 def test_two_jobs_writing_one_output_fail_the_second(tmp_path: Path, inputs: Path) -> None:
-    rows = pd.DataFrame({"template": ["inputs/t1.mp4"] * 2, "audio": ["inputs/a1.wav", "inputs/a2.wav"], "output": ["o.mp4"] * 2})
+    audios = ["inputs/a1.wav", "inputs/a2.wav"]
+    rows = pd.DataFrame({"template": ["inputs/t1.mp4"] * 2, "audio": audios, "output": ["o.mp4"] * 2})
     first, second = read_jobs(_write(rows, tmp_path / "jobs.csv"), tmp_path / "out", DEFAULTS)
     assert isinstance(first, JobSpec)
     assert isinstance(second, JobSpecError) and "also the output of job" in str(second.error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,6 +12,15 @@ from heygem_ops.engines.base import Engine
 from heygem_ops.errors import InputError
 
 EngineFactory = Callable[..., Engine]
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which engine to run where: the key under which a host keeps one loaded instance."""
+
+    name: str
+    device: str = "auto"
+    checkpoint: str | None = None
 _ENGINES: dict[str, EngineFactory] = {}
 
 

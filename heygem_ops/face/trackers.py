@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -11,6 +12,14 @@ from heygem_ops.errors import InputError
 from heygem_ops.face.track import FaceTrack
 
 TRACKERS = ("mesh",)
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """Which tracker follows which face: the key under which a host keeps one loaded tracker."""
+
+    name: str = "mesh"
+    face: str = "largest"
 
 
 class Tracker(Protocol):

@@ -1,0 +1,181 @@
+"""Model hosting on a Ray cluster: named actors that load models once and serve every flow run.
+
+Each actor wraps a `LocalHost`, so it holds its engines and trackers exactly as a single process
+would. Actors are named `heygem-<role>-<i>` in the `heygem` namespace and detached, so a second
+batch on the same cluster finds them (`get_if_exists`) instead of loading the models again. Pixel
+work (compose) runs as plain Ray tasks next to the data; only the GPU stage needs an actor. When an
+actor dies mid-call, the call moves to the next actor and Ray restarts the dead one.
+
+The work and cache folders (HEYGEM_HOME) must be on storage every node sees, because tasks hand
+each other paths, not pixels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+from heygem_ops.compose.chunk import Segment, render_chunk
+from heygem_ops.engines.base import InferenceBatch, MouthUpdate
+from heygem_ops.engines.registry import EngineSpec
+from heygem_ops.errors import InputError, ResourceError
+from heygem_ops.face.track import FaceTrack
+from heygem_ops.face.trackers import TrackerSpec
+from heygem_ops.features import load_track
+from heygem_ops.hosting import LocalHost
+from heygem_ops.inference import ChunkInference
+from heygem_ops.logs import get_logger
+from heygem_ops.media.probe import VideoInfo
+from heygem_ops.plan import JobPlan
+from heygem_ops.settings import get_settings
+
+log = get_logger(__name__)
+NAMESPACE = "heygem"
+_LOST = (ActorDiedError, ActorUnavailableError, RayActorError)
+
+
+@dataclass(frozen=True)
+class ActorShape:
+    """How many model actors to run and what each claims from the cluster."""
+
+    count: int
+    num_gpus: float
+    num_cpus: float
+
+
+class ModelActor:
+    """The body of a model actor: a LocalHost living in a Ray worker process."""
+
+    def __init__(self) -> None:
+        self.host = LocalHost()
+
+    def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
+        return self.host.infer(spec, batch)
+
+    def track(self, spec: TrackerSpec, video: VideoInfo) -> FaceTrack:
+        return self.host.track(spec, video)
+
+    def device_name(self, spec: EngineSpec) -> str:
+        return self.host.device_name(spec)
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+def _render(plan: JobPlan, track_path: Path, inference: ChunkInference) -> Segment:
+    """Compose one chunk on whichever node Ray picks (a plain task: it needs no model)."""
+    return render_chunk(plan, load_track(track_path), inference)
+
+
+def connect(address: str) -> None:
+    """Join the cluster at `address` (``ray://host:10001``, ``auto``), or start one here for ``local``."""
+    if ray.is_initialized():
+        return
+    options: dict[str, Any] = {"namespace": NAMESPACE, "ignore_reinit_error": True, "log_to_driver": False}
+    if address == "local":
+        ray.init(include_dashboard=False, **options)
+    else:
+        try:
+            ray.init(address=address, **options)
+        except (ConnectionError, RuntimeError) as error:
+            raise InputError(
+                f"cannot reach the Ray cluster at {address!r} ({error})",
+                hint="check the address (ray://HOST:10001), that the cluster is up, or use --ray local",
+            ) from error
+    log.info("Connected to Ray (%s): %s", address, ray.cluster_resources())
+
+
+def actor_shape(gpus_per_actor: float | None = None, cpus_per_actor: float = 1.0) -> ActorShape:
+    """One actor per GPU (or per `gpus_per_actor` share), else CPU actors leaving a core for tasks."""
+    resources = ray.cluster_resources()
+    gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
+    if gpus >= 1:
+        share = gpus_per_actor or 1.0
+        return ActorShape(max(1, int(gpus / share)), share, cpus_per_actor)
+    # Leave CPUs for the compose tasks: on a 2-core node one actor, never all cores.
+    return ActorShape(max(1, int(cpus // 2)), 0.0, cpus_per_actor)
+
+
+class RayHost:
+    """A `ModelHost` whose models live in named Ray actors, shared by every driver on the cluster."""
+
+    def __init__(self, shape: ActorShape) -> None:
+        self.shape = shape
+        self._actors: dict[int, Any] = {}
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+        self._render = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=[ResourceError])(_render)
+
+    def actor(self, index: int) -> Any:
+        """Actor `index`, created with the cluster's resources or found by name if it exists."""
+        with self._lock:
+            if index not in self._actors:
+                self._actors[index] = (
+                    ray.remote(ModelActor)
+                    .options(
+                        name=f"heygem-model-{index}",
+                        namespace=NAMESPACE,
+                        get_if_exists=True,
+                        lifetime="detached",
+                        num_gpus=self.shape.num_gpus,
+                        num_cpus=self.shape.num_cpus,
+                        max_restarts=-1,
+                        max_concurrency=4,
+                    )
+                    .remote()
+                )
+            return self._actors[index]
+
+    def _call(self, method: str, *args: Any) -> Any:
+        """Call `method` on the next actor in turn; on a lost actor try the others before giving up."""
+        first = next(self._turn)
+        for attempt in range(self.shape.count + 1):
+            index = (first + attempt) % self.shape.count
+            try:
+                return ray.get(getattr(self.actor(index), method).remote(*args))
+            except _LOST as error:
+                log.warning("Model actor %d lost (%s); moving its work to another actor", index, error)
+                with self._lock:
+                    self._actors.pop(index, None)
+        raise ResourceError(f"every model actor failed for {method}", hint="check the Ray cluster's health; retry")
+
+    def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
+        return self._call("infer", spec, batch)
+
+    def track(self, spec: TrackerSpec, video: VideoInfo, progress: Any = None) -> FaceTrack:
+        return self._call("track", spec, video)
+
+    def device_name(self, spec: EngineSpec) -> str:
+        return self._call("device_name", spec)
+
+    def render(self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Any = None) -> Segment:
+        segment = ray.get(self._render.remote(plan, track_path, inference))
+        if progress:
+            progress(segment.frames)
+        return segment
+
+
+@lru_cache(maxsize=4)
+def ray_host(address: str) -> RayHost:
+    """The host for the cluster at `address`, connected once per process."""
+    connect(address)
+    settings = get_settings()
+    return RayHost(actor_shape(settings.ray_gpus_per_actor))
+
+
+def shutdown_actors() -> None:
+    """Kill this namespace's detached model actors (they otherwise outlive every driver)."""
+    for index in itertools.count():
+        try:
+            ray.kill(ray.get_actor(f"heygem-model-{index}", namespace=NAMESPACE))
+        except ValueError:
+            return
