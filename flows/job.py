@@ -10,6 +10,7 @@ from pathlib import Path
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
+from prefect.runtime import flow_run
 
 from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.generate import describe_features, describe_plan, new_result
@@ -20,13 +21,24 @@ from tasks import compose_chunk, decode_inputs, encode_output, extract_features,
 
 
 def run_job(
-    template: Path, audio: Path, output: Path, options: GenerateOptions, *, ray_address: str | None = None
+    template: Path,
+    audio: Path,
+    output: Path,
+    options: GenerateOptions,
+    *,
+    ray_address: str | None = None,
+    job_id: str | None = None,
 ) -> JobResult:
-    """Run one job through the stage tasks and return its results row; stage errors propagate."""
+    """Run one job through the stage tasks and return its results row; stage errors propagate.
+
+    `job_id` names the row when the caller (a manifest) chose its own id.
+    """
     result = new_result(template, audio, output)
+    result.flow_run_id = current_flow_run_id()
     started = time.perf_counter()
     plan = decode_inputs(template, audio, output, options)
     describe_plan(result, plan)
+    result.job_id = job_id or plan.job_id
     result.add_seconds("decode", time.perf_counter() - started)
     host = host_for(ray_address)
     result.device = host.device_name(EngineSpec(options.engine, options.device, options.checkpoint))
@@ -41,6 +53,11 @@ def run_job(
     result.add_seconds("total", time.perf_counter() - started)
     result.output, result.status, result.finished_at = str(plan.output), "succeeded", utc_now()
     return result
+
+
+def current_flow_run_id() -> str | None:
+    run_id = flow_run.get_id()
+    return str(run_id) if run_id else None
 
 
 def _render(plan, features, ray_address: str | None, result: JobResult) -> list:

@@ -8,7 +8,9 @@ it once and the rest wait for the result.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import glob
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from heygem_ops.errors import ResourceError
 from heygem_ops.logs import get_logger
 
 log = get_logger(__name__)
@@ -64,10 +67,14 @@ class TemplateCache:
 
     @staticmethod
     def _store(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        """Write an entry atomically. Called under the entry's lock, so any temporary of the same entry
+        was left by a writer that died: it is removed."""
+        for stale in glob.glob(glob.escape(str(path.parent / f".{path.name}.")) + "*.tmp"):
+            Path(stale).unlink(missing_ok=True)
+        with _disk_full_is_a_resource_error(path):
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(handle, "wb") as stream:
+            with _disk_full_is_a_resource_error(path), os.fdopen(handle, "wb") as stream:
                 stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
@@ -78,10 +85,25 @@ class TemplateCache:
 
     @contextmanager
     def _lock(self, path: Path) -> Iterator[None]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "w") as lock:
+        """Hold the entry's lock file; the kernel releases it when the holder dies, however it dies."""
+        with _disk_full_is_a_resource_error(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115 (closed below)
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _disk_full_is_a_resource_error(path: Path) -> Iterator[None]:
+    """Re-raise a full disk or quota met while writing cache entry `path` as a retryable ResourceError."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        hint = "free disk space there (or point HEYGEM_CACHE_DIR elsewhere) and retry"
+        raise ResourceError("disk full while writing a cache entry", path=path, hint=hint) from err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,9 @@ from heygem_ops.errors import NoFaceError
 from heygem_ops.face.landmarks import mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import TrackerSpec
+from heygem_ops.hashing import file_digest
 from heygem_ops.logs import get_logger
+from heygem_ops.media.probe import VideoInfo, probe_video
 from heygem_ops.plan import JobPlan
 from heygem_ops.settings import get_settings
 
@@ -52,21 +55,49 @@ def track_cache_name(spec: TrackerSpec) -> str:
 
 
 def template_track(
-    plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None
+    video: VideoInfo,
+    template_hash: str,
+    spec: TrackerSpec,
+    host: ModelHost,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[FaceTrack, Path, bool]:
-    """The template's face track from the cache, or tracked now and cached. Returns (track, path, cached)."""
-    spec = TrackerSpec(plan.options.tracker, plan.options.face)
+    """The template's face track from the cache, or tracked now and cached. Returns (track, path, cached).
+
+    Keyed by content hash, tracker and face choice: a renamed or copied template is not tracked again.
+    """
     cache = TemplateCache(get_settings().resolved_cache_dir)
     name = track_cache_name(spec)
 
     def build() -> FaceTrack:
-        log.info("Tracking faces in %d frames of %s", plan.template.frame_count, plan.template.path.name)
-        return host.track(spec, plan.template, progress=progress)
+        log.info("Tracking faces in %d frames of %s", video.frame_count, video.path.name)
+        return host.track(spec, video, progress=progress)
 
-    track, cached = cache.get_or_build(plan.template_hash, name, build, FaceTrack.to_bytes, FaceTrack.from_bytes)
+    track, cached = cache.get_or_build(template_hash, name, build, FaceTrack.to_bytes, FaceTrack.from_bytes)
     if cached:
-        log.info("Face track of %s loaded from cache (no detection)", plan.template.path.name)
-    return track, cache.path(plan.template_hash, name), cached
+        log.info("Face track of %s loaded from cache (no detection)", video.path.name)
+    return track, cache.path(template_hash, name), cached
+
+
+@dataclass(frozen=True)
+class PreparedTemplate:
+    """A template whose face track is in the cache."""
+
+    template: Path
+    template_hash: str
+    track_path: Path
+    frames: int
+    face_frames: int
+    was_cached: bool
+
+
+def prepare_template(
+    template: Path, spec: TrackerSpec, host: ModelHost, still_fps: Fraction = Fraction(25)
+) -> PreparedTemplate:
+    """Warm the template cache for `template` ahead of the jobs that will use it."""
+    video = probe_video(template, still_fps=still_fps)
+    digest = file_digest(video.path)
+    track, path, cached = template_track(video, digest, spec, host)
+    return PreparedTemplate(video.path, digest, path, track.frame_count, int(track.present.sum()), cached)
 
 
 def prepare_features(
@@ -74,7 +105,8 @@ def prepare_features(
 ) -> JobFeatures:
     """Run the feature stage for `plan`; raises NoFaceError when the template never shows a face."""
     started = time.perf_counter()
-    track, path, cached = template_track(plan, host, progress)
+    spec = TrackerSpec(plan.options.tracker, plan.options.face)
+    track, path, cached = template_track(plan.template, plan.template_hash, spec, host, progress)
     seconds = time.perf_counter() - started
     present = track.present
     if not present.any():

@@ -6,7 +6,9 @@ missing streams, configured limits, an output path outside the allowed root.
 
 from __future__ import annotations
 
+import io
 import os
+import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +18,7 @@ import numpy as np
 from heygem_ops.audio import SAMPLE_RATE
 from heygem_ops.errors import LimitExceededError, OutputPathError
 from heygem_ops.hashing import file_digest, value_digest
+from heygem_ops.media import write_atomically
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import AudioInfo, VideoInfo, probe_audio, probe_video
 from heygem_ops.options import GenerateOptions
@@ -72,23 +75,43 @@ def check_output_path(output: Path, settings: Settings) -> Path:
         raise OutputPathError("must end in .mp4", path=output, hint="name the output like result.mp4")
     if not output.parent.is_dir():
         raise OutputPathError("its folder does not exist", path=output.parent, hint="create the folder first")
-    if not os.access(output.parent, os.W_OK):
+    if not _writable(output.parent):
         raise OutputPathError("its folder is not writable", path=output.parent, hint="choose a writable folder")
     return output
 
 
-def check_limits(path: Path, duration_s: float, pixels: int, settings: Settings) -> None:
-    """Reject inputs over the configured limits before any decoding, naming the setting to raise."""
-    size_mb = path.stat().st_size / 2**20
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in `folder`: tried, since permission bits do not tell root about a
+    read-only mount or an immutable folder."""
+    if not os.access(folder, os.W_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def check_file_size(path: Path, settings: Settings) -> None:
+    """Reject a file over HEYGEM_MAX_FILE_MB before it is opened at all."""
+    try:
+        size_mb = path.stat().st_size / 2**20
+    except OSError:
+        return  # missing or unreadable: the probe says so, naming the file
     if size_mb > settings.max_file_mb:
         raise LimitExceededError(
-            f"is {size_mb:.0f} MiB, over the {settings.max_file_mb:.0f} MiB limit",
+            f"is {size_mb:.1f} MiB, over the {settings.max_file_mb:g} MiB limit",
             path=path,
             hint="raise HEYGEM_MAX_FILE_MB or use a smaller file",
         )
+
+
+def check_limits(path: Path, duration_s: float, pixels: int, settings: Settings) -> None:
+    """Reject inputs over the configured limits before any decoding, naming the setting to raise."""
+    check_file_size(path, settings)
     if duration_s > settings.max_duration_s:
         raise LimitExceededError(
-            f"lasts {duration_s:.0f} s, over the {settings.max_duration_s:.0f} s limit",
+            f"lasts {duration_s:.1f} s, over the {settings.max_duration_s:g} s limit",
             path=path,
             hint="raise HEYGEM_MAX_DURATION_S or split the input",
         )
@@ -100,10 +123,19 @@ def check_limits(path: Path, duration_s: float, pixels: int, settings: Settings)
         )
 
 
+def save_samples(path: Path, samples: np.ndarray) -> None:
+    """Store `samples` as a .npy file that appears whole or not at all (ResourceError on a full disk)."""
+    buffer = io.BytesIO()
+    np.save(buffer, samples)
+    write_atomically(path, buffer.getvalue())
+
+
 def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions) -> JobPlan:
     """Probe and check both inputs, decode the audio once, and plan frames and chunks."""
     settings = get_settings()
     output = check_output_path(output, settings)
+    check_file_size(Path(template), settings)
+    check_file_size(Path(audio), settings)
     video = probe_video(template, still_fps=options.still_fps)
     check_limits(video.path, video.duration_s, video.width * video.height, settings)
     sound = probe_audio(audio)
@@ -114,7 +146,7 @@ def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions
     work_dir.mkdir(parents=True, exist_ok=True)
     samples = decode_audio(sound.path, SAMPLE_RATE)
     audio_16k = work_dir / "audio16k.npy"
-    np.save(audio_16k, samples)
+    save_samples(audio_16k, samples)
     fps, duration_s = video.fps, len(samples) / SAMPLE_RATE
     frame_count = output_frame_count(duration_s, fps)
     schedule = frame_schedule(video.frame_count, frame_count)

@@ -164,12 +164,19 @@ class RayHost:
         return segment
 
 
-@lru_cache(maxsize=4)
+_CONNECT_LOCK = threading.Lock()
+
+
 def ray_host(address: str) -> RayHost:
-    """The host for the cluster at `address`, connected once per process."""
+    """The host for the cluster at `address`, connected once per process (jobs call this from many threads)."""
+    with _CONNECT_LOCK:
+        return _ray_host(address)
+
+
+@lru_cache(maxsize=4)
+def _ray_host(address: str) -> RayHost:
     connect(address)
-    settings = get_settings()
-    return RayHost(actor_shape(settings.ray_gpus_per_actor))
+    return RayHost(actor_shape(get_settings().ray_gpus_per_actor))
 
 
 def shutdown_actors() -> None:

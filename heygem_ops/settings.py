@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,23 @@ class Settings(BaseSettings):
 
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
     ray_address: str | None = Field(None, description="Ray cluster to join ('local' starts one)")
+
+    # The web UI (`heygem ui`): HEYGEM_UI_* variables.
+    ui_host: str = Field("127.0.0.1", description="address the web UI listens on; 0.0.0.0 exposes it")
+    ui_port: int = Field(7860, ge=1, le=65535, description="port of the web UI")
+    ui_user: str | None = Field(None, description="web UI login name; a login is required when set")
+    ui_password: SecretStr | None = Field(None, description="web UI login password (with HEYGEM_UI_USER)")
+    ui_max_upload_mb: float = Field(500.0, gt=0, description="largest file the web UI accepts, MiB")
+    ui_max_duration_s: float = Field(600.0, gt=0, description="longest template or audio the web UI accepts, s")
+    ui_dir: Path | None = Field(None, description="web UI uploads, outputs and downloads; default HOME/ui")
+    ui_workers: int = Field(1, ge=1, description="jobs (or batches) the web UI runs at once; the rest queue")
+    ui_page_size: int = Field(10, ge=1, le=200, description="rows per page in the web UI's History tab")
+    ui_generate_deployment: str | None = Field(
+        None, description="run web UI jobs as this Prefect deployment ('generate/<name>') instead of in-process"
+    )
+    ui_bulk_deployment: str | None = Field(
+        None, description="run web UI batches as this Prefect deployment ('bulk/<name>') instead of in-process"
+    )
     ray_gpus_per_actor: float | None = Field(None, gt=0, description="GPU share per model actor (default 1)")
 
     @property
@@ -54,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def resolved_log_dir(self) -> Path:
         return self.log_dir or self.home / "logs"
+
+    @property
+    def resolved_ui_dir(self) -> Path:
+        return self.ui_dir or self.home / "ui"
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,10 @@ import click
 
 
 def register_commands(group: click.Group) -> None:
+    from flows.cli.batch import batch_command
     from flows.cli.generate import generate_command
+    from flows.cli.prepare import prepare_command
+    from flows.cli.report import report_command
 
-    group.add_command(generate_command)
+    for command in (generate_command, batch_command, report_command, prepare_command):
+        group.add_command(command)

@@ -1,7 +1,8 @@
 """The weights-free default engine: move the template's own lips and jaw to follow the audio.
 
 For every frame it computes target landmarks: the inner-lip gap is set from the speech activity
-(absolutely, so the template's own mouth motion does not survive), the jaw drops with it, and the
+(absolutely, so the template's own mouth motion does not survive), shaped like a real open mouth
+(a rounded arc, widest in the middle, closing at the corners), the jaw drops with it, and the
 mouth width follows the vowel's brightness around the template's typical width. Compose then warps
 the lower face onto those targets and paints the opened mouth's interior.
 """
@@ -12,21 +13,23 @@ import numpy as np
 import torch
 
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate
+from heygem_ops.face.contours import lip_profile
 from heygem_ops.face.landmarks import EYE_OUTER_LEFT, EYE_OUTER_RIGHT, JAW, MOUTH_LEFT, MOUTH_RIGHT
 
-OPEN_MAX = 0.20  # inner-lip gap at full activity, in interocular distances
+OPEN_MAX = 0.16  # inner-lip gap at full activity, in interocular distances (an open /a/ in conversation)
 OPEN_CURVE = 1.3  # activity exponent: quiet sounds open the mouth less than proportionally
-JAW_SHARE = 0.55  # how much of the lip opening comes from the chin dropping
+OPEN_PROFILE = 2.6  # superellipse exponent of the open inner lips (see contours.lip_profile)
+JAW_SHARE = 0.6  # how much of the lower lip's drop comes from the chin dropping
 CORNER_DROP = 0.15  # share of the lower lip's motion the mouth corners follow
-UPPER_LIFT = 0.10  # how much of the opening the upper lip contributes, upward
+UPPER_LIFT = 0.12  # share of the opening the upper lip contributes, upward
 WIDTH_GAIN = 0.12  # relative widening for bright vowels, narrowing for rounded ones, at full activity
 OPEN_NARROWING = 0.06  # relative narrowing of a wide-open mouth
 
-# Inner-lip pairs (upper, lower) and the share of the mid-line gap each should have.
-_PAIRS = ((61, 67, 0.85), (62, 66, 1.0), (63, 65, 0.85))
-# Outer lower-lip points that follow each inner pair's motion, with a weight.
-_LOWER_OUTER = {56: (2, 1.0), 57: (1, 1.0), 58: (0, 1.0), 55: (2, 0.55), 59: (0, 0.55)}
-_UPPER_POINTS = (49, 50, 51, 52, 53, 61, 62, 63)
+# Inner-lip pairs (upper, lower), left to right.
+_PAIRS = ((61, 67), (62, 66), (63, 65))
+# Outer lower-lip points and the inner pair whose motion each follows.
+_LOWER_OUTER = {55: 2, 56: 2, 57: 1, 58: 0, 59: 0}
+_UPPER_OUTER = (49, 50, 51, 52, 53)
 _CORNERS = ((MOUTH_LEFT, -1.0), (60, -1.0), (MOUTH_RIGHT, 1.0), (64, 1.0))
 _NEAR_CORNERS = ((49, -0.5), (59, -0.5), (61, -0.35), (67, -0.35), (53, 0.5), (55, 0.5), (63, 0.35), (65, 0.35))
 
@@ -49,6 +52,13 @@ def _jaw_weights() -> np.ndarray:
     return np.where(offsets < 1.0, np.cos(offsets * np.pi / 2.0) ** 2, 0.0)
 
 
+def _along_mouth(landmarks: np.ndarray, points: list[int], u: np.ndarray) -> np.ndarray:
+    """(N, len(points)) place of each point across the mouth: -1 at inner corner 60, +1 at 64."""
+    centre = (landmarks[:, 60] + landmarks[:, 64]) / 2.0
+    half = np.maximum(np.einsum("nd,nd->n", landmarks[:, 64] - landmarks[:, 60], u) / 2.0, 1e-6)
+    return np.einsum("npd,nd->np", landmarks[:, points] - centre[:, None], u) / half[:, None]
+
+
 def target_landmarks(
     landmarks: np.ndarray, activity: np.ndarray, brightness: np.ndarray, mouth_width: float
 ) -> np.ndarray:
@@ -56,28 +66,51 @@ def target_landmarks(
 
     activity, brightness: (N,) in [0, 1]. mouth_width: reference width in interocular distances.
     Returns (N, 68, 2) float32 targets; untouched points (eyes, nose, brows) equal the input.
+    Each inner-lip pair opens by `lip_profile` of its place across the mouth, so the opening is a
+    rounded arc; the upper lip takes UPPER_LIFT of every pair's change, the lower lip the rest.
     """
     u, v, iod = _face_axes(landmarks)
     open_gap = OPEN_MAX * iod * np.power(activity, OPEN_CURVE)
     out = landmarks.astype(np.float64).copy()
-    pair_deltas = []
-    for upper, lower, share in _PAIRS:
-        gap = np.einsum("nd,nd->n", landmarks[:, lower] - landmarks[:, upper], v)
-        pair_deltas.append(open_gap * share - gap)
-    mid_delta = pair_deltas[1]
-    lift = UPPER_LIFT * np.clip(mid_delta, 0.0, None)
-    for point in _UPPER_POINTS:
-        out[:, point] -= lift[:, None] * v
-    for (_, lower, _), delta in zip(_PAIRS, pair_deltas, strict=True):
-        out[:, lower] += (delta - lift)[:, None] * v
-    for point, (pair, weight) in _LOWER_OUTER.items():
-        out[:, point] += (weight * (pair_deltas[pair] - lift))[:, None] * v
+    place = _along_mouth(landmarks, [upper for upper, _ in _PAIRS], u)
+    deltas = np.stack(
+        [
+            open_gap * lip_profile(place[:, k], OPEN_PROFILE)
+            - np.einsum("nd,nd->n", landmarks[:, lower] - landmarks[:, upper], v)
+            for k, (upper, lower) in enumerate(_PAIRS)
+        ],
+        axis=1,
+    )
+    lift = UPPER_LIFT * np.clip(deltas, 0.0, None)
+    for k, (upper, lower) in enumerate(_PAIRS):
+        out[:, upper] -= lift[:, k, None] * v
+        out[:, lower] += (deltas[:, k] - lift[:, k])[:, None] * v
+    _move_outer_lips(out, landmarks, deltas, lift, u, v)
+    drop = deltas[:, 1] - lift[:, 1]
     for corner, _ in _CORNERS:
-        out[:, corner] += (CORNER_DROP * mid_delta - lift)[:, None] * v
-    jaw_drop = JAW_SHARE * (mid_delta - lift)
-    out[:, JAW] += (jaw_drop[:, None] * _jaw_weights()[None, :])[:, :, None] * v[:, None, :]
+        out[:, corner] += (CORNER_DROP * drop)[:, None] * v
+    out[:, JAW] += (JAW_SHARE * drop[:, None] * _jaw_weights()[None, :])[:, :, None] * v[:, None, :]
     _set_width(out, landmarks, u, iod, activity, brightness, mouth_width)
     return out.astype(np.float32)
+
+
+def _move_outer_lips(
+    out: np.ndarray, landmarks: np.ndarray, deltas: np.ndarray, lift: np.ndarray, u: np.ndarray, v: np.ndarray
+) -> None:
+    """Carry the outer lip contour (in place) with the inner lips, tapering towards the corners.
+
+    Each outer point follows an inner pair's motion scaled by the ratio of `lip_profile` at the two
+    places, so the lower lip keeps its thickness in the middle and pivots about the corners.
+    """
+    outer = list(_LOWER_OUTER) + list(_UPPER_OUTER)
+    place = _along_mouth(landmarks, outer, u)
+    inner = _along_mouth(landmarks, [upper for upper, _ in _PAIRS], u)
+    for slot, (point, pair) in enumerate(_LOWER_OUTER.items()):
+        taper = np.clip(lip_profile(place[:, slot], OPEN_PROFILE) / lip_profile(inner[:, pair], OPEN_PROFILE), 0, 1)
+        out[:, point] += (taper * (deltas[:, pair] - lift[:, pair]))[:, None] * v
+    mean_lift = lift.mean(axis=1)
+    for slot, point in enumerate(_UPPER_OUTER, start=len(_LOWER_OUTER)):
+        out[:, point] -= (mean_lift * lip_profile(place[:, slot], OPEN_PROFILE))[:, None] * v
 
 
 def _set_width(

@@ -38,3 +38,36 @@ def catmull_rom(points: np.ndarray, samples: int, *, closed: bool) -> np.ndarray
     if not closed:
         out.append(pts[-1:])
     return np.vstack(out).astype(np.float32)
+
+
+def lip_profile(t: np.ndarray, exponent: float = 2.0) -> np.ndarray:
+    """Superellipse (1 - |t|^q)^(1/q): how far an open lip edge bulges at t (-1..1 between the corners).
+
+    q = 2 is an ellipse; a larger q gives the flatter, rounder-bottomed U of a real open mouth.
+    """
+    t = np.clip(np.abs(np.asarray(t, dtype=np.float64)), 0.0, 1.0)
+    return np.power(1.0 - np.power(t, exponent), 1.0 / exponent)
+
+
+def lip_curve(points: np.ndarray, samples: int, exponent: float = 2.0) -> np.ndarray:
+    """Dense lip edge from corner points[0] through the lip's landmarks to corner points[-1].
+
+    Each landmark's depth off the corner-to-corner chord is divided by `lip_profile` at its place
+    along the chord; those ratios are interpolated along the chord and multiplied back. The curve
+    still passes through every landmark, but between them (and towards the corners, where the
+    68-point layout has nothing) it bulges like an ellipse: a spline through three points per lip
+    makes an open mouth a diamond. (K, 2) -> (samples * (K - 1) + 1, 2) float32, evenly spaced
+    along the chord.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    centre, chord = (pts[0] + pts[-1]) / 2.0, pts[-1] - pts[0]
+    half = max(float(np.linalg.norm(chord)) / 2.0, 1e-6)
+    u = chord / (2.0 * half)
+    v = np.array([-u[1], u[0]])
+    rel = pts[1:-1] - centre
+    t = np.clip(rel @ u / half, -0.97, 0.97)
+    ratio = (rel @ v) / lip_profile(t, exponent)
+    order = np.argsort(t)
+    ts = np.linspace(-1.0, 1.0, samples * (len(pts) - 1) + 1)
+    depth = np.interp(ts, t[order], ratio[order]) * lip_profile(ts, exponent)
+    return (centre + np.outer(ts * half, u) + np.outer(depth, v)).astype(np.float32)

@@ -1,0 +1,36 @@
+"""Flow `prepare`: warm the template cache (face tracks) before a batch, once per distinct template."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from heygem_ops.face.trackers import TrackerSpec
+from heygem_ops.features import PreparedTemplate, prepare_template
+from heygem_ops.hosting import host_for
+from heygem_ops.manifest import TEMPLATE_SUFFIXES, expand_media
+from tasks.policy import STAGE_POLICY
+
+
+@task(name="prepare-template", task_run_name="prepare-{template.name}", **STAGE_POLICY)
+def prepare_one(template: Path, spec: TrackerSpec, ray_address: str | None, still_fps: Fraction) -> PreparedTemplate:
+    """Track one template's face into the cache (or find it there)."""
+    return prepare_template(template, spec, host_for(ray_address), still_fps)
+
+
+@flow(name="prepare", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def prepare(
+    templates: list[str], tracker: str = "mesh", face: str = "largest", ray_address: str | None = None
+) -> list[dict[str, Any]]:
+    """Warm the cache for every template file, folder or glob in `templates`; one row per template."""
+    files = sorted({file for item in templates for file in expand_media(item, TEMPLATE_SUFFIXES, "template")})
+    spec = TrackerSpec(tracker, face)
+    futures = [prepare_one.submit(file, spec, ray_address, Fraction(25)) for file in files]
+    return [
+        {"template": str(p.template), "frames": p.frames, "face_frames": p.face_frames, "cached": p.was_cached}
+        for p in (future.result() for future in futures)
+    ]
