@@ -19,6 +19,7 @@ Prints the cases tried, outcomes by error type, the slowest case and each distin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import hashlib
 import os
@@ -110,7 +111,7 @@ class Tally:
     cases: int = 0
     outcomes: Counter = field(default_factory=Counter)  # "probe_video:UnreadableMediaError" -> count
     findings: dict[tuple[str, str], tuple[str, str, Path | None]] = field(default_factory=dict)
-    slowest: tuple[float, str] = (0.0, "")
+    slowest: tuple[float, str, object] = (0.0, "", None)  # seconds, description, (suffix, bytes) or saved path
 
 
 def run_case(path: Path, valid: dict[str, Path], output: Path, tally: Tally) -> None:
@@ -181,17 +182,17 @@ def fuzz(args: argparse.Namespace, folder: Path) -> Tally:
         elapsed = time.monotonic() - started
         tally.cases += 1
         if elapsed > tally.slowest[0]:
-            tally.slowest = (elapsed, f"{len(data)} bytes {suffix}")
+            tally.slowest = (elapsed, f"{len(data)} bytes {suffix}", (suffix, data))
         if len(tally.findings) > known and args.save:
             saved = save_input(args.save, suffix, data)
             for key in list(tally.findings)[known:]:
                 message, trace, _ = tally.findings[key]
                 tally.findings[key] = (message, trace, saved)
 
-    try:
+    with contextlib.suppress(TimeUp):
         one()
-    except TimeUp:
-        pass
+    if args.save and tally.slowest[2]:
+        tally.slowest = (*tally.slowest[:2], save_input(args.save / "slowest", *tally.slowest[2]))
     return tally
 
 
@@ -204,7 +205,8 @@ def save_input(folder: Path, suffix: str, data: bytes) -> Path:
 
 def report(tally: Tally, seconds: float) -> None:
     print(f"cases tried: {tally.cases} in {seconds:.0f} s ({tally.cases / max(seconds, 1e-9):.0f}/s)")
-    print(f"slowest case: {tally.slowest[0]:.2f} s ({tally.slowest[1]})")
+    seconds_, what, saved = tally.slowest
+    print(f"slowest case: {seconds_:.2f} s ({what})" + (f", input: {saved}" if isinstance(saved, Path) else ""))
     print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print("outcomes:")
     for outcome, count in sorted(tally.outcomes.items()):

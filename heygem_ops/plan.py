@@ -137,14 +137,15 @@ def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions
     check_file_size(Path(template), settings)
     check_file_size(Path(audio), settings)
     video = probe_video(template, still_fps=options.still_fps)
-    check_limits(video.path, video.duration_s, video.width * video.height, settings)
+    frames_s = video.frame_count / float(video.fps)  # a header can understate the length; packets cannot
+    check_limits(video.path, max(video.duration_s, frames_s), video.width * video.height, settings)
     sound = probe_audio(audio)
     check_limits(sound.path, sound.duration_s, 0, settings)
     template_hash, audio_hash = file_digest(video.path), file_digest(sound.path)
     job_id = job_identity(template_hash, audio_hash, options)
     work_dir = settings.resolved_work_dir / job_id
     work_dir.mkdir(parents=True, exist_ok=True)
-    samples = decode_audio(sound.path, SAMPLE_RATE)
+    samples = decode_audio(sound.path, SAMPLE_RATE, max_seconds=settings.max_duration_s)
     audio_16k = work_dir / "audio16k.npy"
     save_samples(audio_16k, samples)
     fps, duration_s = video.fps, len(samples) / SAMPLE_RATE

@@ -31,7 +31,7 @@ from heygem_ops.errors import InputError, LimitExceededError, NoAudioStreamError
 from heygem_ops.hashing import file_digest
 from heygem_ops.media import probe_audio, probe_video
 
-KINDS = ("template", "audio", "manifest")
+KINDS = ("template", "audio", "manifest", "media")  # media: a template or an audio, whichever it is
 SNIFF_BYTES = 4096
 LABEL_CHARS = 80  # longest label kept for display
 STORED_NAME = re.compile(r"^[0-9a-f]{20}\.[a-z0-9]{2,7}$")
@@ -42,11 +42,13 @@ ACCEPTS = {
     "template": frozenset({"video", "image", "container"}),
     "audio": frozenset({"audio", "video", "container"}),
     "manifest": frozenset({"table"}),
+    "media": frozenset({"video", "image", "audio", "container"}),
 }
 WANTED = {
     "template": "a video (mp4, mov, mkv, webm, avi) or an image (png, jpg, webp)",
     "audio": "a recording (wav, mp3, m4a, aac, flac, ogg, opus) or a video with sound",
     "manifest": "a job manifest (CSV, JSON Lines or Parquet)",
+    "media": "a video, an image or a recording",
 }
 
 
@@ -189,8 +191,10 @@ class UploadStore:
         size = source.stat().st_size
         self._check_size(size, kind, label)
         found = self._check_type(source, kind, label)
-        duration = self._check_media(source, kind, found, label)
         family = found.family if found.family != "container" else self._container_family(source)
+        if kind == "media":
+            kind = "audio" if family == "audio" else "template"
+        duration = self._check_media(source, kind, found, label)
         name = f"{file_digest(source)[:20]}{found.extension}"
         self._store(source, name)
         upload = Upload(name, kind, label, family, size, duration, time.time())

@@ -29,6 +29,7 @@ SIDE_SHADOW = 0.55  # darkening towards the mouth corners, where the mouth reced
 CAVITY_SHADE = 0.22  # cavity colour as a fraction of the lip colour, at its darkest (the top)
 TONGUE_SHADE = 0.55  # tongue colour as a fraction of the lip colour
 TONGUE_OPEN = 0.09  # interocular distances of opening from which the tongue shows
+TEETH_CLEAR = 0.08  # interocular distances of opening at which the teeth are fully lit
 EDGE = 0.7  # px softness of every painted edge
 
 
@@ -91,12 +92,13 @@ def _colours(roi: np.ndarray, landmarks: np.ndarray, iod: float) -> tuple[np.nda
     return lip, skin_luma
 
 
-def _teeth(f: _Frame, height: float, from_top: bool) -> tuple[np.ndarray, np.ndarray]:
+def _teeth(f: _Frame, height: float, from_top: bool, clarity: float) -> tuple[np.ndarray, np.ndarray]:
     """(coverage, shade) of one row of teeth hanging from the upper lip or standing on the lower.
 
     The free edge is an arc (teeth recede round the dental arch) with a small notch at each gap
     between teeth; shading runs from the lip's shadow to the lit incisal edge, and the gaps are
     faint dark lines, closer together towards the sides as on a round arch seen from the front.
+    `clarity` (0..1) fades the gaps out in a narrow opening, where the teeth are in the lips' shadow.
     """
     reach = np.sqrt(np.clip(1.0 - (f.t / TEETH_SPAN) ** 2, 0.0, 1.0))
     depth = f.top if from_top else f.bottom
@@ -104,7 +106,7 @@ def _teeth(f: _Frame, height: float, from_top: bool) -> tuple[np.ndarray, np.nda
     gaps = _tooth_gaps(f, 1.0 if from_top else 0.55)
     extent = height * (0.35 + 0.65 * reach) - 0.8 * gaps
     coverage = _smooth(depth) * _smooth(extent - depth) * (reach > 0)
-    shade = 1.0 - LIP_SHADOW * (1.0 - level) ** 3 - 0.06 * level**4 - GAP_DARKEN * gaps * (0.4 + 0.6 * level)
+    shade = 1.0 - LIP_SHADOW * (1.0 - level) ** 3 - 0.06 * level**4 - GAP_DARKEN * clarity * gaps * (0.4 + 0.6 * level)
     return coverage.astype(np.float32), shade.astype(np.float32)
 
 
@@ -152,6 +154,7 @@ def paint_interior(roi: np.ndarray, landmarks: np.ndarray, activity: float, iod:
 def _paint(f: _Frame, lip: np.ndarray, skin_luma: float, activity: float, iod: float) -> np.ndarray:
     """(H, W, 3) float32 colours of the mouth interior, before the lip outline cuts them out."""
     mid_gap = float(f.gap.max())
+    clarity = float(np.clip(mid_gap / (TEETH_CLEAR * iod), 0.0, 1.0))
     white = TEETH_TINT / float(TEETH_TINT @ [0.299, 0.587, 0.114]) * np.clip(skin_luma * TEETH_GAIN, 70.0, 235.0)
     cavity = (lip * CAVITY_SHADE).astype(np.float32)
     floor = np.clip(f.top / np.maximum(f.gap, 1.0), 0.0, 1.0)  # 0 under the upper teeth, 1 at the lower lip
@@ -164,8 +167,8 @@ def _paint(f: _Frame, lip: np.ndarray, skin_luma: float, activity: float, iod: f
     ):
         if height < 0.5:
             continue
-        coverage, shade = _teeth(f, height, from_top)
-        colour = white * gain * shade[..., None]
+        coverage, shade = _teeth(f, height, from_top, clarity)
+        colour = white * (gain * (0.6 + 0.4 * clarity)) * shade[..., None]
         layer += (colour - layer) * coverage[..., None]
     side = np.clip(1.0 - SIDE_SHADOW * f.t**2, 0.3, 1.0)
     return layer * side[..., None]

@@ -36,8 +36,12 @@ def reading(path: Path) -> Iterator[None]:
 
 @contextmanager
 def open_input(path: Path) -> Iterator[InputContainer]:
-    """Open `path` for demuxing; any failure while the container is open is mapped by `reading`."""
-    with reading(path), av.open(str(path), mode="r") as container:
+    """Open `path` for demuxing; any failure while the container is open is mapped by `reading`.
+
+    Metadata that is not UTF-8 (a tag written in a legacy code page) is read with replacement
+    characters rather than refusing a playable file.
+    """
+    with reading(path), av.open(str(path), mode="r", metadata_errors="replace") as container:
         yield container
 
 

@@ -13,21 +13,32 @@ import numpy as np
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 
-from heygem_ops.errors import EmptyAudioError, NoAudioStreamError
+from heygem_ops.errors import EmptyAudioError, LimitExceededError, NoAudioStreamError
 from heygem_ops.media._av import audio_stream, open_input
 
 SPEECH_RATE = 16000  # Hz: what speech features (mel, VAD) expect
 
 
-def decode_audio(path: str | Path, sample_rate: int = SPEECH_RATE) -> np.ndarray:
+def decode_audio(path: str | Path, sample_rate: int = SPEECH_RATE, max_seconds: float | None = None) -> np.ndarray:
     """The whole audio track as float32 mono in [-1, 1], shape (samples,), at `sample_rate` Hz.
 
     Channels are averaged (not summed by FFmpeg's downmix matrix, which would clip a loud stereo
     file), so a stereo file with identical channels decodes to the same samples as its mono twin.
-    Raises NoAudioStreamError, EmptyAudioError (no samples) or UnreadableMediaError.
+    Raises NoAudioStreamError, EmptyAudioError (no samples), UnreadableMediaError, and
+    LimitExceededError once more than `max_seconds` are decoded (a header can understate the length).
     """
     path = Path(path)
-    chunks = [frame.to_ndarray().mean(axis=0) for frame in resampled_frames(path, "fltp", None, sample_rate)]
+    limit = None if max_seconds is None else round(max_seconds * sample_rate)
+    chunks, total = [], 0
+    for frame in resampled_frames(path, "fltp", None, sample_rate):
+        chunks.append(frame.to_ndarray().mean(axis=0))
+        total += chunks[-1].size
+        if limit is not None and total > limit:
+            raise LimitExceededError(
+                f"decodes to more than {max_seconds:g} s of sound, over the limit",
+                path=path,
+                hint="raise HEYGEM_MAX_DURATION_S or split the recording",
+            )
     samples = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.float32)
     if samples.size == 0:
         raise EmptyAudioError("holds no audio samples", path=path, hint="use a recording with sound")

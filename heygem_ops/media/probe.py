@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.codec.context import CodecContext
 from av.container import InputContainer
 from av.stream import Stream
 from av.video.stream import VideoStream
@@ -20,6 +21,7 @@ from heygem_ops.media._av import audio_stream, open_input, video_stream
 from heygem_ops.media.stills import load_still, still_format, still_rotation
 from heygem_ops.media.timestamps import frame_timestamps
 
+_REENCODE_HINT = "re-encode it (e.g. H.264 video, AAC or WAV audio)"
 MIN_AUDIO_S = 0.04  # one frame at 25 fps: a shorter recording cannot drive a single output frame
 
 
@@ -66,12 +68,13 @@ def probe_video(path: str | Path, still_fps: Fraction = Fraction(25)) -> VideoIn
             raise NoVideoStreamError(
                 "holds no video stream (is it an audio file?)", path=path, hint="use a video or image template"
             )
+        context = _decodable(stream, path)
         rotation = _first_frame_rotation(path, container, stream)
-        stored = (stream.codec_context.width, stream.codec_context.height)
+        stored = (context.width, context.height)
         has_audio = audio_stream(container) is not None
         stream_s = float(stream.duration * stream.time_base) if stream.duration else None
         header_rate, time_base = stream.average_rate, stream.time_base
-        codec = stream.codec_context.codec.canonical_name
+        codec = context.codec.canonical_name
     table = frame_timestamps(path)
     span_s = Fraction(int(table[-1] - table[0])) * time_base if len(table) else Fraction(0)
     fps = _average_rate(header_rate, len(table), span_s, stream_s)
@@ -93,7 +96,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
             raise NoAudioStreamError(
                 "holds no audio stream", path=path, hint="use a recording with sound, or a video with an audio track"
             )
-        context = stream.codec_context
+        context = _decodable(stream, path)
         duration_s = _audio_duration(container, stream)
         info = AudioInfo(path, context.sample_rate, context.channels, duration_s, context.codec.canonical_name)
     if info.duration_s < MIN_AUDIO_S:
@@ -103,6 +106,15 @@ def probe_audio(path: str | Path) -> AudioInfo:
             hint="use a longer recording",
         )
     return info
+
+
+def _decodable(stream: Stream, path: Path) -> CodecContext:
+    """The stream's decoder context; a stream FFmpeg has no decoder for is an UnreadableMediaError."""
+    if stream.codec_context is None:
+        raise UnreadableMediaError(
+            f"its {stream.type} stream uses a codec FFmpeg cannot decode", path=path, hint=_REENCODE_HINT
+        )
+    return stream.codec_context
 
 
 def _audio_duration(container: InputContainer, stream: Stream) -> float:

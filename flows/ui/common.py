@@ -1,0 +1,120 @@
+"""Pieces the Single and Batch tabs share: the option widgets, upload pickers, and status rendering."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from flows.ui.context import UiContext
+from flows.ui.jobs import Choices
+from flows.ui.runner import FAILED, QUEUED, TicketView
+from flows.ui.uploads import Upload
+from heygem_ops.engines.registry import available_engines
+from heygem_ops.errors import HeyGemError
+
+STAGE_NAMES = {"track": "tracking face", "render": "rendering"}
+QUALITIES = [("High (CRF 18)", 18), ("Balanced (CRF 23)", 23), ("Small file (CRF 28)", 28)]
+FACES = ["largest", "center", "0", "1", "2", "3"]
+POLL_S = 0.5  # how often a waiting handler looks at its ticket
+
+
+@dataclass(frozen=True)
+class OptionWidgets:
+    """The job options a tab shows, in `Choices` order."""
+
+    engine: gr.Dropdown
+    device: gr.Dropdown
+    face: gr.Dropdown
+    quality: gr.Dropdown
+    still_fps: gr.Number
+
+    def inputs(self) -> list[gr.components.Component]:
+        return [self.engine, self.device, self.face, self.quality, self.still_fps]
+
+
+def option_widgets(ctx: UiContext, prefix: str) -> OptionWidgets:
+    """Engine, device, face and output quality (plus the frame rate used for a still portrait)."""
+    settings = ctx.settings
+    qualities = QUALITIES if any(crf == settings.x264_crf for _, crf in QUALITIES) else [
+        (f"Default (CRF {settings.x264_crf})", settings.x264_crf), *QUALITIES,
+    ]  # fmt: skip
+    with gr.Row():
+        engine = gr.Dropdown(available_engines(), value=settings.engine, label="Engine", elem_id=f"{prefix}-engine")
+        device = gr.Dropdown(device_choices(settings.device), value=settings.device, label="Device",
+                             elem_id=f"{prefix}-device")  # fmt: skip
+        face = gr.Dropdown(FACES, value="largest", label="Face (largest, most central, or size rank)",
+                           elem_id=f"{prefix}-face")  # fmt: skip
+        quality = gr.Dropdown(qualities, value=settings.x264_crf, label="Output quality", elem_id=f"{prefix}-quality")
+        still_fps = gr.Number(25, minimum=1, maximum=120, label="Frame rate for a portrait", elem_id=f"{prefix}-fps")
+    return OptionWidgets(engine, device, face, quality, still_fps)
+
+
+def choices_from(engine: str, device: str, face: str, crf: int | None, still_fps: float | None) -> Choices:
+    return Choices(engine or None, device or None, face or None, int(crf) if crf is not None else None,
+                   float(still_fps) if still_fps else None)  # fmt: skip
+
+
+def device_choices(default: str) -> list[str]:
+    found = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        found += ["cuda", *(f"cuda:{index}" for index in range(torch.cuda.device_count()))]
+    return list(dict.fromkeys([*found, default]))
+
+
+def picker_choices(uploads: list[Upload]) -> list[tuple[str, str]]:
+    """(shown text, stored name) pairs for a dropdown of recent uploads."""
+    return [(upload.describe(), upload.name) for upload in uploads]
+
+
+def error_text(error: BaseException) -> str:
+    """The one-line `Type: what happened; what to do` a user sees."""
+    if isinstance(error, HeyGemError):
+        return f"{error.kind}: {error}"
+    return f"InternalError: {type(error).__name__}: {error}; this is a bug: see the System tab's log"
+
+
+def error_markdown(text: str) -> str:
+    return f"**⚠ {html.escape(text)}**"
+
+
+def upload_name(path: str | Path | None) -> str | None:
+    """The browser's file name, as Gradio kept it (the last part of its temp path): a label only."""
+    return Path(path).name if path else None
+
+
+def status_markdown(view: TicketView | None, done_text: str = "") -> str:
+    """Queued (n ahead), running (stage, frames), done, or failed (with the error)."""
+    if view is None:
+        return ""
+    if view.state == QUEUED:
+        ahead = f"{view.position} job{'s' if view.position != 1 else ''} ahead" if view.position else "next in line"
+        return f"⏳ Queued: {ahead}"
+    if view.state == FAILED:
+        return error_markdown(f"Failed: {view.error}")
+    if view.done:
+        return f"✅ Done {done_text}".rstrip()
+    stages = [
+        f"{STAGE_NAMES.get(stage, stage)} {done}/{total} frames"
+        for job in view.progress.values()
+        for stage, (done, total) in job.items()
+    ]
+    return f"⚙ Running ({view.elapsed_s:.0f} s): " + (" · ".join(stages) if stages else "reading the inputs")
+
+
+def progress_html(view: TicketView | None) -> str:
+    """A progress bar per stage of the (single) job, or nothing."""
+    if view is None or not view.progress:
+        return ""
+    bars = []
+    for job in view.progress.values():
+        for stage, (done, total) in job.items():
+            name = html.escape(STAGE_NAMES.get(stage, stage))
+            bars.append(
+                f'<div class="heygem-stage"><span>{name}: {done}/{total} frames</span> '
+                f'<progress max="{max(total, 1)}" value="{done}" data-stage="{html.escape(stage)}"></progress></div>'
+            )
+    return "".join(bars)
