@@ -16,8 +16,10 @@ from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.generate import describe_features, describe_plan, new_result
 from heygem_ops.hosting import host_for
 from heygem_ops.options import GenerateOptions
+from heygem_ops.quality.job import thresholds_from_settings
 from heygem_ops.results import JobResult, utc_now
-from tasks import compose_chunk, decode_inputs, encode_output, extract_features, run_inference
+from heygem_ops.settings import get_settings
+from tasks import compose_chunk, decode_inputs, encode_output, extract_features, measure_output, run_inference
 
 
 def run_job(
@@ -50,6 +52,10 @@ def run_job(
     mark = time.perf_counter()
     result.output_hash = encode_output(plan, segments)
     result.add_seconds("encode", time.perf_counter() - mark)
+    if get_settings().qa:
+        mark = time.perf_counter()
+        result.record_quality(measure_output(plan, features), thresholds_from_settings())
+        result.add_seconds("quality", time.perf_counter() - mark)
     result.add_seconds("total", time.perf_counter() - started)
     result.output, result.status, result.finished_at = str(plan.output), "succeeded", utc_now()
     return result

@@ -14,7 +14,9 @@ import numpy as np
 
 from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
+from heygem_ops.engines.base import EngineNeeds
 from heygem_ops.errors import NoFaceError
+from heygem_ops.face.crops import template_crops
 from heygem_ops.face.landmarks import mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import TrackerSpec
@@ -40,6 +42,7 @@ class JobFeatures:
     mouth_width:  the template's median mouth width, in interocular distances.
     track_cached: True when the track came from the cache (no face detection ran).
     track_seconds: time spent getting the track (tracking, or loading it).
+    crops_path:   see `heygem_ops.face.crops.load_template_crops`; None unless the engine needs crops.
     """
 
     track_path: Path
@@ -48,6 +51,7 @@ class JobFeatures:
     face_frames: int
     track_cached: bool
     track_seconds: float
+    crops_path: Path | None = None  # cache entry of the template's face crops, for engines that ask for them
 
 
 def track_cache_name(spec: TrackerSpec) -> str:
@@ -100,6 +104,26 @@ def prepare_template(
     return PreparedTemplate(video.path, digest, path, track.frame_count, int(track.present.sum()), cached)
 
 
+def engine_needs(name: str) -> EngineNeeds:
+    """What engine `name` asks the pipeline to prepare, read from its class without loading weights."""
+    from heygem_ops.engines import registry
+
+    registry.available_engines()
+    return getattr(registry._ENGINES.get(name), "needs", EngineNeeds())
+
+
+def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
+    """The cache entry of the template's face crops when the job's engine wants crops, else None."""
+    size = engine_needs(plan.options.engine).crop_size
+    if size is None:
+        return None
+    spec = TrackerSpec(plan.options.tracker, plan.options.face)
+    cache = TemplateCache(get_settings().resolved_cache_dir)
+    path, cached = template_crops(cache, plan.template_hash, plan.template, track, track_cache_name(spec), size)
+    log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
+    return path
+
+
 def prepare_features(
     plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None
 ) -> JobFeatures:
@@ -118,7 +142,8 @@ def prepare_features(
     width = float(np.nanmedian(mouth_width(track.landmarks[present])))
     samples = np.load(plan.audio_16k)
     features = audio_features(samples, plan.fps, plan.frame_count)
-    return JobFeatures(path, features, width, int(present.sum()), cached, seconds)
+    crops = job_crops(plan, track)
+    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops)
 
 
 def load_track(path: Path) -> FaceTrack:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from heygem_ops.engines.base import InferenceBatch, MouthUpdate
 from heygem_ops.engines.registry import EngineSpec
-from heygem_ops.features import JobFeatures, load_track
+from heygem_ops.face.crops import load_template_crops
+from heygem_ops.features import JobFeatures, engine_needs, load_track
+from heygem_ops.mel import mel_windows
 from heygem_ops.plan import JobPlan
 from heygem_ops.timeline import Chunk
 
@@ -25,10 +30,20 @@ def chunk_batch(plan: JobPlan, features: JobFeatures, chunk: Chunk) -> Inference
     """The engine inputs for the output frames of `chunk` (small arrays only)."""
     track = load_track(features.track_path)
     frames = plan.schedule[chunk.start : chunk.stop]
+    landmarks, crops, mel = track.landmarks[frames], None, None
+    if features.crops_path is not None:  # a frame whose face is too small to crop counts as faceless
+        template_crops = load_template_crops(features.crops_path)
+        crops = template_crops.take(frames)
+        unusable = np.isnan(template_crops.boxes[frames]).any(axis=1)
+        landmarks = np.where(unusable[:, None, None], np.float32(np.nan), landmarks)
+    if engine_needs(plan.options.engine).mel:
+        mel = mel_windows(np.load(plan.audio_16k, mmap_mode="r"), plan.fps, chunk.start, chunk.stop)
     return InferenceBatch(
-        landmarks=track.landmarks[frames],
+        landmarks=landmarks,
         features=features.audio.window(chunk.start, chunk.stop),
         mouth_width=features.mouth_width,
+        crops=crops,
+        mel=mel,
     )
 
 
@@ -45,5 +60,9 @@ def infer_chunk(plan: JobPlan, features: JobFeatures, chunk: Chunk, host: ModelH
     """Run the job's engine on one chunk and return the mouths compose will draw."""
     started = time.perf_counter()
     update = host.infer(engine_spec(plan), chunk_batch(plan, features, chunk))
+    if update.patches is not None and update.boxes is None and features.crops_path is not None:
+        # an image engine does not know where its patches go: at the boxes the crops were cut from
+        boxes = load_template_crops(features.crops_path).boxes[plan.schedule[chunk.start : chunk.stop]]
+        update = dataclasses.replace(update, boxes=boxes)
     return ChunkInference(chunk, update, time.perf_counter() - started)
 

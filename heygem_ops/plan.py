@@ -20,7 +20,7 @@ from heygem_ops.errors import LimitExceededError, OutputPathError
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.media import write_atomically
 from heygem_ops.media.audio_io import decode_audio
-from heygem_ops.media.probe import AudioInfo, VideoInfo, probe_audio, probe_video
+from heygem_ops.media.probe import AudioInfo, VideoInfo, check_pixels, probe_audio, probe_video
 from heygem_ops.options import GenerateOptions
 from heygem_ops.settings import Settings, get_settings
 from heygem_ops.timeline import Chunk, frame_schedule, output_frame_count, plan_chunks
@@ -115,12 +115,7 @@ def check_limits(path: Path, duration_s: float, pixels: int, settings: Settings)
             path=path,
             hint="raise HEYGEM_MAX_DURATION_S or split the input",
         )
-    if pixels > settings.max_pixels:
-        raise LimitExceededError(
-            f"has {pixels} pixels per frame, over the {settings.max_pixels} limit",
-            path=path,
-            hint="raise HEYGEM_MAX_PIXELS or downscale the template",
-        )
+    check_pixels(path, pixels, settings.max_pixels)
 
 
 def save_samples(path: Path, samples: np.ndarray) -> None:
@@ -136,7 +131,7 @@ def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions
     output = check_output_path(output, settings)
     check_file_size(Path(template), settings)
     check_file_size(Path(audio), settings)
-    video = probe_video(template, still_fps=options.still_fps)
+    video = probe_video(template, still_fps=options.still_fps, max_pixels=settings.max_pixels)
     frames_s = video.frame_count / float(video.fps)  # a header can understate the length; packets cannot
     check_limits(video.path, max(video.duration_s, frames_s), video.width * video.height, settings)
     sound = probe_audio(audio)

@@ -34,7 +34,7 @@ from heygem_ops.inference import ChunkInference
 from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.plan import JobPlan
-from heygem_ops.settings import get_settings
+from heygem_ops.settings import Settings, get_settings
 
 log = get_logger(__name__)
 NAMESPACE = "heygem"
@@ -94,15 +94,19 @@ def connect(address: str) -> None:
     log.info("Connected to Ray (%s): %s", address, ray.cluster_resources())
 
 
-def actor_shape(gpus_per_actor: float | None = None, cpus_per_actor: float = 1.0) -> ActorShape:
-    """One actor per GPU (or per `gpus_per_actor` share), else CPU actors leaving a core for tasks."""
+def actor_shape(settings: Settings) -> ActorShape:
+    """One actor per GPU (or per HEYGEM_RAY_GPUS_PER_ACTOR share), else CPU actors leaving cores for tasks.
+
+    HEYGEM_RAY_ACTORS overrides the count. On CPUs at most half the cores go to actors: compose
+    tasks need the rest, and a node whose every CPU is held by an actor starves its tasks.
+    """
     resources = ray.cluster_resources()
     gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
     if gpus >= 1:
-        share = gpus_per_actor or 1.0
-        return ActorShape(max(1, int(gpus / share)), share, cpus_per_actor)
-    # Leave CPUs for the compose tasks: on a 2-core node one actor, never all cores.
-    return ActorShape(max(1, int(cpus // 2)), 0.0, cpus_per_actor)
+        share = settings.ray_gpus_per_actor or 1.0
+        return ActorShape(settings.ray_actors or max(1, int(gpus / share)), share, settings.ray_actor_cpus)
+    count = settings.ray_actors or max(1, int(cpus // 2 // settings.ray_actor_cpus))
+    return ActorShape(count, 0.0, settings.ray_actor_cpus)
 
 
 class RayHost:
@@ -176,7 +180,7 @@ def ray_host(address: str) -> RayHost:
 @lru_cache(maxsize=4)
 def _ray_host(address: str) -> RayHost:
     connect(address)
-    return RayHost(actor_shape(get_settings().ray_gpus_per_actor))
+    return RayHost(actor_shape(get_settings()))
 
 
 def shutdown_actors() -> None:

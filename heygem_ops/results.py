@@ -7,9 +7,12 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-STAGES = ("decode", "feature", "inference", "compose", "encode")
+if TYPE_CHECKING:
+    from heygem_ops.quality.report import QualityReport, QualityThresholds
+
+STAGES = ("decode", "feature", "inference", "compose", "encode", "quality")
 _SECONDS_LOCK = threading.Lock()
 
 
@@ -43,7 +46,14 @@ class JobResult:
     face_frames: int | None = None
     track_cached: bool | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    sync_score: float | None = None
+    sync_score: float | None = None  # mouth-opening vs speech-level correlation at the best lag (quality.sync)
+    q_best_lag: int | None = None
+    q_confidence: float | None = None
+    q_template_leak: float | None = None
+    q_psnr_outside: float | None = None
+    q_sharpness_ratio: float | None = None
+    q_face_fraction: float | None = None
+    q_flags: str | None = None  # what falls short of the quality bar, "; "-separated; None when all pass
     host: str = field(default_factory=socket.gethostname)
     flow_run_id: str | None = None
     started_at: datetime = field(default_factory=utc_now)
@@ -57,6 +67,14 @@ class JobResult:
         """Accumulate time for `stage` (chunks of one stage may report from several threads)."""
         with _SECONDS_LOCK:
             self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+    def record_quality(self, report: QualityReport, thresholds: QualityThresholds) -> None:
+        """Copy a quality measurement into the row and flag what falls short of `thresholds`."""
+        row = report.as_row()
+        self.sync_score, self.q_best_lag, self.q_confidence = row["q_sync"], row["q_best_lag"], row["q_confidence"]
+        self.q_template_leak, self.q_psnr_outside = row["q_template_leak"], row["q_psnr_outside"]
+        self.q_sharpness_ratio, self.q_face_fraction = row["q_sharpness_ratio"], row["q_face_fraction"]
+        self.q_flags = "; ".join(report.failures(thresholds)) or None
 
     def fail(self, error: BaseException) -> None:
         """Record `error` as this attempt's outcome."""

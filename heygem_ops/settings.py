@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     max_pixels: int = Field(3840 * 2160, gt=0, description="largest accepted template frame, pixels")
     max_file_mb: float = Field(4096.0, gt=0, description="largest accepted input file, MiB")
 
+    qa: bool = Field(True, description="measure sync and fidelity of every output (a tracker pass over it)")
+    qa_max_abs_lag: int = Field(2, ge=0, description="frames the mouth may lead or trail the speech")
+    qa_min_sync: float = Field(0.5, description="correlation of mouth opening with speech level")
+    qa_min_confidence: float = Field(0.25, description="sync peak above the median over lags")
+    qa_max_template_leak: float = Field(0.3, description="correlation with the template's own mouth motion")
+    qa_min_psnr_outside: float = Field(35.0, description="dB outside the lower face vs the template")
+    qa_min_sharpness_ratio: float = Field(0.8, description="mouth sharpness, output over template")
+    qa_min_face_fraction: float = Field(0.9, description="share of output frames with a face")
+
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
     ray_address: str | None = Field(None, description="Ray cluster to join ('local' starts one)")
 
@@ -59,6 +68,8 @@ class Settings(BaseSettings):
         None, description="run web UI batches as this Prefect deployment ('bulk/<name>') instead of in-process"
     )
     ray_gpus_per_actor: float | None = Field(None, gt=0, description="GPU share per model actor (default 1)")
+    ray_actors: int | None = Field(None, ge=1, description="model actors to run (default: one per GPU share)")
+    ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs each model actor claims")
 
     @property
     def resolved_cache_dir(self) -> Path:

@@ -8,5 +8,6 @@ from tasks.decode import decode_inputs
 from tasks.encode import encode_output
 from tasks.feature import extract_features
 from tasks.inference import run_inference
+from tasks.quality import measure_output
 
-__all__ = ["compose_chunk", "decode_inputs", "encode_output", "extract_features", "run_inference"]
+__all__ = ["compose_chunk", "decode_inputs", "encode_output", "extract_features", "measure_output", "run_inference"]

@@ -32,9 +32,12 @@ def generate_command(template: Path, audio: Path, output: Path, **options: objec
         row = generate(template=str(template), audio=str(audio), output=str(output), **as_strings(options))
     stages = " · ".join(
         f"{stage} {row[f'{stage}_s']:.1f}s"
-        for stage in ("decode", "feature", "inference", "compose", "encode", "total")
+        for stage in ("decode", "feature", "inference", "compose", "encode", "quality", "total")
         if row.get(f"{stage}_s") is not None
     )
     click.echo(f"Wrote {row['output']} ({row['frames']} frames at {row['fps']:.3g} fps, {row['duration_s']:.1f} s)")
     click.echo(f"Stage seconds: {stages}")
     click.echo("Face track: " + ("from cache" if row["track_cached"] else "tracked now"))
+    if row.get("sync_score") is not None:
+        verdict = f"below the bar: {row['q_flags']}" if row.get("q_flags") else "meets the quality bar"
+        click.echo(f"Lip sync: r={row['sync_score']:.2f} at lag {row['q_best_lag']} frames; {verdict}")

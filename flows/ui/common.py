@@ -39,23 +39,44 @@ class OptionWidgets:
 def option_widgets(ctx: UiContext, prefix: str) -> OptionWidgets:
     """Engine, device, face and output quality (plus the frame rate used for a still portrait)."""
     settings = ctx.settings
-    qualities = QUALITIES if any(crf == settings.x264_crf for _, crf in QUALITIES) else [
-        (f"Default (CRF {settings.x264_crf})", settings.x264_crf), *QUALITIES,
-    ]  # fmt: skip
+    qualities = (
+        QUALITIES
+        if any(crf == settings.x264_crf for _, crf in QUALITIES)
+        else [
+            (f"Default (CRF {settings.x264_crf})", settings.x264_crf),
+            *QUALITIES,
+        ]
+    )
     with gr.Row():
         engine = gr.Dropdown(available_engines(), value=settings.engine, label="Engine", elem_id=f"{prefix}-engine")
-        device = gr.Dropdown(device_choices(settings.device), value=settings.device, label="Device",
-                             elem_id=f"{prefix}-device")  # fmt: skip
-        face = gr.Dropdown(FACES, value="largest", label="Face (largest, most central, or size rank)",
-                           elem_id=f"{prefix}-face")  # fmt: skip
+        device = gr.Dropdown(
+            device_choices(settings.device), value=settings.device, label="Device", elem_id=f"{prefix}-device"
+        )
+        face = gr.Dropdown(
+            FACES, value="largest", label="Face (largest, most central, or size rank)", elem_id=f"{prefix}-face"
+        )
         quality = gr.Dropdown(qualities, value=settings.x264_crf, label="Output quality", elem_id=f"{prefix}-quality")
         still_fps = gr.Number(25, minimum=1, maximum=120, label="Frame rate for a portrait", elem_id=f"{prefix}-fps")
     return OptionWidgets(engine, device, face, quality, still_fps)
 
 
+def limits_text(ctx: UiContext) -> str:
+    """The upload limits, and the settings that change them."""
+    settings = ctx.settings
+    return (
+        f"Uploads: up to {settings.ui_max_upload_mb:g} MiB and {settings.ui_max_duration_s:g} s per file "
+        "(HEYGEM_UI_MAX_UPLOAD_MB, HEYGEM_UI_MAX_DURATION_S)."
+    )
+
+
 def choices_from(engine: str, device: str, face: str, crf: int | None, still_fps: float | None) -> Choices:
-    return Choices(engine or None, device or None, face or None, int(crf) if crf is not None else None,
-                   float(still_fps) if still_fps else None)  # fmt: skip
+    return Choices(
+        engine or None,
+        device or None,
+        face or None,
+        int(crf) if crf is not None else None,
+        float(still_fps) if still_fps else None,
+    )
 
 
 def device_choices(default: str) -> list[str]:

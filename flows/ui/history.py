@@ -24,9 +24,20 @@ log = get_logger("ui.history")
 
 DELETED = "deleted"
 COLUMNS = [
-    "job_id", "status", "template", "audio", "output", "engine", "device", "frames", "duration_s", "total_s",
-    "error_message", "started_at", "finished_at",
-]  # fmt: skip
+    "job_id",
+    "status",
+    "template",
+    "audio",
+    "output",
+    "engine",
+    "device",
+    "frames",
+    "duration_s",
+    "total_s",
+    "error_message",
+    "started_at",
+    "finished_at",
+]
 HEADERS = ["finished", "status", "template", "audio", "engine", "video s", "job"]
 
 

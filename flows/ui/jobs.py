@@ -96,13 +96,21 @@ def plan_single(template: Path, audio: Path, choices: Choices, out_dir: Path) ->
 
 
 def run_single(
-    ticket: Ticket, template: Path, audio: Path, choices: Choices, out_dir: Path, deployment: str | None = None
+    ticket: Ticket,
+    template: Path,
+    audio: Path,
+    choices: Choices,
+    out_dir: Path,
+    deployment: str | None = None,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Run one job through the `generate` flow, reporting progress to `ticket`; record its row either way."""
     job_id, output = plan_single(template, audio, choices, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out_dir)
     parameters = {"template": str(template), "audio": str(audio), "output": str(output), **choices.given()}
+    if ray_address:
+        parameters["ray_address"] = ray_address
     try:
         with board.listening(str(output), ticket.listener(str(output))):
             row = _call_flow("generate", deployment, parameters)
@@ -261,16 +269,21 @@ def _write_plan(
     return BatchPlan(manifest, jobs, refused, dict(labels))
 
 
-def run_batch(ticket: Ticket, plan: BatchPlan, out_dir: Path, deployment: str | None = None) -> dict[str, Any]:
+def run_batch(
+    ticket: Ticket, plan: BatchPlan, out_dir: Path, deployment: str | None = None, ray_address: str | None = None
+) -> dict[str, Any]:
     """Run the batch through the `bulk` flow; each job's row lands in the results dataset as it ends."""
     store = ResultsStore(out_dir)
+    parameters: dict[str, Any] = {"manifest": str(plan.manifest), "out_dir": str(out_dir)}
+    if ray_address:
+        parameters["ray_address"] = ray_address
     store.append(plan.refused)
     summary: dict[str, Any] = {"jobs": len(plan.refused), "failed": len(plan.refused)}
     if plan.jobs:
         with ExitStack() as stack:
             for output in plan.outputs:
                 stack.enter_context(board.listening(str(output), ticket.listener(str(output))))
-            result = _call_flow("bulk", deployment, {"manifest": str(plan.manifest), "out_dir": str(out_dir)})
+            result = _call_flow("bulk", deployment, parameters)
         summary = {**result, "jobs": result["jobs"] + len(plan.refused), "failed": result["failed"] + len(plan.refused)}
     return summary
 

@@ -91,9 +91,17 @@ class Ticket:
         with self._lock:
             progress = {job: dict(stages) for job, stages in self.progress.items()}
         return TicketView(
-            self.id, self.label, self.state, position, progress, self.result, self.error,
-            self.submitted_at, self.started_at, self.finished_at,
-        )  # fmt: skip
+            self.id,
+            self.label,
+            self.state,
+            position,
+            progress,
+            self.result,
+            self.error,
+            self.submitted_at,
+            self.started_at,
+            self.finished_at,
+        )
 
 
 class JobQueue:

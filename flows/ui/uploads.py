@@ -191,7 +191,7 @@ class UploadStore:
         size = source.stat().st_size
         self._check_size(size, kind, label)
         found = self._check_type(source, kind, label)
-        family = found.family if found.family != "container" else self._container_family(source)
+        family = found.family if found.family != "container" else self._container_family(source, kind)
         if kind == "media":
             kind = "audio" if family == "audio" else "template"
         duration = self._check_media(source, kind, found, label)
@@ -271,7 +271,10 @@ class UploadStore:
         return duration
 
     @staticmethod
-    def _container_family(source: Path) -> str:
+    def _container_family(source: Path, kind: str) -> str:
+        """Video or audio, for an MP4 that may hold either: what the field takes, else what probing finds."""
+        if kind != "media":
+            return "video" if kind == "template" else "audio"
         try:
             probe_video(source)
         except InputError:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heygem_ops.compose.paste import paste_patch
 from heygem_ops.compose.warp import render_warp
 from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.errors import InternalError
@@ -50,6 +51,8 @@ def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k:
         return frame
     if update.landmarks is not None:
         return render_warp(frame, source, update.landmarks[k], float(update.activity[k]))
+    if update.patches is not None and update.boxes is not None:
+        return paste_patch(frame, update.patches[k], update.boxes[k], source)
     raise InternalError("mouth update carries neither landmarks nor patches")
 
 

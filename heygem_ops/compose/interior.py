@@ -17,7 +17,7 @@ from heygem_ops.face.contours import lip_curve, lip_profile
 from heygem_ops.face.regions import polygon_mask
 
 MIN_GAP = 1.5  # px: narrower openings are left as the warp made them
-UPPER_TEETH = 0.07  # visible upper-incisor height at full activity, in interocular distances
+UPPER_TEETH = 0.085  # visible upper-incisor height at full activity, in interocular distances
 LOWER_TEETH = 0.022  # visible lower-teeth height at full activity, in interocular distances
 TEETH_SPAN = 0.8  # the teeth's half-span as a fraction of the inner mouth's half-width
 TEETH_GAIN = 1.12  # teeth luma relative to the skin around the mouth

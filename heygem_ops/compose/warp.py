@@ -104,7 +104,9 @@ def _thin_plate(centres: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np
     return basis @ coeffs[:count] + coeffs[count] + grid @ coeffs[count + 1 :]
 
 
-def _layer_offsets(source: np.ndarray, target: np.ndarray, pins: np.ndarray, grid: np.ndarray, scale: float) -> np.ndarray:
+def _layer_offsets(
+    source: np.ndarray, target: np.ndarray, pins: np.ndarray, grid: np.ndarray, scale: float
+) -> np.ndarray:
     """Backward offsets (target -> source) of one layer at `grid` points, in px. Returns (G, 2).
 
     Coordinates are divided by `scale` (the interocular distance) so the spline's conditioning and
@@ -164,7 +166,9 @@ def _warp_offsets(source: np.ndarray, target: np.ndarray, region: np.ndarray, bo
     grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
     coarse = []
     for anchors, curves in ((_UPPER_ANCHORS, _UPPER_CURVES), (_LOWER_ANCHORS, _LOWER_CURVES)):
-        layer = _layer_offsets(_layer_points(source, anchors, curves), _layer_points(target, anchors, curves), pins, grid, iod)
+        layer = _layer_offsets(
+            _layer_points(source, anchors, curves), _layer_points(target, anchors, curves), pins, grid, iod
+        )
         coarse.append(layer.reshape(gh, gw, 2).astype(np.float32))
     size = (gw * GRID_STEP, gh * GRID_STEP)
     upper, lower = (cv2.resize(layer, size, interpolation=cv2.INTER_LINEAR)[:height, :width] for layer in coarse)

@@ -52,3 +52,7 @@ def _register_builtins() -> None:
         from heygem_ops.engines.warp import WarpEngine
 
         register_engine("warp", WarpEngine)
+    if "wav2lip" not in _ENGINES:
+        from heygem_ops.engines.wav2lip import Wav2LipEngine
+
+        register_engine("wav2lip", Wav2LipEngine)

@@ -17,7 +17,8 @@ from heygem_ops.face.contours import lip_profile
 from heygem_ops.face.landmarks import EYE_OUTER_LEFT, EYE_OUTER_RIGHT, JAW, MOUTH_LEFT, MOUTH_RIGHT
 
 OPEN_MAX = 0.16  # inner-lip gap at full activity, in interocular distances (an open /a/ in conversation)
-OPEN_CURVE = 1.3  # activity exponent: quiet sounds open the mouth less than proportionally
+OPEN_KNEE = 0.18  # activity below which the lips stay shut: consonant dips close the mouth, as in real speech
+OPEN_CURVE = 1.2  # exponent above the knee: quiet sounds open the mouth less than proportionally
 OPEN_PROFILE = 2.6  # superellipse exponent of the open inner lips (see contours.lip_profile)
 JAW_SHARE = 0.6  # how much of the lower lip's drop comes from the chin dropping
 CORNER_DROP = 0.15  # share of the lower lip's motion the mouth corners follow
@@ -70,7 +71,7 @@ def target_landmarks(
     rounded arc; the upper lip takes UPPER_LIFT of every pair's change, the lower lip the rest.
     """
     u, v, iod = _face_axes(landmarks)
-    open_gap = OPEN_MAX * iod * np.power(activity, OPEN_CURVE)
+    open_gap = OPEN_MAX * iod * np.power(np.clip((activity - OPEN_KNEE) / (1.0 - OPEN_KNEE), 0.0, 1.0), OPEN_CURVE)
     out = landmarks.astype(np.float64).copy()
     place = _along_mouth(landmarks, [upper for upper, _ in _PAIRS], u)
     deltas = np.stack(

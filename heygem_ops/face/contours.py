@@ -27,13 +27,7 @@ def catmull_rom(points: np.ndarray, samples: int, *, closed: bool) -> np.ndarray
     for i in range(segments):
         p0, p1, p2, p3 = padded[i : i + 4]
         out.append(
-            0.5
-            * (
-                2 * p1
-                + (p2 - p0) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                + (3 * p1 - p0 - 3 * p2 + p3) * t**3
-            )
+            0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (3 * p1 - p0 - 3 * p2 + p3) * t**3)
         )
     if not closed:
         out.append(pts[-1:])

@@ -16,9 +16,15 @@ from av.container import InputContainer
 from av.stream import Stream
 from av.video.stream import VideoStream
 
-from heygem_ops.errors import EmptyAudioError, NoAudioStreamError, NoVideoStreamError, UnreadableMediaError
+from heygem_ops.errors import (
+    EmptyAudioError,
+    LimitExceededError,
+    NoAudioStreamError,
+    NoVideoStreamError,
+    UnreadableMediaError,
+)
 from heygem_ops.media._av import audio_stream, open_input, video_stream
-from heygem_ops.media.stills import load_still, still_format, still_rotation
+from heygem_ops.media.stills import load_still, still_format, still_rotation, still_size
 from heygem_ops.media.timestamps import frame_timestamps
 
 _REENCODE_HINT = "re-encode it (e.g. H.264 video, AAC or WAV audio)"
@@ -52,16 +58,17 @@ class AudioInfo:
     codec: str  # FFmpeg decoder name ("pcm_s24le", "mp3", "aac", ...)
 
 
-def probe_video(path: str | Path, still_fps: Fraction = Fraction(25)) -> VideoInfo:
+def probe_video(path: str | Path, still_fps: Fraction = Fraction(25), max_pixels: int | None = None) -> VideoInfo:
     """Describe a template video or still portrait.
 
-    Raises UnreadableMediaError (zero-byte, random bytes, truncated, undecodable) and
-    NoVideoStreamError (an audio-only file).
+    Raises UnreadableMediaError (zero-byte, random bytes, truncated, undecodable),
+    NoVideoStreamError (an audio-only file), and LimitExceededError for frames of more than
+    `max_pixels` (checked on the header, before anything is decoded).
     """
     path = Path(path)
     image_format = still_format(path)
     if image_format is not None:
-        return _still_info(path, image_format, Fraction(still_fps))
+        return _still_info(path, image_format, Fraction(still_fps), max_pixels)
     with open_input(path) as container:
         stream = video_stream(container)
         if stream is None:
@@ -69,6 +76,7 @@ def probe_video(path: str | Path, still_fps: Fraction = Fraction(25)) -> VideoIn
                 "holds no video stream (is it an audio file?)", path=path, hint="use a video or image template"
             )
         context = _decodable(stream, path)
+        check_pixels(path, context.width * context.height, max_pixels)
         rotation = _first_frame_rotation(path, container, stream)
         stored = (context.width, context.height)
         has_audio = audio_stream(container) is not None
@@ -127,9 +135,21 @@ def _audio_duration(container: InputContainer, stream: Stream) -> float:
     return float(sum(packet.duration or 0 for packet in packets) * stream.time_base)
 
 
-def _still_info(path: Path, image_format: str, fps: Fraction) -> VideoInfo:
-    """A still is a one-frame template shown for one frame period at `fps`."""
-    height, width = load_still(path).shape[:2]
+def check_pixels(path: Path, pixels: int, max_pixels: int | None) -> None:
+    """Refuse frames of more than `max_pixels` (None: no limit), naming the setting to raise."""
+    if max_pixels is not None and pixels > max_pixels:
+        raise LimitExceededError(
+            f"has {pixels} pixels per frame, over the {max_pixels} limit",
+            path=path,
+            hint="raise HEYGEM_MAX_PIXELS or downscale the template",
+        )
+
+
+def _still_info(path: Path, image_format: str, fps: Fraction, max_pixels: int | None) -> VideoInfo:
+    """A still is a one-frame template shown for one frame period at `fps`; decoded once to prove it reads."""
+    width, height = still_size(path)
+    check_pixels(path, width * height, max_pixels)
+    load_still(path)
     return VideoInfo(
         path, width, height, fps, 1, float(1 / fps), still_rotation(path), image_format.lower(), True, False
     )

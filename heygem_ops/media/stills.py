@@ -6,11 +6,14 @@ shown the way a photo viewer shows it: EXIF orientation applied.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from heygem_ops.errors import LimitExceededError
 from heygem_ops.media._av import reading
 
 STILL_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP"})  # Pillow format names accepted as stills
@@ -23,22 +26,41 @@ def still_format(path: Path) -> str | None:
     """Pillow's format name ("PNG", "JPEG", ...) when `path` holds a still image, else None."""
     with reading(path):
         try:
-            with Image.open(path) as image:
+            with _opened(path) as image:
                 name = image.format
         except UnidentifiedImageError:
             return None
     return name if name in STILL_FORMATS else None
 
 
+def still_size(path: Path) -> tuple[int, int]:
+    """(width, height) as shown (EXIF orientation applied), read from the header without decoding."""
+    with reading(path), _opened(path) as image:
+        width, height = image.size
+    return (width, height) if still_rotation(path) in (0, 180) else (height, width)
+
+
 def still_rotation(path: Path) -> int:
     """Clockwise degrees (0, 90, 180, 270) the EXIF orientation turns the stored picture."""
-    with reading(path), Image.open(path) as image:
+    with reading(path), _opened(path) as image:
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
     return _ORIENTATION_DEGREES.get(orientation, 0)
 
 
 def load_still(path: Path) -> np.ndarray:
     """The picture upright (EXIF orientation applied) as RGB uint8 of shape (height, width, 3)."""
-    with reading(path), Image.open(path) as image:
+    with reading(path), _opened(path) as image:
         upright = ImageOps.exif_transpose(image).convert("RGB")
         return np.asarray(upright, dtype=np.uint8)
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """`Image.open(path)`, with Pillow's decompression-bomb guard re-raised as a LimitExceededError."""
+    try:
+        with Image.open(path) as image:
+            yield image
+    except Image.DecompressionBombError as err:
+        raise LimitExceededError(
+            f"is too large to decode safely ({err})", path=path, hint="downscale the image"
+        ) from err

@@ -1,0 +1,27 @@
+"""The web UI (`heygem ui`): a Gradio app over the same flows as the CLI.
+
+    app.py          layout, page load, launch (loopback by default, login from settings, no share link)
+    tab_single.py   one template + one recording → one MP4, live progress, preview, download
+    tab_batch.py    many jobs through the `bulk` flow, a live table, one zip
+    tab_history.py  the results dataset, newest first: preview, download, delete (recorded), paging
+    tab_system.py   device, engines, trackers, Ray/Prefect status, log tail
+    runner.py       the job queue: handlers submit and poll; worker threads run the flows
+    jobs.py         what the queue runs (flows `generate` and `bulk`), batch tables and zips
+    uploads.py      uploads checked by content and limits, stored under generated names
+    history.py      paging and recorded deletion over the results dataset
+
+Only the tab modules and app.py import Gradio; importing this package does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["serve"]
+
+
+def serve(**kwargs: Any) -> None:
+    """Start the app and block (see `flows.ui.app.serve`)."""
+    from flows.ui.app import serve as _serve
+
+    _serve(**kwargs)

@@ -1,0 +1,112 @@
+"""The app: four tabs over one `UiContext`, served on loopback unless told otherwise.
+
+Nothing here reaches the internet: analytics and the version check are off, fonts ship with Gradio,
+and a public share link is made only when the caller asks for one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from heygem_ops.settings import Settings
+
+OFFLINE_ENVIRONMENT = {
+    "GRADIO_ANALYTICS_ENABLED": "False",  # no telemetry, no version check against api.gradio.app
+    "GRADIO_SSR_MODE": "False",  # no Node server
+    "HF_HUB_OFFLINE": "1",  # huggingface_hub (a Gradio dependency) never phones home
+}
+
+
+def configure_gradio(temp_dir: Path) -> None:
+    """Set Gradio's environment before it is imported: offline, uploads in our private temp folder."""
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(temp_dir)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running app: its URL and how to stop it."""
+
+    url: str
+    share_url: str | None
+    app: object  # gr.Blocks
+
+    def close(self) -> None:
+        self.app.close()  # type: ignore[attr-defined]
+
+
+def build_app(ctx):
+    """The Blocks of the whole UI, with page load refreshing pickers, history and system info."""
+    import gradio as gr
+
+    from flows.ui import tab_batch, tab_history, tab_single, tab_system
+
+    with gr.Blocks(title="HeyGem-Ops", analytics_enabled=False, delete_cache=(3600, 6 * 3600)) as demo:
+        gr.Markdown("## HeyGem-Ops · lip-synced video from a template and a speech recording")
+        with gr.Tabs(elem_id="tabs"):
+            single = tab_single.build(ctx)
+            batch = tab_batch.build(ctx)
+            _, (show_history, history_inputs, history_outputs) = tab_history.build(ctx)
+            _, (show_system, _, system_outputs) = tab_system.build(ctx)
+        pickers = [single["template"], single["audio"], batch["templates"], batch["audios"]]
+        demo.load(lambda: _picker_updates(ctx), outputs=pickers)
+        demo.load(show_history, inputs=history_inputs, outputs=history_outputs)
+        demo.load(show_system, outputs=system_outputs)
+    demo.queue(default_concurrency_limit=None)
+    return demo
+
+
+def _picker_updates(ctx) -> tuple:
+    import gradio as gr
+
+    from flows.ui.common import picker_choices
+
+    templates = picker_choices(ctx.uploads.recent("template"))
+    audios = picker_choices(ctx.uploads.recent("audio"))
+    return (
+        gr.update(choices=templates),
+        gr.update(choices=audios),
+        gr.update(choices=templates),
+        gr.update(choices=audios),
+    )
+
+
+def start(
+    settings: Settings, *, host: str | None = None, port: int | None = None, share: bool = False, quiet: bool = True
+) -> Served:
+    """Build and start the app without blocking; raises OSError when the port is taken."""
+    from flows.ui.context import UiContext
+    from flows.ui.jobs import Workspace
+
+    workspace = Workspace.from_settings(settings).create()
+    configure_gradio(workspace.temp)
+    ctx = UiContext.create(settings)
+    demo = build_app(ctx)
+    _, url, share_url = demo.launch(
+        server_name=host or settings.ui_host,
+        server_port=port or settings.ui_port,
+        auth=login(settings),
+        share=share,
+        max_file_size=int(settings.ui_max_upload_mb * 2**20),
+        allowed_paths=[str(workspace.outputs), str(workspace.downloads)],
+        prevent_thread_lock=True,
+        quiet=quiet,
+        show_error=True,
+        ssr_mode=False,
+        footer_links=[],
+    )
+    return Served(url, share_url, demo)
+
+
+def login(settings: Settings) -> tuple[str, str] | None:
+    """(user, password) from HEYGEM_UI_USER / HEYGEM_UI_PASSWORD, or None when no login is configured."""
+    from heygem_ops.errors import InputError
+
+    password = settings.ui_password.get_secret_value() if settings.ui_password else None
+    if bool(settings.ui_user) != bool(password):
+        raise InputError("a UI login needs both HEYGEM_UI_USER and HEYGEM_UI_PASSWORD", hint="set both, or neither")
+    return (settings.ui_user, password) if settings.ui_user and password else None

@@ -1,0 +1,236 @@
+"""Batch tab: one audio × many templates, one template × many audios, or an uploaded job manifest.
+
+The batch runs through the `bulk` flow: one failing job is recorded and the rest go on. The table
+follows every job live (queued, running with its frames, done, failed with the reason), and when the
+batch ends all its videos can be downloaded as one zip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from flows.ui.common import (
+    POLL_S,
+    choices_from,
+    error_markdown,
+    error_text,
+    limits_text,
+    option_widgets,
+    picker_choices,
+    upload_name,
+)
+from flows.ui.context import UiContext
+from flows.ui.jobs import BatchPlan, batch_table, plan_manifest, plan_pairs, run_batch, zip_outputs
+from flows.ui.runner import FAILED, QUEUED, TicketView
+from flows.ui.tab_single import _discard_temp
+from heygem_ops.errors import HeyGemError, InputError
+
+PAIRS = "Templates × audio (one audio with many templates, or one template with many audios)"
+MANIFEST = "Job manifest (CSV, JSON Lines or Parquet) with the media files it names"
+HEADERS = ["template", "audio", "status", "seconds", "error"]
+FINISHED = ("done", "failed", "not run")
+
+
+def build(ctx: UiContext) -> dict[str, gr.components.Component]:
+    """Lay out the tab and wire its events; returns the pickers, so page load can refresh them."""
+    with gr.Tab("Batch", id="batch", elem_id="tab-batch"):
+        gr.Markdown("Many jobs at once; a failing job is recorded and the rest go on. " + limits_text(ctx))
+        mode = gr.Radio([PAIRS, MANIFEST], value=PAIRS, label="Batch of", elem_id="batch-mode")
+        with gr.Group(visible=True) as pairs_group, gr.Row():
+            with gr.Column():
+                templates_files = gr.File(
+                    height=150, file_count="multiple", label="Upload templates", elem_id="batch-templates-upload"
+                )
+                templates_pick = gr.Dropdown(
+                    picker_choices(ctx.uploads.recent("template")),
+                    value=[],
+                    multiselect=True,
+                    label="Templates",
+                    elem_id="batch-templates",
+                )
+            with gr.Column():
+                audios_files = gr.File(
+                    height=150, file_count="multiple", label="Upload audios", elem_id="batch-audios-upload"
+                )
+                audios_pick = gr.Dropdown(
+                    picker_choices(ctx.uploads.recent("audio")),
+                    value=[],
+                    multiselect=True,
+                    label="Audios",
+                    elem_id="batch-audios",
+                )
+        with gr.Group(visible=False) as manifest_group, gr.Row():
+            manifest_file = gr.File(
+                height=150,
+                label="Job manifest: columns template,audio (optional: engine, face, crf, ...)",
+                elem_id="batch-manifest-upload",
+            )
+            media_files = gr.File(
+                height=150, file_count="multiple", label="Media files the manifest names", elem_id="batch-media-upload"
+            )
+        upload_message = gr.Markdown(elem_id="batch-upload-message")
+        options = option_widgets(ctx, "batch")
+        run_button = gr.Button("Run batch", variant="primary", elem_id="batch-run")
+        status = gr.Markdown(elem_id="batch-status")
+        table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, wrap=True, elem_id="batch-table")
+        zip_button = gr.DownloadButton("Download all (zip)", interactive=False, elem_id="batch-zip")
+        manifest_state = gr.State(None)  # stored name of the uploaded manifest (server side)
+        media_state = gr.State({})  # file name the manifest uses → stored upload name (server side)
+
+    mode.change(
+        lambda m: (gr.update(visible=m == PAIRS), gr.update(visible=m == MANIFEST)),
+        inputs=[mode],
+        outputs=[pairs_group, manifest_group],
+    )
+    upload_options = {"concurrency_limit": None, "show_progress": "minimal"}
+    for files, pick, kind in ((templates_files, templates_pick, "template"), (audios_files, audios_pick, "audio")):
+        files.upload(
+            partial(ingest_many, ctx, kind),
+            inputs=[files, pick],
+            outputs=[pick, upload_message, files],
+            **upload_options,
+        )
+    manifest_file.upload(
+        partial(ingest_manifest, ctx),
+        inputs=[manifest_file],
+        outputs=[manifest_state, upload_message, manifest_file],
+        **upload_options,
+    )
+    media_files.upload(
+        partial(ingest_media, ctx),
+        inputs=[media_files, media_state],
+        outputs=[media_state, upload_message, media_files],
+        **upload_options,
+    )
+    run_button.click(
+        partial(run, ctx),
+        inputs=[mode, templates_pick, audios_pick, manifest_state, media_state, *options.inputs()],
+        outputs=[status, table, zip_button],
+        concurrency_limit=None,  # only submits and polls: the job queue does the work
+        show_progress="hidden",
+    )
+    return {"templates": templates_pick, "audios": audios_pick}
+
+
+def ingest_many(ctx: UiContext, kind: str, paths: list[str] | None, selected: list[str] | None) -> tuple:
+    """Store each upload; add the accepted ones to the selection and list the refused ones."""
+    accepted, refused = _ingest_all(ctx, kind, paths)
+    selection = list(dict.fromkeys([*(selected or []), *(upload.name for upload in accepted)]))
+    choices = picker_choices(ctx.uploads.recent(kind))
+    return gr.update(choices=choices, value=selection), _upload_message(accepted, refused), None
+
+
+def ingest_manifest(ctx: UiContext, path: str | None) -> tuple:
+    accepted, refused = _ingest_all(ctx, "manifest", [path] if path else [])
+    return (accepted[0].name if accepted else None), _upload_message(accepted, refused), None
+
+
+def ingest_media(ctx: UiContext, paths: list[str] | None, media: dict[str, str] | None) -> tuple:
+    """Store the manifest's media; the manifest names them by the file names they were uploaded as."""
+    accepted, refused = _ingest_all(ctx, "media", paths)
+    media = {**(media or {}), **{upload.label: upload.name for upload in accepted}}
+    return media, _upload_message(accepted, refused), None
+
+
+def _ingest_all(ctx: UiContext, kind: str, paths: list[str] | None) -> tuple[list, list[str]]:
+    accepted, refused = [], []
+    for path in paths or []:
+        try:
+            accepted.append(ctx.uploads.ingest(path, kind, upload_name(path)))
+        except HeyGemError as error:
+            refused.append(error_text(error))
+        finally:
+            _discard_temp(ctx, path)
+    return accepted, refused
+
+
+def _upload_message(accepted: list, refused: list[str]) -> str:
+    lines = [f"Accepted: {upload.describe()}" for upload in accepted]
+    lines += [error_markdown(text) for text in refused]
+    return "  \n".join(lines)
+
+
+def run(
+    ctx: UiContext,
+    mode: str,
+    templates: list[str],
+    audios: list[str],
+    manifest: str | None,
+    media: dict[str, str] | None,
+    *option_values: Any,
+) -> Iterator[tuple]:
+    """Plan the batch, queue it, then follow it: the table refreshes until every job has ended."""
+    try:
+        plan = _plan(ctx, mode, templates, audios, manifest, media or {}, *option_values)
+    except HeyGemError as error:
+        yield error_markdown(error_text(error)), [], gr.update(value=None, interactive=False)
+        return
+    out, settings = ctx.workspace.outputs, ctx.settings
+    ticket = ctx.queue.submit(
+        f"batch of {len(plan.jobs) + len(plan.refused)} jobs",
+        lambda t: run_batch(t, plan, out, settings.ui_bulk_deployment, settings.ray_address),
+    )
+    shown = None
+    while True:
+        view = ctx.queue.view(ticket.id)
+        if view is None:
+            yield error_markdown("The batch was forgotten by the server; see the History tab"), [], gr.update()
+            return
+        lines = batch_table(plan, view, ctx.store)
+        update = (_status(view, lines), lines)
+        if view.done:
+            break
+        if update != shown:
+            shown = update
+            yield *update, gr.update(value=None, interactive=False)
+        time.sleep(POLL_S)
+    yield _finished(ctx, plan, view, lines)
+
+
+def _plan(
+    ctx: UiContext,
+    mode: str,
+    templates: list[str],
+    audios: list[str],
+    manifest: str | None,
+    media: dict[str, str],
+    *option_values: Any,
+) -> BatchPlan:
+    choices = choices_from(*option_values)
+    labels = ctx.labels()
+    if mode == MANIFEST:
+        if not manifest:
+            raise InputError("no job manifest uploaded", hint="upload a CSV with template,audio columns")
+        files = {label: ctx.uploads.resolve(name) for label, name in media.items()}
+        return plan_manifest(ctx.uploads.resolve(manifest, "manifest"), files, choices, ctx.workspace, labels)
+    template_paths = [ctx.uploads.resolve(name, "template") for name in templates or []]
+    audio_paths = [ctx.uploads.resolve(name, "audio") for name in audios or []]
+    return plan_pairs(template_paths, audio_paths, choices, ctx.workspace, labels)
+
+
+def _status(view: TicketView, lines: list[list[Any]]) -> str:
+    if view.state == QUEUED:
+        return f"⏳ Queued: {view.position} ahead" if view.position else "⏳ Queued: next in line"
+    ended = sum(1 for line in lines if str(line[2]).startswith(FINISHED))
+    failed = sum(1 for line in lines if line[2] == "failed")
+    running = f"⚙ Running ({view.elapsed_s:.0f} s): {ended} of {len(lines)} jobs finished"
+    return running + (f", {failed} failed" if failed else "")
+
+
+def _finished(ctx: UiContext, plan: BatchPlan, view: TicketView, lines: list[list[Any]]) -> tuple:
+    failed = sum(1 for line in lines if line[2] != "done" and not str(line[2]).startswith("done"))
+    since = datetime.fromtimestamp(view.submitted_at).astimezone()
+    archive, count = zip_outputs(plan, ctx.store, since, ctx.workspace.downloads / f"heygem-batch-{view.id[:12]}.zip")
+    text = f"✅ Done in {view.elapsed_s:.1f} s: {len(lines) - failed} of {len(lines)} jobs made a video"
+    if failed:
+        text += f", {failed} failed (see the table)"
+    if view.state == FAILED:
+        text = error_markdown(f"Batch failed: {view.error}")
+    zipped = gr.update(value=str(archive), interactive=True) if count else gr.update(value=None, interactive=False)
+    return text, lines, zipped

@@ -1,0 +1,99 @@
+"""History tab: every result of the UI's results dataset, newest first, with preview, download and delete."""
+
+# No `from __future__ import annotations` here: Gradio finds the `gr.SelectData` parameter by its evaluated annotation.
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from flows.ui.common import error_markdown, error_text
+from flows.ui.context import UiContext
+from flows.ui.history import HEADERS, delete_result, history_page
+from heygem_ops.errors import HeyGemError
+
+
+def build(ctx: UiContext) -> tuple[gr.Tab, Any]:
+    """Lay out the tab and wire its events; returns the tab and the refresh function (for page load)."""
+    with gr.Tab("History", id="history", elem_id="tab-history") as tab:
+        with gr.Row():
+            refresh = gr.Button("Refresh", size="sm", elem_id="history-refresh")
+            previous = gr.Button("◀ Newer", size="sm", elem_id="history-prev")
+            page_text = gr.Markdown(elem_id="history-page")
+            following = gr.Button("Older ▶", size="sm", elem_id="history-next")
+        table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, wrap=True, elem_id="history-table")
+        details = gr.Markdown("Select a row to preview it.", elem_id="history-details")
+        with gr.Row():
+            video = gr.Video(label="Preview", interactive=False, elem_id="history-video")
+            with gr.Column():
+                download = gr.DownloadButton("Download MP4", interactive=False, elem_id="history-download")
+                delete = gr.Button("Delete this result", variant="stop", interactive=False, elem_id="history-delete")
+        page = gr.State(1)
+        job_ids = gr.State([])  # the shown page's job ids, server side: a click picks an index, never a path
+        selected = gr.State(None)
+
+    listing = [table, page_text, page, job_ids]
+    cleared = [details, video, download, delete, selected]
+    show = partial(show_page, ctx)
+    refresh.click(show, inputs=[page], outputs=listing + cleared)
+    previous.click(lambda p: show(p - 1), inputs=[page], outputs=listing + cleared)
+    following.click(lambda p: show(p + 1), inputs=[page], outputs=listing + cleared)
+    tab.select(show, inputs=[page], outputs=listing + cleared)
+    table.select(partial(select_row, ctx), inputs=[job_ids], outputs=cleared)
+    delete.click(partial(delete_selected, ctx), inputs=[selected, page], outputs=listing + cleared)
+    return tab, (show, [page], listing + cleared)
+
+
+def show_page(ctx: UiContext, page: int) -> tuple:
+    """The table of page `page` (clamped), and a cleared selection."""
+    found = history_page(ctx.store, page, ctx.settings.ui_page_size)
+    text = f"Page {found.page} of {found.pages} · {found.total} result{'s' if found.total != 1 else ''}"
+    return (found.table(ctx.labels()), text, found.page, found.job_ids, *_nothing_selected())
+
+
+def _nothing_selected(message: str = "Select a row to preview it.") -> tuple:
+    none = gr.update(value=None, interactive=False)
+    return message, None, none, gr.update(interactive=False), None
+
+
+def select_row(ctx: UiContext, job_ids: list[str], event: gr.SelectData) -> tuple:
+    """Preview, download and delete for the clicked row."""
+    row_index = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    if not isinstance(row_index, int) or not 0 <= row_index < len(job_ids):
+        return _nothing_selected()
+    job_id = job_ids[row_index]
+    latest = ctx.store.latest()
+    found = latest[latest["job_id"] == job_id]
+    if found.empty:
+        return _nothing_selected("That result is gone; refresh the page.")
+    row = found.iloc[0]
+    labels = ctx.labels()
+    text = _describe(row, labels)
+    output = ctx.workspace.outputs / str(row["output"]) if isinstance(row["output"], str) and row["output"] else None
+    playable = row["status"] in ("succeeded", "skipped") and output is not None and output.is_file()
+    path = str(output) if playable else None
+    return text, path, gr.update(value=path, interactive=playable), gr.update(interactive=True), job_id
+
+
+def _describe(row: Any, labels: dict[str, str]) -> str:
+    def name(value: Any) -> str:
+        text = str(value or "")
+        return labels.get(text.rsplit("/", 1)[-1], text.rsplit("/", 1)[-1])
+
+    parts = [f"**{row['status']}** · job `{row['job_id']}` · {name(row['template'])} + {name(row['audio'])}"]
+    if row["status"] in ("succeeded", "skipped") and row["frames"] is not None and row["frames"] == row["frames"]:
+        parts.append(f"{int(row['frames'])} frames at {row['fps']:.3g} fps, {row['duration_s']:.1f} s")
+    if isinstance(row.get("error_message"), str) and row["error_message"]:
+        parts.append(error_markdown(f"{row['error_type']}: {row['error_message']}"))
+    return "  \n".join(parts)
+
+
+def delete_selected(ctx: UiContext, job_id: str | None, page: int) -> tuple:
+    """Delete the selected result's output, record the deletion, and show the page again."""
+    if not job_id:
+        return (*show_page(ctx, page)[:4], *_nothing_selected())
+    try:
+        delete_result(ctx.store, job_id)
+        message = f"Deleted result `{job_id}` (its output file is removed; the results manifest records it)."
+    except HeyGemError as error:
+        message = error_markdown(error_text(error))
+    return (*show_page(ctx, page)[:4], *_nothing_selected(message))

@@ -1,0 +1,154 @@
+"""Single tab: one template and one recording in, one lip-synced MP4 out, with live progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from flows.ui.common import (
+    POLL_S,
+    choices_from,
+    error_markdown,
+    error_text,
+    limits_text,
+    option_widgets,
+    picker_choices,
+    progress_html,
+    status_markdown,
+    upload_name,
+)
+from flows.ui.context import UiContext
+from flows.ui.jobs import Choices, plan_single, run_single
+from flows.ui.runner import SUCCEEDED, Ticket
+from heygem_ops.errors import HeyGemError
+
+
+def build(ctx: UiContext) -> dict[str, gr.components.Component]:
+    """Lay out the tab and wire its events; returns the pickers, so page load can refresh them."""
+    with gr.Tab("Single", id="single", elem_id="tab-single"):
+        gr.Markdown(
+            "Upload a **template** (a video or a portrait photo) and a **speech recording**, "
+            "or pick recent uploads, then press Generate. " + limits_text(ctx)
+        )
+        with gr.Row():
+            with gr.Column():
+                template_file = gr.File(height=150, label="Template: video or image", elem_id="single-template-upload")
+                template_pick = gr.Dropdown(
+                    label="Template (recent uploads)",
+                    elem_id="single-template",
+                    choices=picker_choices(ctx.uploads.recent("template")),
+                    value=None,
+                )
+            with gr.Column():
+                audio_file = gr.File(
+                    height=150, label="Speech: recording or video with sound", elem_id="single-audio-upload"
+                )
+                audio_pick = gr.Dropdown(
+                    label="Speech (recent uploads)",
+                    elem_id="single-audio",
+                    choices=picker_choices(ctx.uploads.recent("audio")),
+                    value=None,
+                )
+        upload_message = gr.Markdown(elem_id="single-upload-message")
+        options = option_widgets(ctx, "single")
+        generate = gr.Button("Generate", variant="primary", elem_id="single-generate")
+        status = gr.Markdown(elem_id="single-status")
+        progress = gr.HTML(elem_id="single-progress")
+        with gr.Row():
+            video = gr.Video(label="Result", interactive=False, elem_id="single-video")
+            download = gr.DownloadButton("Download MP4", interactive=False, elem_id="single-download")
+
+    for file, pick, kind in ((template_file, template_pick, "template"), (audio_file, audio_pick, "audio")):
+        file.upload(
+            partial(ingest, ctx, kind),
+            inputs=[file],
+            outputs=[pick, upload_message, file],
+            concurrency_limit=None,
+            show_progress="minimal",
+        )
+    generate.click(
+        partial(run, ctx),
+        inputs=[template_pick, audio_pick, *options.inputs()],
+        outputs=[status, progress, video, download],
+        concurrency_limit=None,  # only submits and polls: the job queue does the work
+        show_progress="hidden",
+    )
+    return {"template": template_pick, "audio": audio_pick}
+
+
+def ingest(ctx: UiContext, kind: str, path: str | None) -> tuple[Any, str, Any]:
+    """Check and store a browser upload; select it in the picker, or say why it was refused."""
+    if not path:
+        return gr.update(), "", gr.update()
+    try:
+        upload = ctx.uploads.ingest(path, kind, upload_name(path))
+    except HeyGemError as error:
+        return gr.update(), error_markdown(error_text(error)), None
+    finally:
+        _discard_temp(ctx, path)
+    choices = picker_choices(ctx.uploads.recent(kind))
+    return gr.update(choices=choices, value=upload.name), f"Accepted {kind}: {upload.describe()}", None
+
+
+def _discard_temp(ctx: UiContext, path: str) -> None:
+    """Gradio's temp copy is no longer needed once the upload is stored (or refused)."""
+    temp = Path(path).resolve()
+    if temp.is_relative_to(ctx.workspace.temp):
+        temp.unlink(missing_ok=True)
+
+
+def run(ctx: UiContext, template_name: str | None, audio_name: str | None, *option_values: Any) -> Iterator[tuple]:
+    """Submit the job to the queue, then follow it: status, progress bars, and finally video and download."""
+    try:
+        template = ctx.uploads.resolve(template_name, "template")
+        audio = ctx.uploads.resolve(audio_name, "audio")
+        choices = choices_from(*option_values)
+        _, output = plan_single(template, audio, choices, ctx.workspace.outputs)
+    except HeyGemError as error:
+        yield error_markdown(error_text(error)), "", None, gr.update(value=None, interactive=False)
+        return
+    labels = ctx.labels()
+    label = f"{labels.get(template.name, template.name)} + {labels.get(audio.name, audio.name)}"
+    work = partial(run_single_job, template=template, audio=audio, choices=choices, ctx=ctx)
+    ticket = ctx.queue.submit(label, work, key=str(output))
+    shown = None
+    yield status_markdown(ctx.queue.view(ticket.id)), "", None, gr.update(value=None, interactive=False)
+    while True:
+        view = ctx.queue.view(ticket.id)
+        if view is None or view.done:
+            break
+        update = (status_markdown(view), progress_html(view))
+        if update != shown:
+            shown = update
+            yield *update, gr.update(), gr.update()
+        time.sleep(POLL_S)
+    yield _finished(view)
+
+
+def run_single_job(ticket: Ticket, *, template: Path, audio: Path, choices: Choices, ctx: UiContext) -> dict[str, Any]:
+    settings = ctx.settings
+    outputs = ctx.workspace.outputs
+    return run_single(ticket, template, audio, choices, outputs, settings.ui_generate_deployment, settings.ray_address)
+
+
+def _finished(view) -> tuple:
+    if view is None:
+        return error_markdown("The job was forgotten by the server; see the History tab"), "", None, gr.update()
+    if view.state != SUCCEEDED:
+        return status_markdown(view), "", None, gr.update(value=None, interactive=False)
+    row = view.result
+    text = (
+        f"in {view.elapsed_s:.1f} s: {row['frames']} frames at {row['fps']:.3g} fps, {row['duration_s']:.1f} s of video"
+        f" ({'face track from cache' if row.get('track_cached') else 'face tracked now'})"
+    )
+    return (
+        status_markdown(view, text),
+        progress_html(view),
+        row["output"],
+        gr.update(value=row["output"], interactive=True),
+    )

@@ -1,0 +1,80 @@
+"""Paste an engine's generated face patch back into the template frame, without a visible square.
+
+Image engines such as Wav2Lip return a whole face crop, but only its lower half carries new
+information, and its colours drift a little from the template's (a 96×96 GAN on a compressed
+video). So only the lower face is taken from the patch: the same polygon every engine and quality
+check uses (`face.regions.lower_face_polygon`), cut to the crop's lower half and faded to zero
+towards its edges. The patch is first shifted in colour so that, along that soft edge, it matches
+the template it fades into. Every pixel outside the polygon stays exactly the template's.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from heygem_ops.face.regions import lower_face_polygon, polygon_mask
+
+FEATHER = 0.08  # width of the soft edge, as a fraction of the box height
+GENERATED_FROM = 0.5  # the patch is used from this fraction of the box height down (its lower half)
+BAND = (0.05, 0.95)  # mask values that count as "the edge" where colours are compared
+
+
+def paste_mask(shape: tuple[int, int], landmarks: np.ndarray | None) -> np.ndarray:
+    """(h, w) float32 weight of the patch inside a box of `shape`: 1 deep in the lower face, 0 outside.
+
+    landmarks: (68, 2) in box coordinates, or None/NaN to fall back to an ellipse over the box's
+    lower half. The weight ramps up (smoothstep) over FEATHER·h inside the region's edge.
+    """
+    height, width = shape
+    if landmarks is not None and np.isfinite(landmarks).all():
+        inside = polygon_mask(shape, lower_face_polygon(landmarks)) > 0.5
+    else:
+        inside = np.zeros(shape, dtype=np.uint8)
+        centre, axes = (width // 2, int(height * 0.72)), (int(width * 0.42), int(height * 0.26))
+        inside = cv2.ellipse(inside, centre, axes, 0, 0, 360, 1, thickness=-1) > 0
+    inside[: int(height * GENERATED_FROM)] = False
+    inside[[0, -1], :] = inside[:, [0, -1]] = False  # the box edge is an edge too
+    depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
+    ramp = np.clip(depth / max(FEATHER * height, 1.0), 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
+
+def match_colour(patch: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Shift `patch` (h, w, 3) float32 by the mean colour difference to `template` along the mask's edge.
+
+    Only the soft edge is compared: inside, the mouth legitimately differs (teeth, an open mouth),
+    while at the edge both show the same skin. Returns float32 (h, w, 3).
+    """
+    band = (mask > BAND[0]) & (mask < BAND[1])
+    weights = mask if band.sum() < 16 else band.astype(np.float32)
+    total = float(weights.sum())
+    if total <= 0:
+        return patch
+    shift = ((template - patch) * weights[..., None]).sum(axis=(0, 1)) / total
+    return patch + shift.astype(np.float32)
+
+
+def paste_patch(frame: np.ndarray, patch: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
+    """A copy of `frame` (H, W, 3 uint8) with generated `patch` (S, S, 3 uint8) blended into `box`.
+
+    box: (4,) x0, y0, x1, y1 in frame pixels, where the patch's crop was cut. landmarks: (68, 2) of
+    the template face in frame pixels (shapes the mask), or None.
+    """
+    if not np.isfinite(box).all():
+        return frame
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return frame
+    height, width = y1 - y0, x1 - x0
+    local = None if landmarks is None else landmarks - np.array([x0, y0], dtype=np.float32)
+    mask = paste_mask((height, width), local)
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    generated = cv2.resize(patch, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    generated = match_colour(generated, region, mask)
+    blended = region + (generated - region) * mask[..., None]
+    out = frame.copy()
+    out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return out

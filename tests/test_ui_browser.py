@@ -1,0 +1,261 @@
+"""End to end: `heygem ui` driven by a real headless Chromium (Debian's, through Playwright).
+
+One test walks the whole UI in order, because each step uses what the previous made: refused uploads
+(too big, wrong type by content), two browser tabs generating at once, a batch of three templates
+downloaded as a zip, History listing everything (and a deletion), the System tab. Screenshots of
+every tab go to $HEYGEM_TEST_ARTIFACTS (default tests/artifacts/ui). The browser may reach only the
+app on 127.0.0.1: any other request is blocked and fails the test.
+
+Setup (Debian): `apt-get install -y chromium` and `pip install playwright` (never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from heygem_ops.media import probe_audio, probe_video
+
+pytestmark = [pytest.mark.browser, pytest.mark.media, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("HEYGEM_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+UPLOAD_LIMIT_MB = 3  # KatieHill (3.4 MiB) is over it; every other clip used here is under
+AUDIO = "sadtalker_bus_chinese.wav"  # 3.4 s: short jobs
+BATCH_TEMPLATES = ("sadtalker_happy.png", "videoretalking_face_2.mp4", "liveportrait_d12.mp4")
+JOB_TIMEOUT_MS = 180_000
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("HEYGEM_TEST_ARTIFACTS", REPO / "tests" / "artifacts")) / "ui"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def ui_server(tmp_path: Path, artifacts: Path) -> Iterator[str]:
+    """`heygem ui` on a free loopback port with a fresh home; yields the URL it prints."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HEYGEM_HOME": str(tmp_path / "home"),
+        "HEYGEM_UI_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB),
+        "HEYGEM_UI_MAX_DURATION_S": "60",
+        "HEYGEM_UI_PAGE_SIZE": "10",
+    }
+    command = [sys.executable, "-c", "from flows.cli import main; main()", "ui", "--port", str(port)]
+    log_path = artifacts / "server.log"
+    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    found: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        with open(log_path, "w") as log:
+            for line in server.stdout:  # type: ignore[union-attr]
+                log.write(line)
+                log.flush()
+                match = re.search(r"HeyGem-Ops UI: (http://\S+)", line)
+                if match and not found:
+                    found.append(match.group(1))
+                    ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    ready.wait(120)
+    try:
+        if not found:
+            pytest.fail(f"`heygem ui` printed no URL; see {log_path}:\n{log_path.read_text()[-3000:]}")
+        assert found[0].startswith(f"http://127.0.0.1:{port}")
+        yield found[0]
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    """A fresh Chromium profile that may talk to 127.0.0.1 only; yields (context, blocked request list)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test's browser driver)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set HEYGEM_TEST_CHROMIUM)")
+    blocked: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            accept_downloads=True, viewport={"width": 1280, "height": 1000},
+        )  # fmt: skip
+
+        def only_loopback(route) -> None:
+            url = route.request.url
+            if url.startswith(("http://127.0.0.1", "data:", "blob:")):
+                route.continue_()
+            else:
+                blocked.append(url)
+                route.abort()
+
+        context.route("**/*", only_loopback)
+        context.set_default_timeout(30_000)
+        try:
+            yield context, blocked
+        finally:
+            context.close()
+
+
+def test_ui_end_to_end(ui_server: str, browser, media_dir: Path, tmp_path: Path, artifacts: Path) -> None:
+    from playwright.sync_api import expect
+
+    context, blocked = browser
+    started = time.monotonic()
+    first = _open(context, ui_server)
+    _refused_uploads(first, media_dir, tmp_path, artifacts)
+
+    # Two browser tabs submit at once; both get their own video.
+    _upload(first, "#single-template-upload", media_dir / "sadtalker_people_0.png", "#single-upload-message")
+    _upload(first, "#single-audio-upload", media_dir / AUDIO, "#single-upload-message")
+    second = _open(context, ui_server)
+    _upload(second, "#single-template-upload", media_dir / "hallo_reference_6.jpg", "#single-upload-message")
+    _pick(second, "#single-audio", AUDIO)  # from the recent uploads
+    first.click("#single-generate")
+    second.click("#single-generate")
+    for page in (first, second):
+        expect(page.locator("#single-status")).to_contain_text("Done", timeout=JOB_TIMEOUT_MS)
+    first.screenshot(path=str(artifacts / "single.png"), full_page=True)
+    _check_mp4(_download(first, "#single-download", tmp_path / "single-1.mp4"), (474, 474))
+    _check_mp4(_download(second, "#single-download", tmp_path / "single-2.mp4"), (624, 624))
+    second.close()
+    single_s = time.monotonic() - started
+
+    # Batch: one audio with three templates, then everything as one zip.
+    first.get_by_role("tab", name="Batch").click()
+    _upload(first, "#batch-templates-upload", [media_dir / name for name in BATCH_TEMPLATES], "#batch-upload-message")
+    _upload(first, "#batch-audios-upload", media_dir / AUDIO, "#batch-upload-message")
+    first.click("#batch-run")
+    expect(first.locator("#batch-status")).to_contain_text("Done", timeout=JOB_TIMEOUT_MS)
+    expect(first.locator("#batch-status")).to_contain_text("3 of 3 jobs made a video")
+    table = first.locator("#batch-table").inner_text()
+    assert table.count("done") == 3, table
+    first.screenshot(path=str(artifacts / "batch.png"), full_page=True)
+    archive = _download(first, "#batch-zip", tmp_path / "batch.zip")
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+        assert len(names) == 3 and all(name.endswith(".mp4") for name in names), names
+        zipped.extractall(tmp_path / "unzipped")
+    for name in names:
+        _check_mp4(tmp_path / "unzipped" / name)
+    batch_s = time.monotonic() - started - single_s
+
+    # History: all five results, newest first; delete one.
+    first.get_by_role("tab", name="History").click()
+    history = first.locator("#history-table")
+    for name in ("sadtalker_people_0.png", "hallo_reference_6.jpg", *BATCH_TEMPLATES):
+        expect(history).to_contain_text(name)
+    expect(first.locator("#history-page")).to_contain_text("5 results")
+    first.screenshot(path=str(artifacts / "history.png"), full_page=True)
+    history.get_by_text("hallo_reference_6.jpg").first.click()
+    expect(first.locator("#history-details")).to_contain_text("succeeded")
+    first.click("#history-delete")
+    expect(first.locator("#history-details")).to_contain_text("Deleted result")
+    expect(first.locator("#history-page")).to_contain_text("4 results")
+    expect(history).not_to_contain_text("hallo_reference_6.jpg")
+
+    # System: device, engines, trackers, Ray/Prefect, and the log.
+    first.get_by_role("tab", name="System").click()
+    expect(first.locator("#system-summary")).to_contain_text("UI jobs")
+    expect(first.locator("#system-log")).to_contain_text("heygem_ops")
+    first.screenshot(path=str(artifacts / "system.png"), full_page=True)
+
+    assert not blocked, f"the page tried to reach beyond 127.0.0.1: {blocked}"
+    (artifacts / "timings.txt").write_text(
+        f"single (2 tabs at once) {single_s:.1f} s\nbatch of 3 {batch_s:.1f} s\n"
+        f"whole test {time.monotonic() - started:.1f} s\n"
+    )
+
+
+def _refused_uploads(page, media_dir: Path, tmp_path: Path, artifacts: Path) -> None:
+    """Too big: Gradio refuses it before upload. Wrong type: a text file named .mp4 is refused by content."""
+    from playwright.sync_api import expect
+
+    page.set_input_files("#single-template-upload input[type=file]", str(media_dir / "sadtalker_WDA_KatieHill_000.mp4"))
+    expect(page.get_by_text("exceed the maximum allowed size of 3.0 Mb")).to_be_visible()
+    page.screenshot(path=str(artifacts / "refused-oversized.png"))
+    fake = tmp_path / "not-a-video.mp4"
+    fake.write_text("template,audio\nthis is text, not a video\n")
+    page.reload()
+    _wait_ready(page)
+    page.set_input_files("#single-template-upload input[type=file]", str(fake))
+    message = page.locator("#single-upload-message")
+    expect(message).to_contain_text("not a video (mp4, mov, mkv, webm, avi) or an image")
+    expect(message).to_contain_text("checked by content")
+    page.screenshot(path=str(artifacts / "refused-wrong-type.png"))
+
+
+def _open(context, url: str):
+    page = context.new_page()
+    page.goto(url)
+    _wait_ready(page)
+    return page
+
+
+def _wait_ready(page) -> None:
+    """The page is up and its load events ran (they fill the History page line)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_selector("#single-generate")
+    expect(page.locator("#history-page")).to_contain_text("Page", timeout=60_000)
+
+
+def _upload(page, field: str, files: Path | list[Path], message: str) -> None:
+    """Upload through the field's file input and wait until every file was accepted."""
+    from playwright.sync_api import expect
+
+    files = files if isinstance(files, list) else [files]
+    page.set_input_files(f"{field} input[type=file]", [str(f) for f in files])
+    for path in files:
+        expect(page.locator(message)).to_contain_text("Accepted", timeout=60_000)
+        expect(page.locator(message)).to_contain_text(path.name, timeout=60_000)
+
+
+def _pick(page, dropdown: str, text: str) -> None:
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=re.compile(re.escape(text))).first.click()
+
+
+def _download(page, button: str, destination: Path) -> Path:
+    with page.expect_download() as download:
+        page.click(button)
+    download.value.save_as(str(destination))
+    return destination
+
+
+def _check_mp4(path: Path, size: tuple[int, int] | None = None) -> None:
+    """An H.264 MP4 with the speech as AAC, as long as the 3.4 s recording."""
+    assert path.read_bytes()[4:8] == b"ftyp", f"{path} is not an MP4"
+    video, sound = probe_video(path), probe_audio(path)
+    assert video.codec == "h264" and video.has_audio and sound.codec == "aac"
+    assert abs(video.duration_s - 3.38) < 0.1, video.duration_s
+    if size is not None:
+        assert (video.width, video.height) == size
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
