@@ -29,7 +29,6 @@ from sheets import FrameStudy, closure_frames, pick_moments
 
 from heygem_ops import generate
 from heygem_ops.audio import audio_features
-from heygem_ops.face.landmarks import interocular
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import create_tracker
 from heygem_ops.media import decode_audio, iter_frames, probe_video
@@ -46,7 +45,8 @@ AUDIO = {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus"}
 SKIP = {"syncnet_ex2.jpg"}  # several faces with boxes drawn on: a face-selection case, not a lip-sync one
 
 MAX_CLOSURE = 0.45  # mouth opening at closures over that at wide-open vowels (tracked in the output)
-MAX_JITTER = 1.5  # frame-to-frame shake of the mouth against the nose, output over template
+MAX_JITTER = 1.5  # frame-to-frame sideways shake of the mouth against the nose, output over template...
+JITTER_FLOOR = 0.002  # ...whose own shake counts as at least this (interocular distances per frame^2)
 MAX_SEAM = 0.002  # share of lower-face pixels where the output has an edge the template lacks
 
 # Every template and every recording at least once, the README's two pairs first.
@@ -138,24 +138,28 @@ def closure_ratio(opening: np.ndarray, activity: np.ndarray) -> float | None:
 
 
 def jitter_ratio(output: np.ndarray, template: np.ndarray) -> float | None:
-    """Frame-to-frame shake of the upper lip and corners against the nose: output over template.
+    """Frame-to-frame sideways shake of the mouth against the nose: output over template.
 
-    Second differences of that offset (in interocular distances) keep the shake and drop the slow
-    motion of speech; RMS over the frames where both tracks see a face three frames running.
+    Speech moves the mouth up and down and widens it symmetrically; it never shifts the mouth's
+    centre across the face. So the across-face offset of the mouth centre from the nose base, in
+    interocular distances, is pure shake: its RMS second difference over frames where the face is
+    seen three frames running, compared with the template's (floored at JITTER_FLOOR).
     """
     shakes = [_shake(track) for track in (output, template)]
-    if shakes[0] is None or shakes[1] is None or shakes[1] <= 0:
+    if shakes[0] is None or shakes[1] is None:
         return None
-    return shakes[0] / max(shakes[1], 1e-3)
+    return shakes[0] / max(shakes[1], JITTER_FLOOR)
 
 
 def _shake(landmarks: np.ndarray) -> float | None:
-    """RMS second difference of the mouth-top offset from the nose base, (F, 68, 2) -> float."""
-    offset = landmarks[:, [48, 51, 54]].mean(axis=1) - landmarks[:, 31:36].mean(axis=1)
-    offset = offset / np.maximum(interocular(landmarks), 1e-6)[:, None]
-    second = offset[2:] - 2 * offset[1:-1] + offset[:-2]
-    second = second[np.isfinite(second).all(axis=1)]
-    return float(np.sqrt((second**2).sum(axis=1).mean())) if len(second) >= 3 else None
+    """RMS second difference of the across-face mouth offset, (F, 68, 2) -> float (interocular units)."""
+    across = landmarks[:, 45] - landmarks[:, 36]
+    iod = np.maximum(np.linalg.norm(across, axis=1), 1e-6)
+    offset = landmarks[:, [48, 54, 51, 57]].mean(axis=1) - landmarks[:, 31:36].mean(axis=1)
+    sideways = (offset * across).sum(axis=1) / iod**2
+    second = sideways[2:] - 2 * sideways[1:-1] + sideways[:-2]
+    second = second[np.isfinite(second)]
+    return float(np.sqrt((second**2).mean())) if len(second) >= 3 else None
 
 
 def _bench_failures(closure: float | None, jitter: float | None, seam: float | None) -> list[str]:

@@ -23,7 +23,8 @@ LABEL = 16  # px height of the caption strip above each pair
 SHEET_COLOURS = 128  # palette size of the saved PNG: keeps a sheet near 100 KB
 CLOSURE_PROMINENCE = 0.35  # activity a dip must fall below both neighbouring peaks to count as a closure
 SEAM_EDGE = 24.0  # grey levels per px: a gradient of the change this steep is an edge...
-SEAM_FLAT = 6.0  # ...where the template's own gradient is below this, it is one the warp made up
+SEAM_FLAT = 6.0  # ...where the template's own gradient is below this...
+SEAM_REACH = 0.08  # ...all around, this many interocular distances (farther than the warp moves an edge)
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ class FrameStudy:
 def seam_fraction(output: np.ndarray, template: np.ndarray, landmarks: np.ndarray) -> float:
     """Share of the lower face's pixels, outside the mouth, where the change has an edge the template lacks.
 
-    A warp only moves existing edges, so the change (output - template) is steep only where the
-    template is; a tear between layers or a pasted boundary draws a steep line across flat skin.
+    A warp only moves existing edges, so the change (output - template) is steep only near an edge
+    of the template; a tear between layers or a pasted boundary draws a steep line across skin
+    that is flat for some distance around.
     """
     polygon = lower_face_polygon(landmarks)
     low = np.maximum(np.floor(polygon.min(axis=0)).astype(int) - 2, 0)
@@ -136,7 +138,8 @@ def seam_fraction(output: np.ndarray, template: np.ndarray, landmarks: np.ndarra
     if area.sum() < 50:
         return 0.0
     change = _gradient(grey_out - grey_tpl)
-    flat = cv2.dilate(_gradient(grey_tpl), np.ones((5, 5), np.uint8)) < SEAM_FLAT
+    reach = 2 * max(2, round(SEAM_REACH * iod)) + 1
+    flat = cv2.dilate(_gradient(grey_tpl), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))) < SEAM_FLAT
     return float(((change > SEAM_EDGE) & flat & area).sum() / area.sum())
 
 

@@ -73,6 +73,8 @@ def check_output_path(output: Path, settings: Settings) -> Path:
         )
     if output.suffix.lower() != ".mp4":
         raise OutputPathError("must end in .mp4", path=output, hint="name the output like result.mp4")
+    if output.is_dir():
+        raise OutputPathError("is a folder", path=output, hint="name a file inside it, like result.mp4")
     if not output.parent.is_dir():
         raise OutputPathError("its folder does not exist", path=output.parent, hint="create the folder first")
     if not _writable(output.parent):
@@ -129,6 +131,9 @@ def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions
     """Probe and check both inputs, decode the audio once, and plan frames and chunks."""
     settings = get_settings()
     output = check_output_path(output, settings)
+    for source in (template, audio):
+        if Path(source).expanduser().resolve() == output:
+            raise OutputPathError("is also an input of the job", path=output, hint="write the output to another file")
     check_file_size(Path(template), settings)
     check_file_size(Path(audio), settings)
     video = probe_video(template, still_fps=options.still_fps, max_pixels=settings.max_pixels)

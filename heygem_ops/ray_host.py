@@ -82,7 +82,8 @@ def connect(address: str) -> None:
         return
     options: dict[str, Any] = {"namespace": NAMESPACE, "ignore_reinit_error": True, "log_to_driver": False}
     if address == "local":
-        ray.init(include_dashboard=False, **options)
+        # "local" makes Ray start a private cluster even when another one runs on this machine.
+        ray.init(address="local", include_dashboard=False, **options)
     else:
         try:
             ray.init(address=address, **options)
@@ -179,8 +180,32 @@ def ray_host(address: str) -> RayHost:
 
 @lru_cache(maxsize=4)
 def _ray_host(address: str) -> RayHost:
-    connect(address)
+    connect_from_lasting_thread(address)
     return RayHost(actor_shape(get_settings()))
+
+
+def connect_from_lasting_thread(address: str) -> None:
+    """`connect` from a thread that lives as long as the process.
+
+    A local cluster's processes (GCS, raylet) are started with PR_SET_PDEATHSIG, which kills them
+    when the *thread* that started them ends. Jobs connect from short-lived worker threads, so the
+    start must happen on a thread that never ends.
+    """
+    started, failures = threading.Event(), []
+
+    def keeper() -> None:
+        try:
+            connect(address)
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            started.set()
+        threading.Event().wait()
+
+    threading.Thread(target=keeper, name="heygem-ray-keeper", daemon=True).start()
+    started.wait()
+    if failures:
+        raise failures[0]
 
 
 def shutdown_actors() -> None:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,6 +50,7 @@ from heygem_ops.face.landmarks import N_POINTS
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import probe_video
+from heygem_ops.results import JobResult
 from heygem_ops.settings import get_settings
 
 PORTRAIT = "sadtalker_people_0.png"  # one frontal face, 474x474
@@ -78,11 +82,17 @@ def encode_frames(
     rotation: int = 0,
     timestamps_s: list[float] | None = None,
     pix_fmt: str = "yuv420p",
+    latin1_title: str | None = None,
 ) -> Path:
-    """Write upright RGB frames as H.264; `rotation` stores them turned, with a display matrix to undo it."""
+    """Write upright RGB frames as H.264; `rotation` stores them turned, with a display matrix to undo it.
+
+    `latin1_title` is stored as a Latin-1 (not UTF-8) title tag, as some old tools write it.
+    """
     fps = Fraction(fps)
     height, width = frames[0].shape[:2]
-    with av.open(str(path), mode="w") as container:
+    with av.open(str(path), mode="w", metadata_encoding="latin-1") as container:
+        if latin1_title:
+            container.metadata["title"] = latin1_title
         stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
         stream.width, stream.height = (width, height) if rotation in (0, 180) else (height, width)
         stream.pix_fmt = pix_fmt
@@ -113,6 +123,39 @@ def face_leaving(media: Path, path: Path, frames: int = 20) -> Path:
     half = frames // 2
     offsets = [width] * half + [round(width - width * (k + 1) / (frames - half)) for k in range(frames - half)]
     return encode_frames(path, [np.ascontiguousarray(canvas[:, x : x + width]) for x in offsets])
+
+
+def one_timestamp(path: Path, frames: int = 10) -> Path:
+    """A video whose frames all carry pts 0 (each frame's time base is not the encoder's)."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * index, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 12800)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def broken_png(path: Path, width: int = 64, height: int = 48) -> Path:
+    """A PNG whose picture data runs into a chunk with a garbage type (Pillow raises SyntaxError on load)."""
+    rows = np.random.default_rng(0).integers(0, 255, (height, width * 3), dtype=np.uint8)
+    data = zlib.compress(b"".join(b"\0" + row.tobytes() for row in rows))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = [(b"IHDR", header), (b"IDAT", data[: len(data) // 2]), (b"G\x9f\xd8\\", data[len(data) // 2 :])]
+    body = b"".join(struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d)) for t, d in chunks)
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return Path(path)
+
+
+def joined_adts(folder: Path) -> Path:
+    """Two raw AAC (ADTS) files joined with `cat`: the rate (16 -> 22.05 kHz) and channels change midway."""
+    first = make_audio(folder / "a.aac", duration_s=0.5, sample_rate=16000)
+    second = make_audio(folder / "b.aac", duration_s=0.5, sample_rate=22050, channels=2)
+    joined = folder / "joined.aac"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    return joined
 
 
 def odd_sized(media: Path, path: Path) -> Path:
@@ -156,6 +199,7 @@ class Case:
     seconds: float = 20.0  # wall-clock bound of the job
     frames: int | None = None  # expected output frames on success (within one)
     size: tuple[int, int] | None = None  # expected output (width, height) on success
+    check: Callable[[Path, Path, JobResult], None] | None = None  # more checks on success: template, output, row
 
 
 def _tone(i: Inputs, seconds: float = 1.0) -> Path:
@@ -172,6 +216,20 @@ def _out(i: Inputs) -> Path:
 
 def _real_speech(i: Inputs, seconds: float = 1.0) -> Path:
     return speech(i.real(), i.folder / "speech.wav", seconds)
+
+
+def _mouth_stays_closed(template: Path, output: Path, result: JobResult) -> None:
+    """Silence animates nothing: every output frame stays within 37 dB PSNR of the (still) template."""
+    with av.open(str(template)) as source:
+        still = next(source.decode(video=0)).to_ndarray(format="rgb24").astype(np.float32)
+    with av.open(str(output)) as produced:
+        for frame in produced.decode(video=0):
+            mse = float(((frame.to_ndarray(format="rgb24").astype(np.float32) - still) ** 2).mean())
+            assert 10 * np.log10(255**2 / max(mse, 1e-6)) > 37, "the mouth moved on silence"
+
+
+def _face_found_then_lost(template: Path, output: Path, result: JobResult) -> None:
+    assert result.face_frames is not None and 0 < result.face_frames < probe_video(template).frame_count
 
 
 def _with_speech(make: Callable[[Path, Path], Path], name: str, seconds: float = 1.0) -> Build:
@@ -247,6 +305,17 @@ def _not_mp4_output(i: Inputs) -> tuple[Path, Path, Path]:
     return _faceless(i), _tone(i), i.folder / "out" / "result.avi"
 
 
+def _output_is_a_folder(i: Inputs) -> tuple[Path, Path, Path]:
+    (i.folder / "out" / "result.mp4").mkdir(parents=True)
+    return _faceless(i), _tone(i), i.folder / "out" / "result.mp4"
+
+
+def _output_is_the_template(i: Inputs) -> tuple[Path, Path, Path]:
+    (i.folder / "out").mkdir()
+    template = make_video(i.folder / "out" / "result.mp4", frames=10, size=(128, 96))
+    return template, _tone(i), template
+
+
 def _silent_recording(i: Inputs) -> tuple[Path, Path, Path]:
     silence = make_audio(i.folder / "silence.wav", samples=np.zeros((1, 16000), np.float32))
     return face_video(i.real(), i.folder / "face.mp4"), silence, _out(i)
@@ -267,7 +336,8 @@ def _one_frame(media: Path, path: Path) -> Path:
 
 
 def _rotated(rotation: int) -> Callable[[Path, Path], Path]:
-    return lambda media, path: face_video(media, path, rotation=rotation)
+    """A 192x256 (portrait) face shown upright by its display matrix: stored 256x192, turned."""
+    return lambda media, path: encode_frames(path, [portrait(media, (192, 256))] * 10, rotation=rotation)
 
 
 def _sixty(media: Path, path: Path) -> Path:
@@ -277,6 +347,23 @@ def _sixty(media: Path, path: Path) -> Path:
 def _vfr(media: Path, path: Path) -> Path:
     stamps = [0.0, 0.04, 0.1, 0.13, 0.2, 0.33, 0.35, 0.5, 0.52, 0.7, 0.9, 0.95]
     return face_video(media, path, frames=len(stamps), timestamps_s=stamps)
+
+
+def _one_timestamp(i: Inputs) -> tuple[Path, Path, Path]:
+    return one_timestamp(i.folder / "stuck.mp4"), _tone(i), _out(i)
+
+
+def _broken_png(i: Inputs) -> tuple[Path, Path, Path]:
+    return broken_png(i.folder / "broken.png"), _tone(i), _out(i)
+
+
+def _latin1_metadata(i: Inputs) -> tuple[Path, Path, Path]:
+    template = encode_frames(i.folder / "tagged.mp4", [portrait(i.real())] * 10, latin1_title="café façade")
+    return template, _real_speech(i), _out(i)
+
+
+def _joined_adts(i: Inputs) -> tuple[Path, Path, Path]:
+    return face_video(i.real(), i.folder / "face.mp4"), joined_adts(i.folder), _out(i)
 
 
 def _image_named_mp4(i: Inputs) -> tuple[Path, Path, Path]:
@@ -299,18 +386,26 @@ CASES: dict[str, Case] = {
     "video without audio as recording": Case(_silent_video_as_audio, NoAudioStreamError, ("mute.mp4", "audio")),
     "recording with no samples": Case(_empty_audio, EmptyAudioError, ("empty.wav",)),
     "0.02 s recording": Case(_tiny_audio, EmptyAudioError, ("blip.wav", "longer recording")),
+    "frames sharing one timestamp": Case(_one_timestamp, UnreadableMediaError, ("stuck.mp4", "same timestamp")),
+    "PNG with a broken chunk": Case(_broken_png, UnreadableMediaError, ("broken.png", "damaged image")),
     "template without a face": Case(_faceless_template, NoFaceError, ("faceless.mp4", "face")),
     "output not .mp4": Case(_not_mp4_output, OutputPathError, ("result.avi", ".mp4")),
-    "silent recording": Case(_silent_recording, None, frames=25, size=FACE_SIZE),
+    "output path is a folder": Case(_output_is_a_folder, OutputPathError, ("result.mp4", "is a folder")),
+    "output path is the template": Case(_output_is_the_template, OutputPathError, ("result.mp4", "an input")),
+    "silent recording": Case(_silent_recording, None, frames=25, size=FACE_SIZE, check=_mouth_stays_closed),
     "0.1 s recording": Case(_short_recording, None, frames=2, size=FACE_SIZE),
     "1-frame video": Case(_with_speech(_one_frame, "one.mp4"), None, frames=25, size=FACE_SIZE),
     "odd dimensions 255x257": Case(_with_speech(odd_sized, "odd.mp4"), None, frames=25, size=(254, 256)),
-    "rotation 90": Case(_with_speech(_rotated(90), "r90.mp4"), None, frames=25, size=FACE_SIZE),
-    "rotation 270": Case(_with_speech(_rotated(270), "r270.mp4"), None, frames=25, size=FACE_SIZE),
+    "rotation 90": Case(_with_speech(_rotated(90), "r90.mp4"), None, frames=25, size=(192, 256)),
+    "rotation 270": Case(_with_speech(_rotated(270), "r270.mp4"), None, frames=25, size=(192, 256)),
     "variable frame rate": Case(_with_speech(_vfr, "vfr.mp4"), None, size=FACE_SIZE),
     "60 fps": Case(_with_speech(_sixty, "sixty.mp4"), None, frames=60, size=FACE_SIZE),
     "non-ASCII paths with spaces": Case(_non_ascii, None, frames=25, size=FACE_SIZE),
-    "face leaves the frame halfway": Case(_with_speech(face_leaving, "leaving.mp4"), None, frames=25),
+    "face leaves the frame halfway": Case(
+        _with_speech(face_leaving, "leaving.mp4"), None, frames=25, size=FACE_SIZE, check=_face_found_then_lost
+    ),
+    "Latin-1 metadata": Case(_latin1_metadata, None, frames=25, size=FACE_SIZE),
+    "AAC changing rate midway": Case(_joined_adts, None, size=FACE_SIZE),
     "PNG named .mp4": Case(_image_named_mp4, None, frames=25, size=FACE_SIZE),
     "4K template": Case(_with_speech(four_k, "uhd.mp4"), None, seconds=90, frames=25, size=(3840, 2160)),
 }
@@ -326,7 +421,8 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("shared-cache")
     empty = np.full((3, N_POINTS, 2), np.nan, np.float32)
     seed = FaceTrack(empty, np.full((3, 4), np.nan, np.float32), np.zeros(3, np.float32), (64, 48), "mesh")
-    TemplateCache(root).get_or_build(SEED_HASH, "track-seed.npz", lambda: seed, FaceTrack.to_bytes, FaceTrack.from_bytes)
+    cache = TemplateCache(root)
+    cache.get_or_build(SEED_HASH, "track-seed.npz", lambda: seed, FaceTrack.to_bytes, FaceTrack.from_bytes)
     return root, _digest(TemplateCache(root).path(SEED_HASH, "track-seed.npz"))
 
 
@@ -354,16 +450,21 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def assert_failed_cleanly(error: HeyGemError, case: Case, output: Path) -> None:
-    """The expected error type, a message naming the file and the fix, and an empty output folder."""
+def folder_state(folder: Path) -> dict[str, str]:
+    """Name -> content digest ("dir" for folders) of everything in `folder`, hidden files included."""
+    if not folder.is_dir():
+        return {}
+    return {p.name: "dir" if p.is_dir() else _digest(p) for p in folder.iterdir()}
+
+
+def assert_failed_cleanly(error: HeyGemError, case: Case, output: Path, before: dict[str, str]) -> None:
+    """The expected error type, a message naming the file and the fix, and the output folder untouched."""
     assert type(error) is case.error, f"{type(error).__name__}: {error}"
     text = str(error)
     assert error.hint and error.hint in text, text
     for word in case.words:
         assert word in text, text
-    assert not output.exists()
-    leftovers = list(output.parent.iterdir()) if output.parent.is_dir() else []
-    assert leftovers == [], leftovers
+    assert folder_state(output.parent) == before  # no output, no temporary, nothing overwritten
 
 
 def assert_good_output(output: Path, case: Case, audio: Path) -> None:
@@ -378,10 +479,14 @@ def assert_good_output(output: Path, case: Case, audio: Path) -> None:
     assert [p.name for p in output.parent.iterdir()] == [output.name]
 
 
-def run_case(case: Case, inputs: Inputs) -> tuple[Path, Path, Path, object]:
-    """Build the case's files and run the job in-process; returns (template, audio, output, result or error)."""
+def run_case(case: Case, inputs: Inputs) -> tuple[Path, Path, Path, object, dict[str, str]]:
+    """Build the case's files and run the job in-process.
+
+    Returns (template, audio, output, result or error, the output folder's state before the job).
+    """
     template, audio, output = case.build(inputs)
     output.parent.mkdir(parents=True, exist_ok=True)
+    before = folder_state(output.parent)
     started = time.monotonic()
     try:
         outcome: object = generate(template, audio, output)
@@ -390,7 +495,7 @@ def run_case(case: Case, inputs: Inputs) -> tuple[Path, Path, Path, object]:
     elapsed = time.monotonic() - started
     print(f"{elapsed:.2f}s {type(outcome).__name__}: {outcome}")
     assert elapsed < case.seconds, f"took {elapsed:.1f} s, bound {case.seconds} s"
-    return template, audio, output, outcome
+    return template, audio, output, outcome, before
 
 
 def _media_or_none(request: pytest.FixtureRequest) -> Path | None:
@@ -407,13 +512,15 @@ def _media_or_none(request: pytest.FixtureRequest) -> Path | None:
 def test_bad_input(name: str, tmp_path: Path, cache_root: Path, request: pytest.FixtureRequest) -> None:
     case = CASES[name]
     inputs = Inputs(tmp_path, _media_or_none(request))
-    template, audio, output, outcome = run_case(case, inputs)
+    template, audio, output, outcome, before = run_case(case, inputs)
     if case.error is None:
-        assert not isinstance(outcome, HeyGemError), f"{type(outcome).__name__}: {outcome}"
+        assert isinstance(outcome, JobResult), f"{type(outcome).__name__}: {outcome}"
         assert_good_output(output, case, audio)
+        if case.check is not None:
+            case.check(template, output, outcome)
     else:
         assert isinstance(outcome, HeyGemError), f"succeeded, expected {case.error.__name__}"
-        assert_failed_cleanly(outcome, case, output)
+        assert_failed_cleanly(outcome, case, output, before)
 
 
 # ---------------------------------------------------------------- conditions the test must set up -----
@@ -434,6 +541,21 @@ def tiny_filesystem(path: Path, size: str, *, read_only: bool = False) -> Iterat
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
+@contextlib.contextmanager
+def read_only_folder(path: Path) -> Iterator[Path]:
+    """A folder nobody may write to: mode 0500 for a normal user, a read-only tmpfs mount for root."""
+    if os.geteuid() != 0:
+        path.mkdir()
+        path.chmod(0o500)
+        try:
+            yield path
+        finally:
+            path.chmod(0o700)
+        return
+    with tiny_filesystem(path, "1m", read_only=True) as folder:
+        yield folder
+
+
 def _face_job_files(media_dir: Path, folder: Path) -> tuple[Path, Path]:
     return face_video(media_dir, folder / "face.mp4"), speech(media_dir, folder / "speech.wav")
 
@@ -441,7 +563,7 @@ def _face_job_files(media_dir: Path, folder: Path) -> tuple[Path, Path]:
 @pytest.mark.timeout(60)
 def test_read_only_output_folder(tmp_path: Path, cache_root: Path) -> None:
     template, audio = _faceless(Inputs(tmp_path, None)), _tone(Inputs(tmp_path, None))
-    with tiny_filesystem(tmp_path / "ro", "1m", read_only=True) as folder:
+    with read_only_folder(tmp_path / "ro") as folder:
         started = time.monotonic()
         with pytest.raises(OutputPathError, match="not writable") as caught:
             generate(template, audio, folder / "out.mp4")
@@ -524,3 +646,13 @@ def test_cli_names_a_non_ascii_file_in_one_line(tmp_path: Path) -> None:
     assert "UnreadableMediaError: " in done.stderr and "测试 视频.mp4" in done.stderr
     assert "Traceback" not in done.stderr
     assert not output.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_short_fuzz_run_finds_nothing() -> None:
+    """bench/fuzz_probe.py, for a few seconds: no exception but HeyGemError escapes the decode stage, no hang."""
+    command = [sys.executable, "bench/fuzz_probe.py", "--seconds", "8", "--seed", "11"]
+    done = subprocess.run(command, cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "cases tried:" in done.stdout and "findings: 0" in done.stdout

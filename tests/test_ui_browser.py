@@ -38,6 +38,12 @@ AUDIO = "sadtalker_bus_chinese.wav"  # 3.4 s: short jobs
 BATCH_TEMPLATES = ("sadtalker_happy.png", "videoretalking_face_2.mp4", "liveportrait_d12.mp4")
 JOB_TIMEOUT_MS = 180_000
 REPO = Path(__file__).resolve().parents[1]
+RECORD_STATUS = """() => {
+    window.heygemStatuses = [];
+    const status = document.querySelector('#single-status');
+    new MutationObserver(() => window.heygemStatuses.push(status.innerText))
+        .observe(status, {subtree: true, childList: true, characterData: true});
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +62,7 @@ def ui_server(tmp_path: Path, artifacts: Path) -> Iterator[str]:
         "HEYGEM_HOME": str(tmp_path / "home"),
         "HEYGEM_UI_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB),
         "HEYGEM_UI_MAX_DURATION_S": "60",
-        "HEYGEM_UI_PAGE_SIZE": "10",
+        "HEYGEM_UI_PAGE_SIZE": "4",
     }
     command = [sys.executable, "-c", "from flows.cli import main; main()", "ui", "--port", str(port)]
     log_path = artifacts / "server.log"
@@ -133,10 +139,16 @@ def test_ui_end_to_end(ui_server: str, browser, media_dir: Path, tmp_path: Path,
     second = _open(context, ui_server)
     _upload(second, "#single-template-upload", media_dir / "hallo_reference_6.jpg", "#single-upload-message")
     _pick(second, "#single-audio", AUDIO)  # from the recent uploads
+    for page in (first, second):
+        page.evaluate(RECORD_STATUS)
     first.click("#single-generate")
     second.click("#single-generate")
     for page in (first, second):
         expect(page.locator("#single-status")).to_contain_text("Done", timeout=JOB_TIMEOUT_MS)
+    shown = first.evaluate("window.heygemStatuses") + second.evaluate("window.heygemStatuses")
+    assert any("Queued" in text for text in shown), shown  # one tab waited for the other
+    assert any(re.search(r"Running .*rendering \d+/84 frames", text) for text in shown), shown  # live progress
+    _check_preview(first, "#single-video")
     first.screenshot(path=str(artifacts / "single.png"), full_page=True)
     _check_mp4(_download(first, "#single-download", tmp_path / "single-1.mp4"), (474, 474))
     _check_mp4(_download(second, "#single-download", tmp_path / "single-2.mp4"), (624, 624))
@@ -162,18 +174,39 @@ def test_ui_end_to_end(ui_server: str, browser, media_dir: Path, tmp_path: Path,
         _check_mp4(tmp_path / "unzipped" / name)
     batch_s = time.monotonic() - started - single_s
 
-    # History: all five results, newest first; delete one.
+    # A manifest batch with the media it names: a row naming a file not uploaded fails alone.
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text(f"template,audio\nsadtalker_people_0.png,{AUDIO}\nnobody.png,{AUDIO}\n")
+    first.get_by_text("Job manifest (CSV").click()
+    _upload(first, "#batch-manifest-upload", manifest, "#batch-upload-message")
+    _upload(first, "#batch-media-upload", [media_dir / "sadtalker_people_0.png", media_dir / AUDIO],
+            "#batch-upload-message")  # fmt: skip
+    first.click("#batch-run")
+    expect(first.locator("#batch-status")).to_contain_text("1 of 2 jobs made a video, 1 failed", timeout=JOB_TIMEOUT_MS)
+    expect(first.locator("#batch-table")).to_contain_text("done (made before)")  # the Single tab made it already
+    expect(first.locator("#batch-table")).to_contain_text("'nobody.png' not among the uploaded files")
+    first.screenshot(path=str(artifacts / "batch-manifest.png"), full_page=True)
+
+    # History: all six results (five videos, one failed row), newest first, four to a page; delete one.
     first.get_by_role("tab", name="History").click()
-    history = first.locator("#history-table")
-    for name in ("sadtalker_people_0.png", "hallo_reference_6.jpg", *BATCH_TEMPLATES):
-        expect(history).to_contain_text(name)
-    expect(first.locator("#history-page")).to_contain_text("5 results")
+    history, page_line = first.locator("#history-table"), first.locator("#history-page")
+    expect(page_line).to_contain_text("Page 1 of 2 · 6 results")
+    expect(history).to_contain_text("nobody.png")  # the newest
+    seen = history.inner_text()
     first.screenshot(path=str(artifacts / "history.png"), full_page=True)
+    first.click("#history-next")
+    expect(page_line).to_contain_text("Page 2 of 2")
+    expect(history).to_contain_text("sadtalker_people_0.png")  # the oldest
+    seen += history.inner_text()
+    for name in ("sadtalker_people_0.png", "hallo_reference_6.jpg", *BATCH_TEMPLATES, "nobody.png"):
+        assert name in seen, f"{name} not in History:\n{seen}"
     history.get_by_text("hallo_reference_6.jpg").first.click()
     expect(first.locator("#history-details")).to_contain_text("succeeded")
+    _check_preview(first, "#history-video")
+    first.screenshot(path=str(artifacts / "history-selected.png"), full_page=True)
     first.click("#history-delete")
     expect(first.locator("#history-details")).to_contain_text("Deleted result")
-    expect(first.locator("#history-page")).to_contain_text("4 results")
+    expect(page_line).to_contain_text("5 results")
     expect(history).not_to_contain_text("hallo_reference_6.jpg")
 
     # System: device, engines, trackers, Ray/Prefect, and the log.
@@ -215,11 +248,10 @@ def _open(context, url: str):
 
 
 def _wait_ready(page) -> None:
-    """The page is up and its load events ran (they fill the History page line)."""
+    """The page is up and its load events ran (they fill the footer)."""
     from playwright.sync_api import expect
 
-    page.wait_for_selector("#single-generate")
-    expect(page.locator("#history-page")).to_contain_text("Page", timeout=60_000)
+    expect(page.locator("#app-footer")).to_contain_text("Ready", timeout=60_000)
 
 
 def _upload(page, field: str, files: Path | list[Path], message: str) -> None:
@@ -236,6 +268,14 @@ def _upload(page, field: str, files: Path | list[Path], message: str) -> None:
 def _pick(page, dropdown: str, text: str) -> None:
     page.locator(f"{dropdown} input").click()
     page.get_by_role("option", name=re.compile(re.escape(text))).first.click()
+
+
+def _check_preview(page, player: str) -> None:
+    """The preview player loaded the MP4: the browser decoded its header and knows its length."""
+    video = page.locator(f"{player} video")
+    video.wait_for()
+    page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=30_000)
+    assert abs(video.evaluate("v => v.duration") - 3.38) < 0.1
 
 
 def _download(page, button: str, destination: Path) -> Path:

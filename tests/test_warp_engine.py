@@ -1,13 +1,16 @@
+import cv2
 import numpy as np
 import pytest
 from face_factory import synthetic_landmarks
 
 from heygem_ops.audio import AudioFeatures
-from heygem_ops.compose.warp import render_warp
+from heygem_ops.compose.spline import thin_plate
+from heygem_ops.compose.warp import _box, _warp_offsets, render_warp
 from heygem_ops.engines.base import InferenceBatch
 from heygem_ops.engines.registry import available_engines, create_engine
 from heygem_ops.engines.warp import OPEN_MAX, WarpEngine, target_landmarks
 from heygem_ops.errors import InputError
+from heygem_ops.face.contours import LOWER_LIP_LAG, lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.regions import lower_face_polygon, polygon_mask
 
@@ -51,7 +54,9 @@ def test_registry_lists_and_rejects_names():
 def _textured_frame(size: int = 512) -> np.ndarray:
     rng = np.random.default_rng(0)
     ys, xs = np.mgrid[0:size, 0:size]
-    base = np.stack([120 + 60 * np.sin(xs / 17.0), 110 + 50 * np.cos(ys / 13.0), 100 + 40 * np.sin((xs + ys) / 29.0)], -1)
+    base = np.stack(
+        [120 + 60 * np.sin(xs / 17.0), 110 + 50 * np.cos(ys / 13.0), 100 + 40 * np.sin((xs + ys) / 29.0)], -1
+    )
     return np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
 
 
@@ -71,8 +76,66 @@ def test_render_paints_a_dark_mouth_with_teeth_when_open():
     mouth = polygon_mask(frame.shape[:2], target[60:68]) > 0.99
     assert mouth.sum() > 100
     luma = out[mouth].astype(float) @ [0.299, 0.587, 0.114]
-    assert luma.min() < 60  # cavity
-    assert luma.max() > 150  # teeth
+    skin = float(np.median(frame.reshape(-1, 3) @ [0.299, 0.587, 0.114]))
+    assert luma.min() < 0.5 * skin  # a dark cavity
+    assert luma.max() > 1.1 * skin  # teeth brighter than the skin around them
+
+
+def test_open_mouth_is_a_rounded_arc_not_a_diamond():
+    target = _targets(0.0, 1.0)
+    lower = lip_curve(target[[60, 67, 66, 65, 64]], 16)
+    centre, half = (target[60] + target[64]) / 2, (target[64, 0] - target[60, 0]) / 2
+    t, depth = (lower[:, 0] - centre[0]) / half, lower[:, 1] - centre[1]
+    middle = depth[np.argmin(np.abs(t))]
+    halfway = depth[np.argmin(np.abs(t - 0.7))]
+    assert halfway > 0.6 * middle  # a diamond (straight from the corner) would give 0.3
+
+
+def test_painted_interior_follows_the_pictures_blur():
+    source = synthetic_landmarks(gap=0.0)
+    target = _targets(0.0, 1.0)
+    sharp_frame = _textured_frame()
+    soft_frame = cv2.GaussianBlur(sharp_frame, (0, 0), 3.0)
+    mouth = polygon_mask(sharp_frame.shape[:2], target[60:68]) > 0.99
+    sharpness = []
+    for frame in (sharp_frame, soft_frame):
+        grey = cv2.cvtColor(render_warp(frame, source, target, 1.0), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        sharpness.append(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[mouth].mean())
+    assert sharpness[1] < 0.7 * sharpness[0]
+
+
+def test_cheeks_stretch_without_tearing_when_the_jaw_drops():
+    source = synthetic_landmarks(gap=0.0)
+    target = source.copy()
+    target[3:14, 1] += 25.0  # a big jaw drop; the lower lip goes with it, the upper lip stays
+    target[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 20.0
+    region = lower_face_polygon(source)
+    box = _box(region, 512, 512)
+    inside = polygon_mask(box.shape, region - box.origin) > 0
+    vertical = _warp_offsets(source, target, region, box, 100.0, inside)[..., 1]
+    x, top = float(target[48, 0] - box.x0), int(target[48, 1] - box.y0) - 20
+    beside = vertical[top : top + 40, int(x) - 50 : int(x) - 15]  # cheek beside the left corner
+    assert np.abs(np.diff(beside, axis=0)).max() < 2.0  # px per px: a stretch; a tear jumps by most of the drop
+
+
+def test_thin_plate_reproduces_its_centres_and_affine_maps():
+    rng = np.random.default_rng(1)
+    centres = rng.uniform(-1, 1, (30, 2))
+    values = rng.normal(0, 0.1, (30, 2))
+    assert np.allclose(thin_plate(centres, values, centres, 0.0), values, atol=1e-4)
+    affine = centres @ np.array([[0.3, -0.1], [0.2, 0.5]]) + 0.05
+    points = rng.uniform(-1, 1, (50, 2))
+    expected = points @ np.array([[0.3, -0.1], [0.2, 0.5]]) + 0.05
+    assert np.allclose(thin_plate(centres, affine, points, 1e-4), expected, atol=1e-4)
+
+
+def test_settled_lower_lip_moves_down_by_a_share_of_the_gap():
+    open_lips = synthetic_landmarks(gap=20.0)
+    settled = settle_inner_lips(open_lips)
+    assert np.allclose(settled[66] - open_lips[66], [0.0, LOWER_LIP_LAG * 20.0], atol=1e-3)
+    assert np.array_equal(np.delete(settled, [65, 66, 67], axis=0), np.delete(open_lips, [65, 66, 67], axis=0))
+    closed = synthetic_landmarks(gap=0.0)
+    assert np.array_equal(settle_inner_lips(closed), closed)
 
 
 def test_closed_target_leaves_the_mouth_closed():

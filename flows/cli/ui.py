@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import click
 
 from flows.cli.main import is_debug, quiet_prefect, reports_errors
@@ -24,6 +26,10 @@ def ui_command(host: str | None, port: int | None, share: bool) -> None:
     HEYGEM_UI_MAX_DURATION_S. Jobs run in this process, or as Prefect deployments when
     HEYGEM_UI_GENERATE_DEPLOYMENT / HEYGEM_UI_BULK_DEPLOYMENT name them.
     """
+    if importlib.util.find_spec("gradio") is None:
+        raise click.ClickException(
+            "the web UI needs Gradio: run `bash install.sh ui` (or pip install 'heygem-ops[ui]')"
+        )
     settings = get_settings()
     quiet_prefect(is_debug())
     host = host or settings.ui_host

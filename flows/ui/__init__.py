@@ -4,13 +4,15 @@
     tab_single.py   one template + one recording → one MP4, live progress, preview, download
     tab_batch.py    many jobs through the `bulk` flow, a live table, one zip
     tab_history.py  the results dataset, newest first: preview, download, delete (recorded), paging
-    tab_system.py   device, engines, trackers, Ray/Prefect status, log tail
+    tab_system.py   device, engines, trackers, Ray/Prefect status (heygem_ops.doctor), log tail
+    common.py       option widgets and status rendering shared by the Single and Batch tabs
+    context.py      what every tab shares: settings, folders, uploads, queue, results
     runner.py       the job queue: handlers submit and poll; worker threads run the flows
     jobs.py         what the queue runs (flows `generate` and `bulk`), batch tables and zips
     uploads.py      uploads checked by content and limits, stored under generated names
     history.py      paging and recorded deletion over the results dataset
 
-Only the tab modules and app.py import Gradio; importing this package does not.
+Only the tab modules, common.py and app.py import Gradio; importing this package does not.
 """
 
 from __future__ import annotations

@@ -34,9 +34,12 @@ class Served:
     url: str
     share_url: str | None
     app: object  # gr.Blocks
+    ctx: object  # UiContext
 
     def close(self) -> None:
+        """Stop serving; queued jobs are dropped, a running one finishes (its row is recorded)."""
         self.app.close()  # type: ignore[attr-defined]
+        self.ctx.queue.shutdown(wait=False)  # type: ignore[attr-defined]
 
 
 def build_app(ctx):
@@ -51,11 +54,11 @@ def build_app(ctx):
             single = tab_single.build(ctx)
             batch = tab_batch.build(ctx)
             _, (show_history, history_inputs, history_outputs) = tab_history.build(ctx)
-            _, (show_system, _, system_outputs) = tab_system.build(ctx)
+            tab_system.build(ctx)  # probes the machine when opened, not on every page load
+        footer = gr.Markdown(elem_id="app-footer")
         pickers = [single["template"], single["audio"], batch["templates"], batch["audios"]]
-        demo.load(lambda: _picker_updates(ctx), outputs=pickers)
+        demo.load(lambda: (*_picker_updates(ctx), _footer(ctx)), outputs=[*pickers, footer])
         demo.load(show_history, inputs=history_inputs, outputs=history_outputs)
-        demo.load(show_system, outputs=system_outputs)
     demo.queue(default_concurrency_limit=None)
     return demo
 
@@ -73,6 +76,12 @@ def _picker_updates(ctx) -> tuple:
         gr.update(choices=templates),
         gr.update(choices=audios),
     )
+
+
+def _footer(ctx) -> str:
+    busy = ctx.queue.active()
+    where = "as Prefect deployments" if ctx.settings.ui_generate_deployment else "in this process"
+    return f"Ready · jobs run {where} · {busy} queued or running · outputs in `{ctx.workspace.outputs}`"
 
 
 def start(
@@ -99,7 +108,7 @@ def start(
         ssr_mode=False,
         footer_links=[],
     )
-    return Served(url, share_url, demo)
+    return Served(url, share_url, demo, ctx)
 
 
 def login(settings: Settings) -> tuple[str, str] | None:

@@ -99,7 +99,7 @@ def error_text(error: BaseException) -> str:
 
 
 def error_markdown(text: str) -> str:
-    return f"**⚠ {html.escape(text)}**"
+    return f"**{html.escape(text)}**"
 
 
 def upload_name(path: str | Path | None) -> str | None:
@@ -113,17 +113,17 @@ def status_markdown(view: TicketView | None, done_text: str = "") -> str:
         return ""
     if view.state == QUEUED:
         ahead = f"{view.position} job{'s' if view.position != 1 else ''} ahead" if view.position else "next in line"
-        return f"⏳ Queued: {ahead}"
+        return f"Queued: {ahead}"
     if view.state == FAILED:
         return error_markdown(f"Failed: {view.error}")
     if view.done:
-        return f"✅ Done {done_text}".rstrip()
+        return f"Done {done_text}".rstrip()
     stages = [
         f"{STAGE_NAMES.get(stage, stage)} {done}/{total} frames"
         for job in view.progress.values()
         for stage, (done, total) in job.items()
     ]
-    return f"⚙ Running ({view.elapsed_s:.0f} s): " + (" · ".join(stages) if stages else "reading the inputs")
+    return f"Running ({view.elapsed_s:.0f} s): " + (" · ".join(stages) if stages else "reading the inputs")
 
 
 def progress_html(view: TicketView | None) -> str:

@@ -144,6 +144,11 @@ class JobQueue:
         with self._lock:
             return sum(1 for other in self._tickets.values() if other.state == QUEUED and other.order < ticket.order)
 
+    def active(self) -> int:
+        """Tickets queued or running."""
+        with self._lock:
+            return sum(1 for ticket in self._tickets.values() if ticket.state in ACTIVE)
+
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 

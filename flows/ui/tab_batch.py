@@ -7,8 +7,8 @@ batch ends all its videos can be downloaded as one zip.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -78,7 +78,14 @@ def build(ctx: UiContext) -> dict[str, gr.components.Component]:
         options = option_widgets(ctx, "batch")
         run_button = gr.Button("Run batch", variant="primary", elem_id="batch-run")
         status = gr.Markdown(elem_id="batch-status")
-        table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, wrap=True, elem_id="batch-table")
+        table = gr.Dataframe(
+            headers=HEADERS,
+            value=[],
+            interactive=False,
+            wrap=True,
+            column_widths=["22%", "22%", "18%", "8%", "30%"],
+            elem_id="batch-table",
+        )
         zip_button = gr.DownloadButton("Download all (zip)", interactive=False, elem_id="batch-zip")
         manifest_state = gr.State(None)  # stored name of the uploaded manifest (server side)
         media_state = gr.State({})  # file name the manifest uses → stored upload name (server side)
@@ -143,7 +150,7 @@ def _ingest_all(ctx: UiContext, kind: str, paths: list[str] | None) -> tuple[lis
     for path in paths or []:
         try:
             accepted.append(ctx.uploads.ingest(path, kind, upload_name(path)))
-        except HeyGemError as error:
+        except Exception as error:  # refused (HeyGemError) or a bug: either way the user reads why
             refused.append(error_text(error))
         finally:
             _discard_temp(ctx, path)
@@ -156,7 +163,7 @@ def _upload_message(accepted: list, refused: list[str]) -> str:
     return "  \n".join(lines)
 
 
-def run(
+async def run(
     ctx: UiContext,
     mode: str,
     templates: list[str],
@@ -164,10 +171,13 @@ def run(
     manifest: str | None,
     media: dict[str, str] | None,
     *option_values: Any,
-) -> Iterator[tuple]:
-    """Plan the batch, queue it, then follow it: the table refreshes until every job has ended."""
+) -> AsyncIterator[tuple]:
+    """Plan the batch, queue it, then follow it: the table refreshes until every job has ended.
+
+    Async, so a waiting browser tab holds no server thread while its batch runs or queues.
+    """
     try:
-        plan = _plan(ctx, mode, templates, audios, manifest, media or {}, *option_values)
+        plan = await asyncio.to_thread(_plan, ctx, mode, templates, audios, manifest, media or {}, *option_values)
     except HeyGemError as error:
         yield error_markdown(error_text(error)), [], gr.update(value=None, interactive=False)
         return
@@ -182,15 +192,15 @@ def run(
         if view is None:
             yield error_markdown("The batch was forgotten by the server; see the History tab"), [], gr.update()
             return
-        lines = batch_table(plan, view, ctx.store)
+        lines = await asyncio.to_thread(batch_table, plan, view, ctx.store)
         update = (_status(view, lines), lines)
         if view.done:
             break
         if update != shown:
             shown = update
             yield *update, gr.update(value=None, interactive=False)
-        time.sleep(POLL_S)
-    yield _finished(ctx, plan, view, lines)
+        await asyncio.sleep(POLL_S)
+    yield await asyncio.to_thread(_finished, ctx, plan, view, lines)
 
 
 def _plan(
@@ -216,10 +226,10 @@ def _plan(
 
 def _status(view: TicketView, lines: list[list[Any]]) -> str:
     if view.state == QUEUED:
-        return f"⏳ Queued: {view.position} ahead" if view.position else "⏳ Queued: next in line"
+        return f"Queued: {view.position} ahead" if view.position else "Queued: next in line"
     ended = sum(1 for line in lines if str(line[2]).startswith(FINISHED))
     failed = sum(1 for line in lines if line[2] == "failed")
-    running = f"⚙ Running ({view.elapsed_s:.0f} s): {ended} of {len(lines)} jobs finished"
+    running = f"Running ({view.elapsed_s:.0f} s): {ended} of {len(lines)} jobs finished"
     return running + (f", {failed} failed" if failed else "")
 
 
@@ -227,7 +237,7 @@ def _finished(ctx: UiContext, plan: BatchPlan, view: TicketView, lines: list[lis
     failed = sum(1 for line in lines if line[2] != "done" and not str(line[2]).startswith("done"))
     since = datetime.fromtimestamp(view.submitted_at).astimezone()
     archive, count = zip_outputs(plan, ctx.store, since, ctx.workspace.downloads / f"heygem-batch-{view.id[:12]}.zip")
-    text = f"✅ Done in {view.elapsed_s:.1f} s: {len(lines) - failed} of {len(lines)} jobs made a video"
+    text = f"Done in {view.elapsed_s:.1f} s: {len(lines) - failed} of {len(lines)} jobs made a video"
     if failed:
         text += f", {failed} failed (see the table)"
     if view.state == FAILED:

@@ -1,6 +1,7 @@
 """History tab: every result of the UI's results dataset, newest first, with preview, download and delete."""
 
-# No `from __future__ import annotations` here: Gradio finds the `gr.SelectData` parameter by its evaluated annotation.
+from __future__ import annotations
+
 from functools import partial
 from typing import Any
 
@@ -20,7 +21,14 @@ def build(ctx: UiContext) -> tuple[gr.Tab, Any]:
             previous = gr.Button("◀ Newer", size="sm", elem_id="history-prev")
             page_text = gr.Markdown(elem_id="history-page")
             following = gr.Button("Older ▶", size="sm", elem_id="history-next")
-        table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, wrap=True, elem_id="history-table")
+        table = gr.Dataframe(
+            headers=HEADERS,
+            value=[],
+            interactive=False,
+            wrap=True,
+            column_widths=["17%", "9%", "22%", "22%", "7%", "7%", "16%"],
+            elem_id="history-table",
+        )
         details = gr.Markdown("Select a row to preview it.", elem_id="history-details")
         with gr.Row():
             video = gr.Video(label="Preview", interactive=False, elem_id="history-video")
@@ -38,7 +46,11 @@ def build(ctx: UiContext) -> tuple[gr.Tab, Any]:
     previous.click(lambda p: show(p - 1), inputs=[page], outputs=listing + cleared)
     following.click(lambda p: show(p + 1), inputs=[page], outputs=listing + cleared)
     tab.select(show, inputs=[page], outputs=listing + cleared)
-    table.select(partial(select_row, ctx), inputs=[job_ids], outputs=cleared)
+
+    def on_select(ids: list[str], event: gr.SelectData) -> tuple:  # a plain function: Gradio reads its type hints
+        return select_row(ctx, ids, event)
+
+    table.select(on_select, inputs=[job_ids], outputs=cleared)
     delete.click(partial(delete_selected, ctx), inputs=[selected, page], outputs=listing + cleared)
     return tab, (show, [page], listing + cleared)
 

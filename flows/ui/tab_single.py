@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ def ingest(ctx: UiContext, kind: str, path: str | None) -> tuple[Any, str, Any]:
         return gr.update(), "", gr.update()
     try:
         upload = ctx.uploads.ingest(path, kind, upload_name(path))
-    except HeyGemError as error:
+    except Exception as error:  # refused (HeyGemError) or a bug: either way the user reads why
         return gr.update(), error_markdown(error_text(error)), None
     finally:
         _discard_temp(ctx, path)
@@ -102,13 +102,18 @@ def _discard_temp(ctx: UiContext, path: str) -> None:
         temp.unlink(missing_ok=True)
 
 
-def run(ctx: UiContext, template_name: str | None, audio_name: str | None, *option_values: Any) -> Iterator[tuple]:
-    """Submit the job to the queue, then follow it: status, progress bars, and finally video and download."""
+async def run(
+    ctx: UiContext, template_name: str | None, audio_name: str | None, *option_values: Any
+) -> AsyncIterator[tuple]:
+    """Submit the job to the queue, then follow it: status, progress bars, and finally video and download.
+
+    Async, so a waiting browser tab holds no server thread while its job runs or queues.
+    """
     try:
         template = ctx.uploads.resolve(template_name, "template")
         audio = ctx.uploads.resolve(audio_name, "audio")
         choices = choices_from(*option_values)
-        _, output = plan_single(template, audio, choices, ctx.workspace.outputs)
+        _, output = await asyncio.to_thread(plan_single, template, audio, choices, ctx.workspace.outputs)
     except HeyGemError as error:
         yield error_markdown(error_text(error)), "", None, gr.update(value=None, interactive=False)
         return
@@ -126,7 +131,7 @@ def run(ctx: UiContext, template_name: str | None, audio_name: str | None, *opti
         if update != shown:
             shown = update
             yield *update, gr.update(), gr.update()
-        time.sleep(POLL_S)
+        await asyncio.sleep(POLL_S)
     yield _finished(view)
 
 

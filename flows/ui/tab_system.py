@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 from collections import deque
@@ -13,6 +12,8 @@ from typing import Any
 import gradio as gr
 
 from flows.ui.context import UiContext
+from heygem_ops.device import choose_device, describe
+from heygem_ops.errors import HeyGemError
 from heygem_ops.logs import LOG_FILE_NAME, get_logger
 
 log = get_logger("ui.system")
@@ -41,48 +42,62 @@ def build(ctx: UiContext) -> tuple[gr.Tab, Any]:
 
 
 def system_view(ctx: UiContext) -> tuple[str, str, str]:
-    facts = environment(ctx)
-    lines = [f"- **{html.escape(key)}**: {html.escape(_text(value))}" for key, value in facts.items()]
-    return "\n".join(lines), json.dumps(facts, indent=2, default=str), log_tail(ctx)
+    """(summary as Markdown, the full report as JSON, the log's tail)."""
+    report, facts = environment(ctx)
+    return (
+        summary_markdown(report, facts),
+        json.dumps({"ui": facts, "doctor": report}, indent=2, default=str),
+        log_tail(ctx),
+    )
 
 
-def environment(ctx: UiContext) -> dict[str, Any]:
-    """The doctor's structured report (device, engines, trackers, Ray, Prefect), plus what the UI itself uses."""
-    facts: dict[str, Any] = {}
+def environment(ctx: UiContext) -> tuple[dict[str, Any], dict[str, str]]:
+    """The doctor's report (as a dict; empty when it fails) and what the UI itself uses."""
+    report: dict[str, Any] = {}
+    settings = ctx.settings
+    facts = {"device in use": _device_in_use(settings.device)}
     try:
-        from heygem_ops import doctor
+        from heygem_ops.doctor import diagnose
 
-        facts.update(_as_dict(doctor.diagnose()))
+        report = diagnose().as_dict()
     except Exception as error:  # the UI must show the rest even when a probe fails
         log.warning("environment report failed: %s", error)
         facts["environment report"] = f"unavailable ({type(error).__name__}: {error})"
-    settings = ctx.settings
-    facts["UI jobs"] = (
-        f"as Prefect deployment {settings.ui_generate_deployment}" if settings.ui_generate_deployment else "in-process"
-    )
-    facts["UI batches"] = (
-        f"as Prefect deployment {settings.ui_bulk_deployment}" if settings.ui_bulk_deployment else "in-process"
-    )
-    facts["UI workers"] = settings.ui_workers
+    generate, bulk = settings.ui_generate_deployment, settings.ui_bulk_deployment
+    facts["UI jobs"] = f"as Prefect deployment {generate}" if generate else "in this process (Prefect, no server)"
+    facts["UI batches"] = f"as Prefect deployment {bulk}" if bulk else "in this process (Prefect, no server)"
+    facts["UI workers"] = f"{settings.ui_workers} job(s) or batch(es) at a time; {ctx.queue.active()} queued or running"
     facts["UI output folder"] = str(ctx.workspace.outputs)
-    facts["UI upload limits"] = f"{settings.ui_max_upload_mb:g} MiB, {settings.ui_max_duration_s:g} s"
-    return facts
+    facts["UI upload limits"] = f"{settings.ui_max_upload_mb:g} MiB and {settings.ui_max_duration_s:g} s per file"
+    return report, facts
 
 
-def _as_dict(report: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return dataclasses.asdict(report)
-    if hasattr(report, "as_dict"):
-        return dict(report.as_dict())
-    return dict(report)
+def _device_in_use(spec: str) -> str:
+    try:
+        return f"{describe(choose_device(spec))} (HEYGEM_DEVICE={spec})"
+    except HeyGemError as error:
+        return f"{error.kind}: {error}"
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(_text(item) for item in value) or "none"
-    if isinstance(value, dict):
-        return "; ".join(f"{key}: {_text(item)}" for key, item in value.items())
-    return str(value)
+def summary_markdown(report: dict[str, Any], facts: dict[str, str]) -> str:
+    """Key facts, then one table row per doctor check (engines, trackers, encoders, Ray, Prefect, ...)."""
+    lines = [f"- **{html.escape(key)}**: {html.escape(value)}" for key, value in facts.items()]
+    if report:
+        gpus = ", ".join(f"cuda:{gpu['index']} {gpu['name']}" for gpu in report["gpus"]) or "none"
+        lines.append(
+            f"- **runtime**: Python {report['python']}, torch {report['torch']}, "
+            f"CUDA {report['cuda'] or 'none (CPU build)'}, GPUs: {html.escape(gpus)}"
+        )
+        lines += ["", "| area | name | status | found | to fix |", "|---|---|---|---|---|"]
+        for check in report["checks"]:
+            status = "usable" if check["ok"] else ("missing" if check["required"] else "not set up (optional)")
+            cells = [check["area"], check["name"], status, check["detail"], check["fix"] or ""]
+            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(text: Any) -> str:
+    return html.escape(str(text)).replace("|", "\\|").replace("\n", " ")
 
 
 def log_tail(ctx: UiContext, lines: int = LOG_LINES) -> str:

@@ -11,26 +11,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from heygem_ops.face.contours import lip_curve, lip_profile
 from heygem_ops.face.regions import polygon_mask
 
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 weights of R, G, B
 MIN_GAP = 1.5  # px: narrower openings are left as the warp made them
+MIN_TEETH = 2.0  # px: a row of teeth lower than this is not drawn (it would read as a bright seam)
 UPPER_TEETH = 0.085  # visible upper-incisor height at full activity, in interocular distances
-LOWER_TEETH = 0.022  # visible lower-teeth height at full activity, in interocular distances
-TEETH_SPAN = 0.8  # the teeth's half-span as a fraction of the inner mouth's half-width
-TEETH_GAIN = 1.12  # teeth luma relative to the skin around the mouth
-TEETH_TINT = np.array([1.0, 0.97, 0.88])  # warm off-white, luma-normalised below
+LOWER_TEETH = 0.018  # visible lower-teeth height at full activity, in interocular distances
+TEETH_SPAN = 0.95  # the teeth's half-span as a fraction of the inner mouth's half-width
+TEETH_GAIN = 1.25  # teeth luma relative to the skin around the mouth
+TEETH_TINT = np.array([1.0, 0.97, 0.88])  # warm off-white, luma-normalised below...
+SKIN_TINT = 0.35  # ...pulled this far towards the skin's own hue, so teeth share the picture's white balance
 GAPS = (0.0, 0.36, 0.66)  # angles (rad) of the gaps between front teeth seen on a round arch
-GAP_DARKEN = 0.1  # how much darker the line between two teeth is
+GAP_DARKEN = 0.16  # how much darker the line between two teeth is
 LIP_SHADOW = 0.25  # darkening of the teeth right under the upper lip
-SIDE_SHADOW = 0.55  # darkening towards the mouth corners, where the mouth recedes
-CAVITY_SHADE = 0.22  # cavity colour as a fraction of the lip colour, at its darkest (the top)
+SIDE_SHADOW = 0.45  # darkening towards the mouth corners, where the mouth recedes
+CAVITY_SHADE = 0.25  # cavity brightness as a fraction of the lips', at its darkest (the top)
+CAVITY_RED = np.array(
+    [0.75, 0.22, 0.2]
+)  # the cavity's own dark red, per unit of skin luma, mixed half-and-half with the lips'
 TONGUE_SHADE = 0.55  # tongue colour as a fraction of the lip colour
 TONGUE_OPEN = 0.09  # interocular distances of opening from which the tongue shows
 TEETH_CLEAR = 0.08  # interocular distances of opening at which the teeth are fully lit
-EDGE = 0.7  # px softness of every painted edge
+EDGE = 0.6  # px softness of every painted edge, before matching the picture's blur
+CORNER_FADE = 0.18  # share of the half-width over which the painting fades into the lips at each corner
+SOFTNESS_GAIN = 1.45  # gradient/Laplacian ratio at strong edges per px of blur (calibrated on blurred steps)
+BLUR_SHARE = 0.65  # of the measured edge softness given to the painting: lip edges are softer than teeth
 
 
 @dataclass(frozen=True)
@@ -73,23 +83,51 @@ def _mouth_frame(upper: np.ndarray, lower: np.ndarray, box: tuple[int, int, int,
     return _Frame(a / half, b - edges[0], edges[1] - b, edges[1] - edges[0], half)
 
 
-def _colours(roi: np.ndarray, landmarks: np.ndarray, iod: float) -> tuple[np.ndarray, float]:
-    """(lip RGB, skin luma) of this face, sampled around the target mouth in `roi`.
+@dataclass(frozen=True)
+class _Look:
+    """How this face looks around the mouth: lip and skin colour (RGB float), blur (px sigma)."""
 
-    Only a box around the outer lips is read: the lips between the outer and inner outline, the
-    skin in a margin around them.
-    """
+    lip: np.ndarray
+    skin: np.ndarray
+    blur: float
+
+    @property
+    def skin_luma(self) -> float:
+        return float(self.skin @ LUMA)
+
+
+def _look(roi: np.ndarray, landmarks: np.ndarray, iod: float) -> _Look:
+    """Sample the lips, the skin around them and the picture's blur from a box around the outer lips."""
     margin = 0.12 * iod
     low = np.maximum(np.floor(landmarks[48:60].min(axis=0) - margin).astype(int), 0)
     high = np.minimum(np.ceil(landmarks[48:60].max(axis=0) + margin).astype(int), roi.shape[1::-1])
-    patch = roi[low[1] : high[1], low[0] : high[0]].reshape(-1, 3).astype(np.float32)
-    outer = polygon_mask(tuple(high - low)[::-1], landmarks[48:60] - low).reshape(-1)
-    inner = polygon_mask(tuple(high - low)[::-1], landmarks[60:68] - low).reshape(-1)
+    box = roi[low[1] : high[1], low[0] : high[0]]
+    patch = box.reshape(-1, 3).astype(np.float32)
+    outer = polygon_mask(box.shape[:2], landmarks[48:60] - low).reshape(-1)
+    inner = polygon_mask(box.shape[:2], landmarks[60:68] - low).reshape(-1)
     lips = np.clip(outer - inner, 0.0, 1.0)
     lip = (patch * lips[:, None]).sum(axis=0) / max(float(lips.sum()), 1.0)
-    skin = patch[outer < 0.01] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    skin_luma = float(np.median(skin)) if skin.size else float(lip @ [0.299, 0.587, 0.114]) * 1.4
-    return lip, skin_luma
+    skin = patch[outer < 0.01]
+    skin = np.median(skin, axis=0) if len(skin) else lip * 1.4
+    return _Look(lip, skin, BLUR_SHARE * _blur(cv2.cvtColor(box, cv2.COLOR_RGB2GRAY).astype(np.float32)))
+
+
+def _blur(grey: np.ndarray) -> float:
+    """Gaussian sigma (px) the picture seems blurred by, from the (h, w) grey patch round the mouth.
+
+    At a blurred step edge, summed gradient over summed |Laplacian| grows linearly with the blur;
+    a light pre-blur and using only the strongest edges keep noise and grain out of the estimate.
+    """
+    if min(grey.shape) < 5:
+        return 0.0
+    grey = cv2.GaussianBlur(grey, (0, 0), 1.0)
+    gradient = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)) / 8.0
+    strong = gradient > 0.25 * float(gradient.max())
+    laplacian = np.abs(cv2.Laplacian(grey, cv2.CV_32F))[strong].sum()
+    if laplacian <= 0:
+        return 0.0
+    ratio = float(gradient[strong].sum() / laplacian) / SOFTNESS_GAIN
+    return float(np.sqrt(max(ratio * ratio - 1.0, 0.0)))
 
 
 def _teeth(f: _Frame, height: float, from_top: bool, clarity: float) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +153,7 @@ def _tooth_gaps(f: _Frame, pitch: float) -> np.ndarray:
     angle = np.abs(np.arcsin(np.clip(f.t * 0.95, -1.0, 1.0)))
     radius = f.half * np.sqrt(np.clip(1.0 - (f.t * 0.95) ** 2, 0.05, 1.0))
     nearest = np.min(np.abs(angle[..., None] - np.asarray(GAPS) * pitch), axis=-1)
-    return np.exp(-((nearest * radius / 0.7) ** 2))
+    return np.exp(-((nearest * radius / 0.9) ** 2))
 
 
 def _tongue(f: _Frame, iod: float) -> np.ndarray:
@@ -131,44 +169,59 @@ def _tongue(f: _Frame, iod: float) -> np.ndarray:
 def paint_interior(roi: np.ndarray, landmarks: np.ndarray, activity: float, iod: float) -> np.ndarray:
     """Fill the target mouth opening in `roi` (H, W, 3 uint8); landmarks (68, 2) in ROI pixels.
 
-    Returns a new array (the input itself when the target lips are closed).
+    The painting is blurred as much as the picture around the mouth is, so a soft video gets a
+    soft mouth. Returns a new array (the input itself when the target lips are closed).
     """
     upper = lip_curve(landmarks[[60, 61, 62, 63, 64]], 8)
     lower = lip_curve(landmarks[[60, 67, 66, 65, 64]], 8)
-    outline = np.vstack([upper, lower[::-1]])
-    low = np.maximum(np.floor(outline.min(axis=0)).astype(int) - 2, 0)
-    high = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + 3, roi.shape[1::-1])
-    f = _mouth_frame(upper, lower, (low[0], low[1], high[0], high[1]))
-    mid_gap = float(f.gap.max()) if f.gap.size else 0.0
-    if mid_gap < MIN_GAP or (high - low).min() < 2:
+    if float(np.max(((lower - upper) ** 2).sum(axis=1))) < MIN_GAP**2:
         return roi
-    lip, skin_luma = _colours(roi, landmarks, iod)
-    layer = _paint(f, lip, skin_luma, activity, iod)
-    mouth = (_smooth(f.top) * _smooth(f.bottom) * (np.abs(f.t) < 1.0))[..., None]
+    look = _look(roi, landmarks, iod)
+    reach = 2 + int(np.ceil(3.0 * look.blur))
+    outline = np.vstack([upper, lower])
+    low = np.maximum(np.floor(outline.min(axis=0)).astype(int) - reach, 0)
+    high = np.minimum(np.ceil(outline.max(axis=0)).astype(int) + reach + 1, roi.shape[1::-1])
+    if (high - low).min() < 2:
+        return roi
+    f = _mouth_frame(upper, lower, (low[0], low[1], high[0], high[1]))
+    layer = _paint(f, look, activity, iod)
+    corners = _smooth_unit((1.0 - np.abs(f.t)) / CORNER_FADE)
+    mouth = (_smooth(f.top) * _smooth(f.bottom) * corners).astype(np.float32)
+    if look.blur > 0.3:
+        layer = cv2.GaussianBlur(layer * mouth[..., None], (0, 0), look.blur)
+        mouth = cv2.GaussianBlur(mouth, (0, 0), look.blur)
+        layer /= np.maximum(mouth, 1e-3)[..., None]
     out = roi.copy()
     box = out[low[1] : high[1], low[0] : high[0]]
-    box[:] = np.clip(box * (1.0 - mouth) + layer * mouth + 0.5, 0, 255).astype(np.uint8)
+    box[:] = np.clip(box * (1.0 - mouth[..., None]) + layer * mouth[..., None] + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
-def _paint(f: _Frame, lip: np.ndarray, skin_luma: float, activity: float, iod: float) -> np.ndarray:
+def _smooth_unit(x: np.ndarray) -> np.ndarray:
+    """Smoothstep of x over 0..1."""
+    r = np.clip(x, 0.0, 1.0)
+    return r * r * (3.0 - 2.0 * r)
+
+
+def _paint(f: _Frame, look: _Look, activity: float, iod: float) -> np.ndarray:
     """(H, W, 3) float32 colours of the mouth interior, before the lip outline cuts them out."""
     mid_gap = float(f.gap.max())
     clarity = float(np.clip(mid_gap / (TEETH_CLEAR * iod), 0.0, 1.0))
-    white = TEETH_TINT / float(TEETH_TINT @ [0.299, 0.587, 0.114]) * np.clip(skin_luma * TEETH_GAIN, 70.0, 235.0)
-    cavity = (lip * CAVITY_SHADE).astype(np.float32)
+    hue = (1.0 - SKIN_TINT) * TEETH_TINT / float(TEETH_TINT @ LUMA) + SKIN_TINT * look.skin / max(look.skin_luma, 1.0)
+    white = hue * np.clip(look.skin_luma * TEETH_GAIN, 70.0, 240.0)
+    cavity = (CAVITY_SHADE * (0.5 * look.lip + 0.5 * CAVITY_RED * look.skin_luma)).astype(np.float32)
     floor = np.clip(f.top / np.maximum(f.gap, 1.0), 0.0, 1.0)  # 0 under the upper teeth, 1 at the lower lip
-    layer = cavity * (1.0 + 0.6 * floor)[..., None]
+    layer = cavity * (1.0 + 0.35 * floor)[..., None]
     tongue = _tongue(f, iod)[..., None]
-    layer += (lip * TONGUE_SHADE * (0.8 + 0.2 * floor)[..., None] - layer) * tongue
+    layer += (look.lip * TONGUE_SHADE * (0.8 + 0.2 * floor)[..., None] - layer) * tongue
     for from_top, height, gain in (
-        (False, min(LOWER_TEETH * iod * activity, 0.2 * mid_gap), 0.82),
+        (False, min(LOWER_TEETH * iod * activity, 0.2 * mid_gap), 0.75),
         (True, min(UPPER_TEETH * iod * min(1.0, 1.5 * activity), 0.45 * mid_gap), 1.0),
     ):
-        if height < 0.5:
+        if height < MIN_TEETH:
             continue
-        coverage, shade = _teeth(f, height, from_top, clarity)
+        coverage, shade = _teeth(f, height, from_top, clarity * min(1.0, (height - MIN_TEETH) / 4.0))
         colour = white * (gain * (0.6 + 0.4 * clarity)) * shade[..., None]
         layer += (colour - layer) * coverage[..., None]
     side = np.clip(1.0 - SIDE_SHADOW * f.t**2, 0.3, 1.0)
-    return layer * side[..., None]
+    return (layer * side[..., None]).astype(np.float32)

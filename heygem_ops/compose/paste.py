@@ -20,24 +20,43 @@ GENERATED_FROM = 0.5  # the patch is used from this fraction of the box height d
 BAND = (0.05, 0.95)  # mask values that count as "the edge" where colours are compared
 
 
-def paste_mask(shape: tuple[int, int], landmarks: np.ndarray | None) -> np.ndarray:
-    """(h, w) float32 weight of the patch inside a box of `shape`: 1 deep in the lower face, 0 outside.
+def region_inside(frame_shape: tuple[int, int], box: tuple[int, int, int, int], polygon: np.ndarray) -> np.ndarray:
+    """(h, w) bool: which pixels of `box` (x0, y0, x1, y1) lie inside `polygon` (frame pixels).
 
-    landmarks: (68, 2) in box coordinates, or None/NaN to fall back to an ellipse over the box's
-    lower half. The weight ramps up (smoothstep) over FEATHER·h inside the region's edge.
+    Rasterised on a canvas holding the whole polygon, clipped only by the frame, so the answer is
+    pixel for pixel the one `face.regions` gives on the full frame (the quality checks' region).
     """
-    height, width = shape
-    if landmarks is not None and np.isfinite(landmarks).all():
-        inside = polygon_mask(shape, lower_face_polygon(landmarks)) > 0.5
-    else:
-        inside = np.zeros(shape, dtype=np.uint8)
-        centre, axes = (width // 2, int(height * 0.72)), (int(width * 0.42), int(height * 0.26))
-        inside = cv2.ellipse(inside, centre, axes, 0, 0, 360, 1, thickness=-1) > 0
+    x0, y0, x1, y1 = box
+    height, width = frame_shape
+    cx0, cy0 = max(0, min(x0, int(np.floor(polygon[:, 0].min())))), max(0, min(y0, int(np.floor(polygon[:, 1].min()))))
+    cx1 = min(width, max(x1, int(np.ceil(polygon[:, 0].max())) + 1))
+    cy1 = min(height, max(y1, int(np.ceil(polygon[:, 1].max())) + 1))
+    offset = np.array([cx0, cy0], dtype=polygon.dtype)
+    canvas = polygon_mask((cy1 - cy0, cx1 - cx0), polygon - offset) > 0.5
+    return canvas[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+
+
+def paste_mask(inside: np.ndarray) -> np.ndarray:
+    """(h, w) float32 weight of the patch in its box, from the (h, w) bool lower-face region.
+
+    Only the box's lower half counts (the generated part), and the weight ramps up (smoothstep)
+    over FEATHER·h inside the region's edge and the box's edge, so no seam or square shows.
+    """
+    height = inside.shape[0]
+    inside = inside.copy()
     inside[: int(height * GENERATED_FROM)] = False
     inside[[0, -1], :] = inside[:, [0, -1]] = False  # the box edge is an edge too
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
     ramp = np.clip(depth / max(FEATHER * height, 1.0), 0.0, 1.0)
     return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
+
+def _fallback_region(shape: tuple[int, int]) -> np.ndarray:
+    """An ellipse over the box's lower half, for a frame whose landmarks are unknown."""
+    height, width = shape
+    canvas = np.zeros(shape, dtype=np.uint8)
+    centre, axes = (width // 2, int(height * 0.72)), (int(width * 0.42), int(height * 0.26))
+    return cv2.ellipse(canvas, centre, axes, 0, 0, 360, 1, thickness=-1) > 0
 
 
 def match_colour(patch: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -69,8 +88,11 @@ def paste_patch(frame: np.ndarray, patch: np.ndarray, box: np.ndarray, landmarks
     if x1 - x0 < 4 or y1 - y0 < 4:
         return frame
     height, width = y1 - y0, x1 - x0
-    local = None if landmarks is None else landmarks - np.array([x0, y0], dtype=np.float32)
-    mask = paste_mask((height, width), local)
+    if landmarks is not None and np.isfinite(landmarks).all():
+        inside = region_inside(frame.shape[:2], (x0, y0, x1, y1), lower_face_polygon(landmarks))
+    else:
+        inside = _fallback_region((height, width))
+    mask = paste_mask(inside)
     region = frame[y0:y1, x0:x1].astype(np.float32)
     generated = cv2.resize(patch, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     generated = match_colour(generated, region, mask)

@@ -19,17 +19,19 @@ import cv2
 import numpy as np
 
 from heygem_ops.compose.interior import paint_interior
-from heygem_ops.face.contours import lip_curve
+from heygem_ops.compose.spline import thin_plate
+from heygem_ops.face.contours import lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import interocular
 from heygem_ops.face.regions import lower_face_polygon, polygon_mask
 
-GRID_STEP = 6  # px between spline evaluations; the map is smooth, so bilinear upsampling is exact enough
+GRID_PER_IOD = 24  # spline evaluations per interocular distance; the map is smooth, bilinear upsampling is exact enough
 EDGE_FADE = 0.12  # interocular distances over which the warp fades out inside the region's edge
 PIN_SPACING = 0.12  # interocular distances between the zero-motion pins on the region's edge
 SEAM_FEATHER = 0.75  # px half-width of the split between the layers along the lower lip
 SIDE_BLEND = 0.8  # growth of that half-width per px beside the mouth corners: cheeks stretch, never tear
-LIP_INSET = 0.015  # interocular distances the source inner lip edges are taken inside the lips...
-INSET_SHARE = 0.25  # ...at most this share of the source opening: template teeth must not show at the edge
+LIP_INSET = 0.02  # interocular distances the source inner lip edges are taken inside the lips, at most...
+INSET_SHARE = 0.15  # ...and this share of the source and target openings: no template teeth or slit at the edge
+RESHARPEN = 0.35  # unsharp-mask gain on moved pixels: bicubic resampling softens what it shifts
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units: tracker noise must not make ripples
 CURVE_SAMPLES = 4  # control points per landmark gap along each lip curve
 
@@ -74,47 +76,16 @@ def _ring(polygon: np.ndarray, spacing: float) -> np.ndarray:
     return np.vstack(points)
 
 
-def _tps_kernel(squared: np.ndarray) -> np.ndarray:
-    """Thin-plate radial basis r^2 log r, written on squared distances (r^2 log r = r^2 log r^2 / 2)."""
-    return 0.5 * squared * np.log(np.maximum(squared, 1e-12))
+def _layer_points(landmarks: np.ndarray, anchors: list[int], curves: tuple[list[int], ...]) -> np.ndarray:
+    """(P, 2) control points of one layer: anchor landmarks plus densified lip curves."""
+    dense = [lip_curve(landmarks[run], CURVE_SAMPLES) for run in curves]
+    return np.vstack([landmarks[anchors], *dense])
 
 
-def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, 2) x (B, 2) -> (A, B) squared Euclidean distances."""
-    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
-
-
-def _thin_plate(centres: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Smoothed thin-plate spline through (C, 2) `centres` with (C, 2) `values`, at (G, 2) `grid`.
-
-    Solves the (C + 3)-square system [K + s I, P; P^T, 0] once and evaluates with one matrix
-    product: a few hundred microseconds, where a general RBF library spends milliseconds.
-    Returns (G, 2) float64.
-    """
-    count = len(centres)
-    system = np.zeros((count + 3, count + 3))
-    system[:count, :count] = _tps_kernel(_squared_distances(centres, centres)) + SMOOTHING * np.eye(count)
-    system[:count, count] = system[count, :count] = 1.0
-    system[:count, count + 1 :] = centres
-    system[count + 1 :, :count] = centres.T
-    rhs = np.zeros((count + 3, 2))
-    rhs[:count] = values
-    coeffs = np.linalg.solve(system, rhs)
-    basis = _tps_kernel(_squared_distances(grid, centres))
-    return basis @ coeffs[:count] + coeffs[count] + grid @ coeffs[count + 1 :]
-
-
-def _layer_offsets(
-    source: np.ndarray, target: np.ndarray, pins: np.ndarray, grid: np.ndarray, scale: float
-) -> np.ndarray:
-    """Backward offsets (target -> source) of one layer at `grid` points, in px. Returns (G, 2).
-
-    Coordinates are divided by `scale` (the interocular distance) so the spline's conditioning and
-    smoothing do not depend on resolution.
-    """
-    centres = np.vstack([target, pins]) / scale
-    values = np.vstack([source - target, np.zeros_like(pins)]) / scale
-    return _thin_plate(centres.astype(np.float64), values, grid.astype(np.float64) / scale) * scale
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, a smooth S between (float32)."""
+    r = np.clip(x, 0.0, 1.0).astype(np.float32)
+    return r * r * (3.0 - 2.0 * r)
 
 
 def _box(region: np.ndarray, height: int, width: int) -> _Box | None:
@@ -130,94 +101,144 @@ def render_warp(frame: np.ndarray, source: np.ndarray, target: np.ndarray, activ
 
     source, target: (68, 2) float32 landmarks in frame pixels. activity: 0..1 speech loudness, used
     for how much of the teeth the painted interior shows. Pixels outside the lower-face region of
-    `source` are returned bit-exact.
+    `source` are returned bit-exact. Bicubic resampling keeps the moved skin as sharp as the rest.
     """
+    source = settle_inner_lips(source)  # as the engine did when it made `target`
     iod = float(interocular(source))
     region = lower_face_polygon(source)
     box = _box(region, *frame.shape[:2])
     if box is None:
         return frame
-    offsets = _warp_offsets(source, target, region, box, iod)
-    xs, ys = np.meshgrid(np.arange(box.x0, box.x1, dtype=np.float32), np.arange(box.y0, box.y1, dtype=np.float32))
-    warped = cv2.remap(
-        frame, xs + offsets[..., 0], ys + offsets[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-    )
-    warped = paint_interior(warped, target - box.origin, activity, iod)
     inside = polygon_mask(box.shape, region - box.origin) > 0
+    maps = _warp_offsets(source, target, region, box, iod, inside)
+    maps[..., 0] += np.arange(box.x0, box.x1, dtype=np.float32)[None, :]
+    maps[..., 1] += np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
+    moved = np.abs(maps[..., 0] - np.arange(box.x0, box.x1, dtype=np.float32)[None, :])
+    moved += np.abs(maps[..., 1] - np.arange(box.y0, box.y1, dtype=np.float32)[:, None])
+    warped = cv2.remap(frame, maps, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    warped = _restore_detail(warped, moved)
+    warped = paint_interior(warped, target - box.origin, activity, iod)
     out = frame.copy()
-    roi = out[box.y0 : box.y1, box.x0 : box.x1]
-    roi[inside] = warped[inside]
+    np.copyto(out[box.y0 : box.y1, box.x0 : box.x1], warped, where=inside[..., None])
     return out
 
 
-def _warp_offsets(source: np.ndarray, target: np.ndarray, region: np.ndarray, box: _Box, iod: float) -> np.ndarray:
-    """(H, W, 2) float32 backward offsets over the ROI: both layers' maps, blended and faded.
+def _restore_detail(warped: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """Give resampled pixels back the fine detail interpolation took: an unsharp mask of
+    RESHARPEN strength, faded in over the first pixel of motion so unmoved pixels stay exact.
 
-    The splines are evaluated on a lattice every GRID_STEP px and upsampled bilinearly; the layer
-    choice is made per pixel, since it must follow the lip edge exactly.
+    warped: (H, W, 3) uint8; moved: (H, W) float32 px each pixel was moved by (L1).
     """
+    if RESHARPEN <= 0:
+        return warped
+    detail = warped.astype(np.float32)
+    detail -= cv2.GaussianBlur(warped, (0, 0), 1.0).astype(np.float32)
+    detail *= (RESHARPEN * np.minimum(moved, 1.0))[..., None]
+    detail += warped
+    return np.clip(detail, 0, 255).astype(np.uint8)
+
+
+def _warp_offsets(
+    source: np.ndarray, target: np.ndarray, region: np.ndarray, box: _Box, iod: float, inside: np.ndarray
+) -> np.ndarray:
+    """(H, W, 2) float32 backward offsets over the ROI (`inside`: (H, W) bool, the region's pixels).
+
+    The splines are evaluated on a lattice of about GRID_PER_IOD nodes per interocular distance,
+    only at nodes inside the region where a layer can be seen, faded there, and upsampled
+    bilinearly (nodes sit where cv2.resize's pixel-centre convention puts them, so the upsampling
+    is exact). The choice between layers is made per pixel: it must follow the lip edge exactly.
+    """
+    source = _inset_inner_lips(source, target, iod)
+    step = int(np.clip(round(iod / GRID_PER_IOD), 3, 16))
     height, width = box.shape
-    source = _inset_inner_lips(source, iod)
+    gh, gw = -(-height // step), -(-width // step)
+    gx = (box.x0 - 0.5 + (np.arange(gw) + 0.5) * step).astype(np.float32)
+    gy = (box.y0 - 0.5 + (np.arange(gh) + 0.5) * step).astype(np.float32)
+    nodes = np.stack(np.meshgrid(gx, gy), axis=-1)
+    depth = cv2.distanceTransform(inside.view(np.uint8), cv2.DIST_L2, 3)
+    fade = _smoothstep(
+        depth[np.minimum(_centres(gh, step), height - 1)][:, np.minimum(_centres(gw, step), width - 1)]
+        / (EDGE_FADE * iod)
+    )
+    line, spread = _lip_line(target, gx)
+    below, margin = gy[:, None] - line[None, :], spread[None, :] + 3.0 * step
     pins = _ring(region, spacing=max(iod * PIN_SPACING, 4.0))
-    gh, gw = -(-height // GRID_STEP), -(-width // GRID_STEP)
-    # Lattice nodes sit where cv2.resize's pixel-centre convention puts them, so upsampling is exact.
-    gx = box.x0 - 0.5 + (np.arange(gw) + 0.5) * GRID_STEP
-    gy = box.y0 - 0.5 + (np.arange(gh) + 0.5) * GRID_STEP
-    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
-    coarse = []
-    for anchors, curves in ((_UPPER_ANCHORS, _UPPER_CURVES), (_LOWER_ANCHORS, _LOWER_CURVES)):
-        layer = _layer_offsets(
-            _layer_points(source, anchors, curves), _layer_points(target, anchors, curves), pins, grid, iod
-        )
-        coarse.append(layer.reshape(gh, gw, 2).astype(np.float32))
-    size = (gw * GRID_STEP, gh * GRID_STEP)
-    upper, lower = (cv2.resize(layer, size, interpolation=cv2.INTER_LINEAR)[:height, :width] for layer in coarse)
-    share = _lower_share(box, target)[..., None]
-    fade = _edge_fade(box.shape, region - box.origin, EDGE_FADE * iod)[..., None]
-    return (upper + (lower - upper) * share) * fade
+    layers = []
+    for (anchors, curves), seen in (
+        ((_UPPER_ANCHORS, _UPPER_CURVES), below < margin),
+        ((_LOWER_ANCHORS, _LOWER_CURVES), below > -margin),
+    ):
+        coarse = np.zeros((gh, gw, 2), dtype=np.float32)
+        seen &= fade > 0
+        if seen.any():
+            points = (_layer_points(source, anchors, curves), _layer_points(target, anchors, curves))
+            coarse[seen] = _layer_offsets(*points, pins, nodes[seen], box.origin, iod) * fade[seen][:, None]
+        layers.append(cv2.resize(coarse, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:height, :width])
+    upper, lower = layers
+    line, spread = _lip_line(target, np.arange(box.x0, box.x1, dtype=np.float32))
+    rows = np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
+    share = _smoothstep(0.5 + (rows - line[None, :]) / (2.0 * spread[None, :]))
+    lower -= upper
+    lower *= share[..., None]
+    lower += upper
+    return lower
 
 
-def _inset_inner_lips(landmarks: np.ndarray, iod: float) -> np.ndarray:
-    """Copy of (68, 2) landmarks with each inner-lip pair moved apart by a little of its own gap.
+def _centres(count: int, step: int) -> np.ndarray:
+    """ROI pixel index nearest to each of `count` lattice nodes `step` px apart."""
+    return np.floor((np.arange(count) + 0.5) * step).astype(np.intp)
 
-    The tracked inner lip edge of an open template mouth sits a pixel or two off the true edge;
-    sampling the rendered lip edge there would drag the template's teeth along. A closed template
-    mouth (no gap) is left exactly as it is.
+
+def _layer_offsets(
+    source: np.ndarray, target: np.ndarray, pins: np.ndarray, nodes: np.ndarray, origin: np.ndarray, iod: float
+) -> np.ndarray:
+    """Backward offsets (target -> source) of one layer at (G, 2) `nodes`, in px. Returns (G, 2) float32.
+
+    Coordinates are taken from the ROI's corner and divided by the interocular distance, so the
+    spline's conditioning and smoothing do not depend on where the face is or how big.
     """
-    out = landmarks.copy()
-    across = landmarks[45] - landmarks[36]
+    centres = (np.vstack([target, pins]) - origin) / iod
+    values = np.vstack([source - target, np.zeros_like(pins)]) / iod
+    return thin_plate(centres, values, (nodes - origin) / iod, SMOOTHING) * np.float32(iod)
+
+
+def _lip_line(target: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the layers split in each image column: the target lower inner lip's edge, and its softness.
+
+    Between the inner corners the split is the lip edge itself, SEAM_FEATHER px soft; beyond them
+    it runs on along the mouth's axis, softening by SIDE_BLEND px per px so the cheeks blend the
+    two layers' motion instead of tearing. (W,) column x coordinates -> (W,) y and (W,) half-width.
+    """
+    left, right = sorted((target[60].astype(np.float64), target[64].astype(np.float64)), key=lambda p: p[0])
+    across = right - left
+    run = max(abs(float(across[0])), 0.2 * float(np.linalg.norm(across)), 1.0)
+    slope = float(across[1]) / run
+    curve = lip_curve(target[[60, 67, 66, 65, 64]], 8)
+    order = np.argsort(curve[:, 0])
+    line = np.interp(columns, curve[order, 0], curve[order, 1])
+    line = np.where(columns < left[0], left[1] + (columns - left[0]) * slope, line)
+    line = np.where(columns > right[0], right[1] + (columns - right[0]) * slope, line)
+    beyond = np.maximum(np.maximum(left[0] - columns, columns - right[0]), 0.0)
+    spread = SEAM_FEATHER + SIDE_BLEND * beyond * float(np.linalg.norm(across)) / run
+    return line.astype(np.float32), spread.astype(np.float32)
+
+
+def _inset_inner_lips(source: np.ndarray, target: np.ndarray, iod: float) -> np.ndarray:
+    """Copy of (68, 2) source landmarks with each inner-lip pair moved apart, into the lips.
+
+    The tracked inner lip edge sits a pixel or two off the true one: on an open template mouth,
+    sampling the rendered lip edge there drags the template's teeth along; on a closed one, the
+    dark slit between the lips would show as a band above the painted teeth. The shift grows with
+    the source and target openings (up to LIP_INSET), so a mouth that stays closed keeps its slit.
+    """
+    out = source.copy()
+    across = source[45] - source[36]
     v = np.array([-across[1], across[0]]) / max(float(np.linalg.norm(across)), 1e-6)
     for upper, lower in ((61, 67), (62, 66), (63, 65)):
-        shift = min(INSET_SHARE * max(float((landmarks[lower] - landmarks[upper]) @ v), 0.0), LIP_INSET * iod)
+        gaps = max(float((source[lower] - source[upper]) @ v), 0.0) + max(
+            float((target[lower] - target[upper]) @ v), 0.0
+        )
+        shift = min(INSET_SHARE * gaps, LIP_INSET * iod)
         out[upper] -= shift * v
         out[lower] += shift * v
     return out
-
-
-def _lower_share(box: _Box, target: np.ndarray) -> np.ndarray:
-    """(H, W) float32 weight of the lower layer: a sharp step at the target lower inner lip between
-    the mouth corners, widening beside them into a smooth ramp along the lip line's extension.
-    """
-    left, right = target[60].astype(np.float64), target[64].astype(np.float64)
-    centre, across = (left + right) / 2.0, right - left
-    half = max(float(np.linalg.norm(across)) / 2.0, 1.0)
-    u = across / (2.0 * half)
-    curve = lip_curve(target[[60, 67, 66, 65, 64]], 8) - centre
-    along, depth = curve @ u, curve @ np.array([-u[1], u[0]])
-    order = np.argsort(along)
-    xs = np.arange(box.x0, box.x1, dtype=np.float32)[None, :] - np.float32(centre[0])
-    ys = np.arange(box.y0, box.y1, dtype=np.float32)[:, None] - np.float32(centre[1])
-    a = xs * np.float32(u[0]) + ys * np.float32(u[1])
-    b = ys * np.float32(u[0]) - xs * np.float32(u[1])
-    line = np.interp(a, along[order], depth[order]).astype(np.float32)
-    spread = SEAM_FEATHER + SIDE_BLEND * np.maximum(np.abs(a) - np.float32(half), 0.0)
-    ramp = np.clip(0.5 + (b - line) / (2.0 * spread), 0.0, 1.0)
-    return ramp * ramp * (3.0 - 2.0 * ramp)
-
-
-def _edge_fade(shape: tuple[int, int], polygon: np.ndarray, distance: float) -> np.ndarray:
-    """(H, W) float32: 0 outside the polygon rising smoothly to 1 `distance` px inside its edge."""
-    inside = (polygon_mask(shape, polygon) > 0.5).astype(np.uint8)
-    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
-    ramp = np.clip(depth / max(distance, 1.0), 0.0, 1.0)
-    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)

@@ -13,16 +13,17 @@ import numpy as np
 import torch
 
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate
-from heygem_ops.face.contours import lip_profile
+from heygem_ops.face.contours import lip_profile, settle_inner_lips
 from heygem_ops.face.landmarks import EYE_OUTER_LEFT, EYE_OUTER_RIGHT, JAW, MOUTH_LEFT, MOUTH_RIGHT
 
 OPEN_MAX = 0.16  # inner-lip gap at full activity, in interocular distances (an open /a/ in conversation)
 OPEN_KNEE = 0.18  # activity below which the lips stay shut: consonant dips close the mouth, as in real speech
 OPEN_CURVE = 1.2  # exponent above the knee: quiet sounds open the mouth less than proportionally
 OPEN_PROFILE = 2.6  # superellipse exponent of the open inner lips (see contours.lip_profile)
-JAW_SHARE = 0.6  # how much of the lower lip's drop comes from the chin dropping
+JAW_SHARE = 1.0  # how much of the lower lip's drop comes from the chin dropping...
+JAW_TRAVEL = 0.25  # ...easing off towards this many interocular distances: the warp has room below the chin
 CORNER_DROP = 0.15  # share of the lower lip's motion the mouth corners follow
-UPPER_LIFT = 0.12  # share of the opening the upper lip contributes, upward
+UPPER_LIFT = 0.2  # share of the opening the upper lip contributes, upward
 WIDTH_GAIN = 0.12  # relative widening for bright vowels, narrowing for rounded ones, at full activity
 OPEN_NARROWING = 0.06  # relative narrowing of a wide-open mouth
 
@@ -69,7 +70,10 @@ def target_landmarks(
     Returns (N, 68, 2) float32 targets; untouched points (eyes, nose, brows) equal the input.
     Each inner-lip pair opens by `lip_profile` of its place across the mouth, so the opening is a
     rounded arc; the upper lip takes UPPER_LIFT of every pair's change, the lower lip the rest.
+    The tracked lower inner lip is first settled onto its real edge (`settle_inner_lips`), as
+    compose does before warping from it.
     """
+    landmarks = settle_inner_lips(landmarks)
     u, v, iod = _face_axes(landmarks)
     open_gap = OPEN_MAX * iod * np.power(np.clip((activity - OPEN_KNEE) / (1.0 - OPEN_KNEE), 0.0, 1.0), OPEN_CURVE)
     out = landmarks.astype(np.float64).copy()
@@ -90,7 +94,8 @@ def target_landmarks(
     drop = deltas[:, 1] - lift[:, 1]
     for corner, _ in _CORNERS:
         out[:, corner] += (CORNER_DROP * drop)[:, None] * v
-    out[:, JAW] += (JAW_SHARE * drop[:, None] * _jaw_weights()[None, :])[:, :, None] * v[:, None, :]
+    chin = JAW_TRAVEL * iod * np.tanh(JAW_SHARE * drop / (JAW_TRAVEL * iod))
+    out[:, JAW] += (chin[:, None] * _jaw_weights()[None, :])[:, :, None] * v[:, None, :]
     _set_width(out, landmarks, u, iod, activity, brightness, mouth_width)
     return out.astype(np.float32)
 

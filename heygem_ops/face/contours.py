@@ -64,4 +64,27 @@ def lip_curve(points: np.ndarray, samples: int, exponent: float = 2.0) -> np.nda
     order = np.argsort(t)
     ts = np.linspace(-1.0, 1.0, samples * (len(pts) - 1) + 1)
     depth = np.interp(ts, t[order], ratio[order]) * lip_profile(ts, exponent)
-    return (centre + np.outer(ts * half, u) + np.outer(depth, v)).astype(np.float32)
+    return (centre + (ts * half)[:, None] * u + depth[:, None] * v).astype(np.float32)
+
+
+LOWER_LIP_LAG = 0.35  # share of the tracked inner-lip gap by which the tracked lower inner lip sits too high
+
+
+def settle_inner_lips(landmarks: np.ndarray, lag: float | None = None) -> np.ndarray:
+    """Copy of (..., 68, 2) tracked landmarks with the lower inner lip moved down to its real edge.
+
+    On an open mouth the tracker puts the lower inner lip (65-67) on the tongue or lower teeth,
+    a share of the gap above the lip's real edge (its lower lip "thickens" by 7-14% of the gap on
+    every sample template). Warping from those points would keep a sliver of the template's
+    opening when the audio closes the mouth: its own mouth motion would show through. Each point
+    moves along the face's downward axis by `lag` (default LOWER_LIP_LAG) times its pair's gap.
+    """
+    lag = LOWER_LIP_LAG if lag is None else lag
+    out = np.array(landmarks, dtype=np.float32, copy=True)
+    across = out[..., 45, :] - out[..., 36, :]
+    down = np.stack([-across[..., 1], across[..., 0]], axis=-1)
+    down /= np.maximum(np.linalg.norm(down, axis=-1, keepdims=True), 1e-6)
+    for upper, lower in ((61, 67), (62, 66), (63, 65)):
+        gap = np.maximum(((out[..., lower, :] - out[..., upper, :]) * down).sum(axis=-1), 0.0)
+        out[..., lower, :] += (lag * gap)[..., None] * down
+    return out

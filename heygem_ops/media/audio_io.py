@@ -48,7 +48,8 @@ def decode_audio(path: str | Path, sample_rate: int = SPEECH_RATE, max_seconds: 
 def resampled_frames(path: Path, sample_format: str, layout: str | None, sample_rate: int) -> Iterator[AudioFrame]:
     """Stream the first audio track converted by FFmpeg's resampler (flushed at the end).
 
-    `layout` None keeps the source channels ("mono", "stereo" mix them as FFmpeg does).
+    `layout` None keeps the source channels ("mono", "stereo" mix them as FFmpeg does). A stream whose
+    rate, layout or sample format changes midway (concatenated MP3s do) gets a fresh resampler there.
     """
     with open_input(path) as container:
         stream = audio_stream(container)
@@ -57,7 +58,13 @@ def resampled_frames(path: Path, sample_format: str, layout: str | None, sample_
                 "holds no audio stream", path=path, hint="use a recording with sound, or a video with an audio track"
             )
         stream.thread_type = "AUTO"
-        resampler = AudioResampler(format=sample_format, layout=layout, rate=sample_rate)
+        resampler, source = None, None
         for frame in container.decode(stream):
+            if (frame.format.name, frame.layout.name, frame.sample_rate) != source:
+                if resampler is not None:
+                    yield from resampler.resample(None)
+                resampler = AudioResampler(format=sample_format, layout=layout, rate=sample_rate)
+                source = (frame.format.name, frame.layout.name, frame.sample_rate)
             yield from resampler.resample(frame)
-        yield from resampler.resample(None)
+        if resampler is not None:
+            yield from resampler.resample(None)

@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 from av.codec.context import CodecContext
 from av.container import InputContainer
 from av.stream import Stream
@@ -84,6 +85,10 @@ def probe_video(path: str | Path, still_fps: Fraction = Fraction(25), max_pixels
         header_rate, time_base = stream.average_rate, stream.time_base
         codec = context.codec.canonical_name
     table = frame_timestamps(path)
+    if (np.diff(table) == 0).any():  # frame i is found by its timestamp: two frames may not share one
+        raise UnreadableMediaError(
+            "has several frames with the same timestamp", path=path, hint=f"{_REENCODE_HINT}, e.g. with ffmpeg"
+        )
     span_s = Fraction(int(table[-1] - table[0])) * time_base if len(table) else Fraction(0)
     fps = _average_rate(header_rate, len(table), span_s, stream_s)
     duration_s = stream_s or float(span_s + 1 / fps)
@@ -149,7 +154,7 @@ def _still_info(path: Path, image_format: str, fps: Fraction, max_pixels: int | 
     """A still is a one-frame template shown for one frame period at `fps`; decoded once to prove it reads."""
     width, height = still_size(path)
     check_pixels(path, width * height, max_pixels)
-    load_still(path)
+    height, width = load_still(path).shape[:2]
     return VideoInfo(
         path, width, height, fps, 1, float(1 / fps), still_rotation(path), image_format.lower(), True, False
     )

@@ -6,6 +6,7 @@ shown the way a photo viewer shows it: EXIF orientation applied.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,11 +14,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from heygem_ops.errors import LimitExceededError
-from heygem_ops.media._av import reading
+from heygem_ops.errors import LimitExceededError, UnreadableMediaError
+from heygem_ops.media._av import _REEXPORT_HINT, reading
 
 STILL_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP"})  # Pillow format names accepted as stills
 _EXIF_ORIENTATION = 0x0112
+# What Pillow's decoders raise, besides OSError, on a damaged file (e.g. SyntaxError: "broken PNG file").
+_DAMAGED = (SyntaxError, ValueError, EOFError, struct.error, IndexError, ZeroDivisionError)
 # Clockwise degrees each EXIF orientation turns the stored picture (mirrored ones: the turn after the mirror).
 _ORIENTATION_DEGREES = {1: 0, 2: 0, 3: 180, 4: 180, 5: 270, 6: 90, 7: 90, 8: 270}
 
@@ -34,10 +37,9 @@ def still_format(path: Path) -> str | None:
 
 
 def still_size(path: Path) -> tuple[int, int]:
-    """(width, height) as shown (EXIF orientation applied), read from the header without decoding."""
+    """(width, height) as stored, read from the header without decoding any pixels."""
     with reading(path), _opened(path) as image:
-        width, height = image.size
-    return (width, height) if still_rotation(path) in (0, 180) else (height, width)
+        return image.size
 
 
 def still_rotation(path: Path) -> int:
@@ -56,10 +58,13 @@ def load_still(path: Path) -> np.ndarray:
 
 @contextmanager
 def _opened(path: Path) -> Iterator[Image.Image]:
-    """`Image.open(path)`, with Pillow's decompression-bomb guard re-raised as a LimitExceededError."""
+    """`Image.open(path)`, with Pillow's decompression-bomb guard re-raised as a LimitExceededError and
+    the non-OSError exceptions its decoders raise on damaged files as an UnreadableMediaError."""
     try:
         with Image.open(path) as image:
             yield image
+    except _DAMAGED as err:
+        raise UnreadableMediaError(f"is a damaged image ({err})", path=path, hint=_REEXPORT_HINT) from err
     except Image.DecompressionBombError as err:
         raise LimitExceededError(
             f"is too large to decode safely ({err})", path=path, hint="downscale the image"

@@ -51,20 +51,20 @@ def _load(path: Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights only" not in str(err).lower():
-            raise _truncated(path, err) from err
+        if "global" not in str(err).lower():  # not a refused class, but bytes that are no pickle at all
+            raise _truncated(path, "its bytes are not a valid pickle") from err
         raise CheckpointError(
-            f"cannot be read safely ({_first_line(err)})",
+            "holds Python objects other than tensors, which are not loaded (unpickling them could run code)",
             path=path,
-            hint="it holds Python objects other than tensors; re-save only its state_dict with torch.save",
+            hint="if you trust the file, re-save only its state_dict: torch.save({'state_dict': sd}, path)",
         ) from err
     except Exception as err:  # torch reports a damaged file as RuntimeError, EOFError, KeyError ...
-        raise _truncated(path, err) from err
+        raise _truncated(path, _first_line(err)) from err
 
 
-def _truncated(path: Path, err: BaseException) -> CheckpointError:
+def _truncated(path: Path, reason: str) -> CheckpointError:
     return CheckpointError(
-        f"is truncated or not a PyTorch checkpoint ({_first_line(err)})",
+        f"is truncated or not a PyTorch checkpoint ({reason})",
         path=path,
         hint="download it again and compare its size with the original",
     )
@@ -100,7 +100,12 @@ def check_state_dict(state: Mapping[str, torch.Tensor], model: torch.nn.Module, 
         raise CheckpointError(
             "is not a Wav2Lip generator checkpoint: " + "; ".join(problems), path=path, hint=_hint(state)
         )
-    broken = [key for key, value in state.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    # one float64 sum per tensor: NaN or inf anywhere makes it non-finite, and it allocates nothing
+    broken = [
+        key
+        for key, value in state.items()
+        if value.is_floating_point() and not torch.isfinite(value.sum(dtype=torch.float64))
+    ]
     if broken:
         raise CheckpointError(
             f"has non-finite values in {len(broken)} tensors ({', '.join(broken[:SHOWN])})",
@@ -116,11 +121,18 @@ def _hint(state: Mapping[str, torch.Tensor]) -> str:
     return GET_WEIGHTS
 
 
+def skeleton() -> Wav2Lip:
+    """The network's structure without weights (on the meta device): building random ones is wasted work."""
+    with torch.device("meta"):
+        return Wav2Lip()
+
+
 def load_wav2lip(path: str | Path) -> Wav2Lip:
     """A Wav2Lip generator with every weight from `path`, in eval mode, float32, on the CPU."""
     state = read_state_dict(path)
-    model = Wav2Lip()
+    model = skeleton()
     check_state_dict(state, model, path)
-    filled = {**{k: v for k, v in model.state_dict().items() if k.endswith(OPTIONAL_SUFFIX)}, **state}
-    model.load_state_dict({key: value.float() if value.is_floating_point() else value for key, value in filled.items()})
+    counters = {key: torch.zeros((), dtype=torch.long) for key in model.state_dict() if key.endswith(OPTIONAL_SUFFIX)}
+    weights = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+    model.load_state_dict({**counters, **weights}, assign=True)
     return model.eval()

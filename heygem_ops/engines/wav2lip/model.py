@@ -84,7 +84,9 @@ class ConvBlock(nn.Module):
             self.conv_block = nn.Sequential(fuse_conv_bn_eval(conv, norm, transpose=self.transpose))
 
 
-def _stage(cin: int, cout: int, kernel: int, stride: int | tuple[int, int], padding: int, repeats: int) -> list[nn.Module]:
+def _stage(
+    cin: int, cout: int, kernel: int, stride: int | tuple[int, int], padding: int, repeats: int
+) -> list[nn.Module]:
     """One strided block then `repeats` residual 3×3 blocks at the new width."""
     blocks: list[nn.Module] = [ConvBlock(cin, cout, kernel, stride, padding)]
     blocks += [ConvBlock(cout, cout, 3, 1, 1, residual=True) for _ in range(repeats)]
