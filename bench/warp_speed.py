@@ -14,6 +14,7 @@ with real time. Exits 1 when it does not.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -30,7 +31,7 @@ from heygem_ops.face.landmarks import mouth_width
 from heygem_ops.face.trackers import create_tracker
 from heygem_ops.media import SegmentWriter, decode_audio, iter_frames, probe_video
 
-MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media"
+MEDIA = Path(os.environ.get("HEYGEM_TEST_MEDIA", Path(__file__).resolve().parent.parent.parent / "shared" / "media"))
 TEMPLATE = MEDIA / "sadtalker_WDA_KatieHill_000.mp4"  # 512x512, 25 fps, a talking face
 AUDIO = MEDIA / "sadtalker_chinese_news.wav"
 

@@ -1,0 +1,82 @@
+"""Peak memory of a warp job against output length: 1, 5 and 10 minutes of 1080p.
+
+    .venv/bin/python bench/memory.py [--minutes 1 5 10]
+
+Each job runs in a fresh process (the library's `generate`, no Prefect) on a generated 1080p template
+as long as the recording (a real portrait drifting across the frame) and a recording made of the
+sample speech; the peak resident set size of that process is printed. Memory must stay flat:
+chunks bound it, not the video's length (goal: <= 2.5 GB at 10 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from common import MEDIA, REPO, long_recording
+from PIL import Image
+
+GOAL_MB = 2.5 * 1024
+
+
+def make_template(path: Path, seconds: float, size: tuple[int, int] = (1920, 1080)) -> Path:
+    """A 25 fps 1080p H.264 template of `seconds`: the portrait drifting slowly on a plain backdrop."""
+    portrait = Image.open(MEDIA / "sadtalker_people_0.png").convert("RGB").resize((640, 640))
+    face = np.asarray(portrait)
+    canvas = np.full((size[1], size[0], 3), 90, np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(25), options={"preset": "ultrafast", "crf": "23"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for index in range(int(seconds * 25)):
+            frame = canvas.copy()
+            x = 640 + int(40 * np.sin(index / 50.0))
+            frame[220:860, x : x + 640] = face
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def peak_rss_mb(template: Path, audio: Path, output: Path, home: Path) -> tuple[float, float]:
+    """(peak RSS in MiB, seconds) of one job in a fresh process, as that process reports it at exit."""
+    code = (
+        "import resource, sys\n"
+        "from heygem_ops import generate\n"
+        "generate(sys.argv[1], sys.argv[2], sys.argv[3])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    env = {**os.environ, "HEYGEM_HOME": str(home), "HEYGEM_QA": "false"}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(template), str(audio), str(output)],
+        cwd=REPO, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(result.stdout.strip().splitlines()[-1]) / 1024.0, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10])
+    args = parser.parse_args()
+    failed = False
+    for minutes in sorted(args.minutes):
+        with tempfile.TemporaryDirectory(prefix="heygem-memory-") as tmp:
+            root = Path(tmp)
+            template = make_template(root / "template.mp4", minutes * 60)
+            audio = long_recording(root / "speech.wav", minutes * 60)
+            peak, seconds = peak_rss_mb(template, audio, root / "out.mp4", root / "home")
+            failed |= peak > GOAL_MB
+            verdict = "" if peak <= GOAL_MB else " ABOVE 2.5 GB"
+            print(f"{minutes:4.0f} min 1080p: peak RSS {peak:7.0f} MiB  ({seconds:6.0f} s){verdict}")
+    raise SystemExit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
