@@ -41,7 +41,7 @@ PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
 DASK_THRESHOLD_BYTES = 256 * 2**20  # on-disk Parquet above which reads go through Dask (see `frame`)
 PARTITION_BYTES = 32 * 2**20  # on-disk Parquet per Dask partition: ~100-300 MiB once in pandas
 
-STATUSES = ("unknown", "running", "failed", "skipped", "succeeded")  # index = tie-break rank in `attempt_key`
+STATUSES = ("unknown", "running", "failed", "skipped", "succeeded", "deleted")  # index = tie-break rank in `attempt_key`
 _KEY_REAL = 10**17  # `attempt_key` layout: real-attempt flag · microseconds since 1970 · status code
 _EPOCH = pd.Timestamp(0, tz="UTC")
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from heygem_ops.errors import InputError
 
 
 def _default_home() -> Path:
@@ -90,5 +92,15 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, read from the environment on first use."""
-    return Settings()
+    """The settings of this process, read from the environment on first use.
+
+    A malformed HEYGEM_* value is the user's to fix, so it is an InputError naming the variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"HEYGEM_{'_'.join(map(str, issue['loc'])).upper()}={issue.get('input')!r}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise InputError(f"invalid settings: {problems}", hint="fix or unset those environment variables") from None

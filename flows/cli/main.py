@@ -80,7 +80,12 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def cli(debug: bool) -> None:
     """HeyGem-Ops: lip-sync a template video or portrait to a speech recording, one or thousands."""
     quiet_prefect(debug)
-    setup_logging(get_settings().resolved_log_dir, level=logging.DEBUG if debug else logging.INFO)
+    try:
+        settings = get_settings()
+    except HeyGemError as error:  # a malformed HEYGEM_* variable: before logging exists, say it plainly
+        click.secho(f"{error.kind}: {error}", fg="red", err=True)
+        sys.exit(1)
+    setup_logging(settings.resolved_log_dir, level=logging.DEBUG if debug else logging.INFO)
 
 
 def main() -> None:

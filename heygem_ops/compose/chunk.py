@@ -6,6 +6,7 @@ between tasks or hosts. Frames without a face, or without a new mouth, pass thro
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ def render_chunk(
     sources = track.landmarks[plan.schedule[chunk.start : chunk.stop]]
     written = 0
     with SegmentWriter(path, video.width, video.height, plan.fps, preset=options.preset, crf=options.crf) as writer:
-        for k, frame in enumerate(chunk_frames(video, chunk, plan.schedule)):
+        for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, plan.schedule), chunk.frame_count)):
             writer.write(compose_frame(frame, sources[k], update, k))
             written += 1
             if progress:
