@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import glob
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from heygem_ops.atomic import write_atomically
 from heygem_ops.errors import ResourceError
 from heygem_ops.logs import get_logger
 
@@ -67,21 +65,9 @@ class TemplateCache:
 
     @staticmethod
     def _store(path: Path, data: bytes) -> None:
-        """Write an entry atomically. Called under the entry's lock, so any temporary of the same entry
-        was left by a writer that died: it is removed."""
-        for stale in glob.glob(glob.escape(str(path.parent / f".{path.name}.")) + "*.tmp"):
-            Path(stale).unlink(missing_ok=True)
+        """Write an entry whole or not at all; a dead writer's temporary is swept by the next writer."""
         with _disk_full_is_a_resource_error(path):
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with _disk_full_is_a_resource_error(path), os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            write_atomically(path, data)
 
     @contextmanager
     def _lock(self, path: Path) -> Iterator[None]:
@@ -102,8 +88,8 @@ def _disk_full_is_a_resource_error(path: Path) -> Iterator[None]:
     """Re-raise a full disk or quota met while writing cache entry `path` as a retryable ResourceError."""
     try:
         yield
-    except OSError as err:
-        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except (OSError, ResourceError) as err:
+        if isinstance(err, OSError) and err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         hint = "free disk space there (or point HEYGEM_CACHE_DIR elsewhere) and retry"
         raise ResourceError("disk full while writing a cache entry", path=path, hint=hint) from err

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from heygem_ops.atomic import write_atomically
 from heygem_ops.audio import SAMPLE_RATE
 from heygem_ops.errors import LimitExceededError, OutputPathError
 from heygem_ops.hashing import file_digest, value_digest
-from heygem_ops.media import write_atomically
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import AudioInfo, VideoInfo, check_pixels, probe_audio, probe_video
 from heygem_ops.options import GenerateOptions

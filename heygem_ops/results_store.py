@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from heygem_ops.atomic import atomic_output, fsync_path
 from heygem_ops.hashing import file_digest
 from heygem_ops.results import STAGES, JobResult, utc_now
 
@@ -41,7 +42,8 @@ PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
 DASK_THRESHOLD_BYTES = 256 * 2**20  # on-disk Parquet above which reads go through Dask (see `frame`)
 PARTITION_BYTES = 32 * 2**20  # on-disk Parquet per Dask partition: ~100-300 MiB once in pandas
 
-STATUSES = ("unknown", "running", "failed", "skipped", "succeeded", "deleted")  # index = tie-break rank in `attempt_key`
+# index = tie-break rank in `attempt_key`
+STATUSES = ("unknown", "running", "failed", "skipped", "succeeded", "deleted")
 _KEY_REAL = 10**17  # `attempt_key` layout: real-attempt flag · microseconds since 1970 · status code
 _EPOCH = pd.Timestamp(0, tz="UTC")
 
@@ -145,14 +147,10 @@ class ResultsStore:
             return None
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{PART_PREFIX}{utc_now():%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}{PART_SUFFIX}"
-        final, temporary = self.folder / name, self.folder / f".{name}.tmp"
-        try:
+        final = self.folder / name
+        with atomic_output(final) as temporary:
             pq.write_table(to_table(rows), temporary, compression="zstd")
-            _fsync(temporary)
-            os.replace(temporary, final)
-        finally:
-            temporary.unlink(missing_ok=True)
-        _fsync(self.folder)
+        fsync_path(self.folder)
         return final
 
     def files(self) -> list[Path]:
@@ -262,12 +260,3 @@ def _size_groups(files: Sequence[Path]) -> list[list[str]]:
         groups[-1].append(str(path))
         filled += size
     return groups
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file's (or a folder's) data to disk, so a rename is never seen before its content."""
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)

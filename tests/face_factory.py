@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def synthetic_landmarks(centre: tuple[float, float] = (256.0, 256.0), iod: float = 100.0, gap: float = 0.0) -> np.ndarray:
+def synthetic_landmarks(
+    centre: tuple[float, float] = (256.0, 256.0), iod: float = 100.0, gap: float = 0.0
+) -> np.ndarray:
     """(68, 2) float32 iBUG landmarks of an upright frontal face; `gap` px between the inner lips."""
     cx, cy = centre
     points = np.zeros((68, 2), dtype=np.float64)
@@ -16,7 +18,9 @@ def synthetic_landmarks(centre: tuple[float, float] = (256.0, 256.0), iod: float
     points[31:36] = np.stack([cx + np.linspace(-0.2, 0.2, 5) * iod, np.full(5, cy + 0.1 * iod)], 1)
     for first, x_centre in ((36, cx - 0.32 * iod), (42, cx + 0.32 * iod)):
         eye = np.linspace(0, 2 * np.pi, 7)[:-1]
-        points[first : first + 6] = np.stack([x_centre - 0.18 * iod * np.cos(eye), cy - 0.45 * iod - 0.05 * iod * np.sin(eye)], 1)
+        points[first : first + 6] = np.stack(
+            [x_centre - 0.18 * iod * np.cos(eye), cy - 0.45 * iod - 0.05 * iod * np.sin(eye)], 1
+        )
     points[36, 0], points[45, 0] = cx - 0.5 * iod, cx + 0.5 * iod
     mouth_y = cy + 0.45 * iod
     outer = np.linspace(np.pi, -np.pi, 13)[:-1]

@@ -443,7 +443,7 @@ def assert_cache_intact(root: Path) -> None:
     assert entries, f"no entries under {root}"
     for entry in entries:
         FaceTrack.load(entry)
-    assert not [p.name for p in root.rglob(".*.tmp")]
+    assert not [p.name for p in root.rglob(".*.part")]
 
 
 def _digest(path: Path) -> str:
@@ -627,7 +627,7 @@ def test_full_disk_in_the_cache(
         with pytest.raises(ResourceError, match="disk full"):
             generate(template, audio, tmp_path / "out" / "out.mp4")
         assert list((tmp_path / "out").iterdir()) == []
-        assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix in (".npz", ".tmp")]
+        assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix in (".npz", ".part")]
 
 
 @pytest.mark.slow

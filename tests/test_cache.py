@@ -57,4 +57,4 @@ def test_concurrent_jobs_build_a_template_once(tmp_path: Path):
     for worker in workers:
         worker.join(30)
     assert counter.read_text() == "x"
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob(".*.part"))

@@ -50,17 +50,31 @@ def test_bad_input_is_one_clear_line(media, tmp_path, template, audio, error, wo
 
 
 def test_missing_file_names_it(media, tmp_path):
-    code, text = _run("generate", "-t", str(tmp_path / "nope.mp4"), "-a", str(media["speech"]), "-o", str(tmp_path / "o.mp4"))
+    code, text = _run(
+        "generate", "-t", str(tmp_path / "nope.mp4"), "-a", str(media["speech"]), "-o", str(tmp_path / "o.mp4")
+    )
     assert code == 1 and "nope.mp4" in text and "Traceback" not in text
 
 
 def test_unknown_engine_is_a_usage_error_listing_engines(media, tmp_path):
-    code, text = _run("generate", "-t", str(media["video"]), "-a", str(media["speech"]), "-o", str(tmp_path / "o.mp4"), "--engine", "magic")
+    code, text = _run(
+        "generate",
+        "-t",
+        str(media["video"]),
+        "-a",
+        str(media["speech"]),
+        "-o",
+        str(tmp_path / "o.mp4"),
+        "--engine",
+        "magic",
+    )
     assert code == 2 and "warp" in text
 
 
 def test_output_must_be_an_mp4_in_an_existing_folder(media, tmp_path):
-    code, text = _run("generate", "-t", str(media["video"]), "-a", str(media["speech"]), "-o", str(tmp_path / "no" / "o.mp4"))
+    code, text = _run(
+        "generate", "-t", str(media["video"]), "-a", str(media["speech"]), "-o", str(tmp_path / "no" / "o.mp4")
+    )
     assert code == 1 and "OutputPathError" in text and "create the folder" in text
 
 
@@ -68,7 +82,13 @@ def test_output_must_be_an_mp4_in_an_existing_folder(media, tmp_path):
 def test_portrait_job_through_the_flow(media_dir, tmp_path):
     output = tmp_path / "portrait.mp4"
     code, text = _run(
-        "generate", "-t", str(media_dir / "sadtalker_people_0.png"), "-a", str(media_dir / "sadtalker_bus_chinese.wav"), "-o", str(output)
+        "generate",
+        "-t",
+        str(media_dir / "sadtalker_people_0.png"),
+        "-a",
+        str(media_dir / "sadtalker_bus_chinese.wav"),
+        "-o",
+        str(output),
     )
     assert code == 0, text
     assert output.is_file() and "Stage seconds:" in text and "encode" in text

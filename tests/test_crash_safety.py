@@ -43,7 +43,7 @@ RUNNER = """
 import os, sys, time
 hold, stage = float(os.environ["HOLD_S"]), os.environ["HOLD_STAGE"]
 from heygem_ops import generate
-from heygem_ops import cache
+from heygem_ops import atomic, cache
 from heygem_ops.media import publish, segments
 
 def slowed(function):
@@ -71,11 +71,11 @@ if stage == "compose":
 elif stage == "encode":
     publish._video_packets = slowed_packets(publish._video_packets)
 elif stage == "cache-fsync":  # the real atomic writer, killed after writing the temporary, before the rename
-    class SlowFsync:  # the cache module's `os`, with a slow fsync: other modules keep theirs
-        fsync = staticmethod(slowed(os.fsync))
-        def __getattr__(self, name):
-            return getattr(os, name)
-    cache.os = SlowFsync()
+    def paused_before_rename(path, data):
+        with atomic.atomic_output(path) as temporary:
+            temporary.write_bytes(data)
+            time.sleep(hold)
+    cache.write_atomically = paused_before_rename
 elif stage == "cache-half":
     cache.TemplateCache._store = staticmethod(half_written)
 generate(sys.argv[1], sys.argv[2], sys.argv[3])
@@ -160,7 +160,7 @@ def assert_rerun_succeeds(job: dict, *, track_cached: bool) -> None:
     assert not list((job["home"] / "work").glob("*/"))  # the job's scratch folder is gone
     entries = cache_entries(job["home"])
     assert len(entries) == 1 and FaceTrack.load(entries[0]).frame_count == TEMPLATE_FRAMES
-    assert not list((job["home"] / "cache").rglob(".*.tmp"))
+    assert not list((job["home"] / "cache").rglob(".*.part"))
 
 
 def test_kill_during_compose(job: dict) -> None:
@@ -200,7 +200,7 @@ def test_cache_entry_of_a_killed_writer_is_rebuilt(job: dict, stage: str) -> Non
         with pytest.raises(Exception):  # noqa: B017 (any decoding failure: it is half a file)
             FaceTrack.load(entry)
     else:
-        assert all(p.name.startswith(".") and p.suffix == ".tmp" for p in found)
+        assert all(p.name.startswith(".") and p.suffix == ".part" for p in found)
         assert not cache_entries(job["home"])
     assert not job["output"].exists()
     assert_rerun_succeeds(job, track_cached=False)  # detected, rebuilt; the dead writer's lock did not block

@@ -10,13 +10,14 @@ from output_checks import assert_output_contract
 from heygem_ops import generate
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import probe_video
-from heygem_ops.quality import measure_quality
+from heygem_ops.quality import QualityThresholds, measure_quality
 
 pytestmark = pytest.mark.media
 
 PAIRS = [
     ("sadtalker_WDA_KatieHill_000.mp4", "sadtalker_chinese_news.wav"),
     ("sadtalker_people_0.png", "sadtalker_RD_Radio34_002.wav"),
+    ("liveportrait_d12.mp4", "echomimic_movie_0_clip_0.wav"),  # large head motion, a wide-open template mouth
 ]
 
 
@@ -32,8 +33,7 @@ def test_job_output_meets_the_contract_and_follows_the_speech(media_dir, tmp_pat
     report = measure_quality(output, audio, template)
     print(report.summary())
     assert report.face_fraction >= 0.95
-    assert abs(report.best_lag) <= 2 and report.sync >= 0.5
-    assert report.psnr_outside >= 35.0
+    assert report.failures(QualityThresholds()) == []  # lag, sync, confidence, leak, PSNR, sharpness
 
 
 def test_second_job_on_a_template_detects_no_face(media_dir, tmp_path, caplog, monkeypatch):

@@ -11,9 +11,9 @@ import av
 import pytest
 from media_factory import index_frame, make_audio, read_index
 
+from heygem_ops import atomic as atomic_module
 from heygem_ops.errors import InternalError, OutputPathError, ResourceError, UnreadableMediaError
 from heygem_ops.media import SegmentWriter, aac_rate, iter_frames, probe_audio, probe_video, publish_video
-from heygem_ops.media import _atomic as atomic_module
 
 FPS = Fraction(30000, 1001)
 PER_SEGMENT = 8

@@ -1,3 +1,4 @@
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -32,7 +33,7 @@ def test_chunks_cover_the_timeline_and_bound_memory(template, output, size):
     schedule = frame_schedule(template, output)
     chunks = plan_chunks(schedule, size)
     assert chunks[0].start == 0 and chunks[-1].stop == output
-    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
     for chunk in chunks:
         run = schedule[chunk.start : chunk.stop]
         assert chunk.frame_count <= size

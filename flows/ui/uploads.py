@@ -17,16 +17,15 @@ when it has the generated shape and exists in the store.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from heygem_ops.atomic import atomic_output
 from heygem_ops.errors import InputError, LimitExceededError, NoAudioStreamError, NoVideoStreamError
 from heygem_ops.hashing import file_digest
 from heygem_ops.media import probe_audio, probe_video
@@ -287,13 +286,8 @@ class UploadStore:
         final = self.folder / name
         if final.is_file() and final.stat().st_size == source.stat().st_size:
             return  # same content already stored
-        handle, temporary = tempfile.mkstemp(prefix=".incoming-", dir=self.folder)
-        os.close(handle)
-        try:
+        with atomic_output(final) as temporary:
             shutil.copyfile(source, temporary)
-            os.replace(temporary, final)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
 
     def _record(self, upload: Upload) -> None:
         with self._lock, open(self.folder / INDEX_NAME, "a", encoding="utf-8") as index:

@@ -125,17 +125,15 @@ def render_warp(frame: np.ndarray, source: np.ndarray, target: np.ndarray, activ
 
 def _restore_detail(warped: np.ndarray, moved: np.ndarray) -> np.ndarray:
     """Give resampled pixels back the fine detail interpolation took: an unsharp mask of
-    RESHARPEN strength, faded in over the first pixel of motion so unmoved pixels stay exact.
+    RESHARPEN strength on every pixel moved by a quarter pixel or more; the rest stay exact.
 
-    warped: (H, W, 3) uint8; moved: (H, W) float32 px each pixel was moved by (L1).
+    warped: (H, W, 3) uint8, changed in place and returned; moved: (H, W) float32 px of motion (L1).
     """
-    if RESHARPEN <= 0:
-        return warped
-    detail = warped.astype(np.float32)
-    detail -= cv2.GaussianBlur(warped, (0, 0), 1.0).astype(np.float32)
-    detail *= (RESHARPEN * np.minimum(moved, 1.0))[..., None]
-    detail += warped
-    return np.clip(detail, 0, 255).astype(np.uint8)
+    if RESHARPEN > 0:
+        blurred = cv2.GaussianBlur(warped, (0, 0), 1.0)
+        sharpened = cv2.addWeighted(warped, 1.0 + RESHARPEN, blurred, -RESHARPEN, 0.0)
+        np.copyto(warped, sharpened, where=(moved >= 0.25)[..., None])
+    return warped
 
 
 def _warp_offsets(

@@ -5,13 +5,11 @@
     decode_audio                a whole track as 16 kHz float32 mono
     SegmentWriter               one chunk of output frames as a concatenable H.264 segment
     publish_video               segments + driving audio -> one MP4, atomically
-    write_atomically            bytes -> a file that appears whole or not at all
 
 FFmpeg's errors never leave this package: they become `UnreadableMediaError` (or another
 `InputError`, `ResourceError`) naming the file and the fix.
 """
 
-from heygem_ops.media._atomic import write_atomically
 from heygem_ops.media.audio_io import SPEECH_RATE, decode_audio
 from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import AudioInfo, VideoInfo, probe_audio, probe_video
@@ -30,5 +28,4 @@ __all__ = [
     "probe_audio",
     "probe_video",
     "publish_video",
-    "write_atomically",
 ]

@@ -18,8 +18,8 @@ from av.container import InputContainer, OutputContainer
 from av.packet import Packet
 from av.video.stream import VideoStream
 
+from heygem_ops.atomic import atomic_output
 from heygem_ops.errors import InternalError
-from heygem_ops.media._atomic import atomic_output
 from heygem_ops.media._av import open_input, video_stream
 from heygem_ops.media.audio_io import resampled_frames
 from heygem_ops.media.probe import probe_audio

@@ -19,8 +19,8 @@ from av.container import OutputContainer
 from av.video.reformatter import ColorRange, Colorspace
 from av.video.stream import VideoStream
 
+from heygem_ops.atomic import atomic_output
 from heygem_ops.errors import InternalError
-from heygem_ops.media._atomic import atomic_output
 
 _BT709 = 1  # AVCOL_PRI_BT709 == AVCOL_TRC_BT709 == AVCOL_SPC_BT709
 

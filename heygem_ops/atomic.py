@@ -32,7 +32,7 @@ def atomic_output(output: Path) -> Iterator[Path]:
     temporary, lock = _reserve(output)
     try:
         yield temporary
-        _fsync(temporary)
+        fsync_path(temporary)
         os.replace(temporary, output)
     except BaseException as err:
         temporary.unlink(missing_ok=True)
@@ -84,8 +84,8 @@ def _sweep(output: Path) -> None:
             os.close(handle)
 
 
-def _fsync(path: Path) -> None:
-    """Flush `path`'s bytes to the disk before the rename makes them visible."""
+def fsync_path(path: Path) -> None:
+    """Flush a file's bytes (or a folder's entries) to the disk, so a rename is never seen before its content."""
     handle = os.open(path, os.O_RDONLY)
     try:
         os.fsync(handle)
