@@ -31,7 +31,7 @@ SEAM_FEATHER = 0.75  # px half-width of the split between the layers along the l
 SIDE_BLEND = 0.8  # growth of that half-width per px beside the mouth corners: cheeks stretch, never tear
 LIP_INSET = 0.02  # interocular distances the source inner lip edges are taken inside the lips, at most...
 INSET_SHARE = 0.15  # ...and this share of the source and target openings: no template teeth or slit at the edge
-RESHARPEN = 0.12  # unsharp-mask gain on moved pixels: bicubic resampling softens what it shifts
+RESHARPEN = 0.2  # unsharp-mask gain on moved pixels: bicubic resampling softens what it shifts
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units: tracker noise must not make ripples
 CURVE_SAMPLES = 4  # control points per landmark gap along each lip curve
 
