@@ -38,16 +38,22 @@ def long_recording(path: Path, seconds: float) -> Path:
 
 
 def floor_seconds(template: Path, audio: Path, frames: int, output: Path, preset: str = "veryfast") -> float:
-    """Decode `frames` template frames (looping the file) and libx264-encode them, plus AAC of the audio.
+    """Decode `frames` template frames (looping the file), libx264-encode them, then mux them with AAC audio.
 
     The least any lip-sync job producing the same file must spend: no face work at all.
     """
     start = time.perf_counter()
+    video_only = output.with_suffix(".video.mp4")
+    _encode_frames(template, frames, video_only, preset)
+    _mux_with_aac(video_only, audio, output)
+    return time.perf_counter() - start
+
+
+def _encode_frames(template: Path, frames: int, output: Path, preset: str) -> None:
+    with av.open(str(template)) as probe:
+        rate = probe.streams.video[0].average_rate or Fraction(25)
     with av.open(str(output), "w") as out:
-        with av.open(str(template)) as probe:
-            rate = probe.streams.video[0].average_rate or Fraction(25)
         video = out.add_stream("libx264", rate=rate, options={"preset": preset, "crf": "18"})
-        sound = out.add_stream("aac", rate=48000)
         written = 0
         while written < frames:
             with av.open(str(template)) as source:
@@ -57,19 +63,27 @@ def floor_seconds(template: Path, audio: Path, frames: int, output: Path, preset
                         video.width, video.height = frame.width - frame.width % 2, frame.height - frame.height % 2
                         video.pix_fmt = "yuv420p"
                     picture = frame.reformat(width=video.width, height=video.height, format="yuv420p")
-                    picture.pts = written
+                    picture.pts, picture.time_base = written, Fraction(1) / rate
                     out.mux(video.encode(picture))
                     written += 1
                     if written == frames:
                         break
         out.mux(video.encode(None))
-        with av.open(str(audio)) as source:
-            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
-            for frame in source.decode(audio=0):
-                for chunk in resampler.resample(frame):
-                    out.mux(sound.encode(chunk))
+
+
+def _mux_with_aac(video_file: Path, audio: Path, output: Path) -> None:
+    with av.open(str(video_file)) as source, av.open(str(audio)) as speech, av.open(str(output), "w") as out:
+        video = out.add_stream_from_template(source.streams.video[0])
+        sound = out.add_stream("aac", rate=48000, layout="stereo")
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                out.mux(packet)
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+        for frame in speech.decode(audio=0):
+            for chunk in resampler.resample(frame):
+                out.mux(sound.encode(chunk))
         out.mux(sound.encode(None))
-    return time.perf_counter() - start
 
 
 def run_cli_job(template: Path, audio: Path, output: Path, home: Path, **env: str) -> dict:
