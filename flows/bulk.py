@@ -98,6 +98,7 @@ def bulk(
     face: str | None = None,
     tracker: str | None = None,
     checkpoint: str | None = None,
+    face_weights: str | None = None,
     ray_address: str | None = None,
     jobs_at_once: int | None = None,
     verify_outputs: bool = False,
@@ -109,7 +110,7 @@ def bulk(
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     defaults = GenerateOptions.from_settings(
-        engine=engine, device=device, face=face, tracker=tracker, checkpoint=checkpoint
+        engine=engine, device=device, face=face, tracker=tracker, checkpoint=checkpoint, face_weights=face_weights
     )
     jobs = collect_jobs(out, defaults, manifest, templates, audios)
     store = ResultsStore(out)

@@ -29,6 +29,7 @@ def generate(
     tracker: str | None = None,
     still_fps: float | None = None,
     checkpoint: str | None = None,
+    face_weights: str | None = None,
     preset: str | None = None,
     crf: int | None = None,
     chunk_frames: int | None = None,
@@ -40,7 +41,7 @@ def generate(
     """
     options = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
-        preset=preset, crf=crf, chunk_frames=chunk_frames,
+        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames,
     )  # fmt: skip
     result = run_job(Path(template), Path(audio), Path(output), options, ray_address=ray_address)
     return result.as_row()

@@ -117,7 +117,7 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
     size = engine_needs(plan.options.engine).crop_size
     if size is None:
         return None
-    spec = TrackerSpec(plan.options.tracker, plan.options.face)
+    spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
     cache = TemplateCache(get_settings().resolved_cache_dir)
     path, cached = template_crops(cache, plan.template_hash, plan.template, track, track_cache_name(spec), size)
     log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
@@ -129,7 +129,7 @@ def prepare_features(
 ) -> JobFeatures:
     """Run the feature stage for `plan`; raises NoFaceError when the template never shows a face."""
     started = time.perf_counter()
-    spec = TrackerSpec(plan.options.tracker, plan.options.face)
+    spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
     track, path, cached = template_track(plan.template, plan.template_hash, spec, host, progress)
     seconds = time.perf_counter() - started
     present = track.present

@@ -60,7 +60,7 @@ class LocalHost:
     def tracker(self, spec: TrackerSpec) -> Tracker:
         with self._lock:
             if spec not in self._trackers:
-                self._trackers[spec] = create_tracker(spec.name, face=spec.face)
+                self._trackers[spec] = create_tracker(spec.name, face=spec.face, weights=spec.weights)
             return self._trackers[spec]
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:

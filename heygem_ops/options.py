@@ -28,6 +28,7 @@ class GenerateOptions:
     preset: str = "veryfast"  # libx264 preset
     crf: int = 18  # libx264 quality (lower is better, 0-51)
     checkpoint: str | None = None  # engine weights file, for engines that have weights
+    face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
 
     def __post_init__(self) -> None:
         problems = []
@@ -65,7 +66,7 @@ class GenerateOptions:
     def identity(self) -> dict[str, Any]:
         """The options that change the output pixels: device, chunking and checkpoint path do not."""
         fields = dataclasses.asdict(self)
-        for name in ("device", "chunk_frames", "checkpoint"):
+        for name in ("device", "chunk_frames", "checkpoint", "face_weights"):
             fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
         return fields

@@ -92,3 +92,22 @@ def test_portrait_job_through_the_flow(media_dir, tmp_path):
     )
     assert code == 0, text
     assert output.is_file() and "Stage seconds:" in text and "encode" in text
+
+
+def test_doctor_lists_what_runs_here():
+    code, text = _run("doctor")
+    assert code == 0, text
+    assert "warp" in text and "libx264" in text and "mesh" in text
+
+
+@pytest.mark.media
+def test_fan_tracker_without_weights_names_the_missing_files(media_dir, tmp_path):
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    output = tmp_path / "o.mp4"
+    code, text = _run(
+        "generate", "-t", str(media_dir / "sadtalker_people_0.png"), "-a", str(media_dir / "sadtalker_bus_chinese.wav"),
+        "-o", str(output), "--tracker", "fan", "--face-weights", str(empty),
+    )  # fmt: skip
+    assert code == 1 and "2DFAN4" in text and str(empty) in text, text
+    assert not output.exists()

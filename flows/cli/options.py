@@ -27,6 +27,9 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--tracker", type=click.Choice(["mesh", "fan"]), help="Face tracker (default: mesh)."),
             click.option("--checkpoint", type=click.Path(path_type=Path), help="Engine weights, e.g. wav2lip_gan.pth."),
             click.option(
+                "--face-weights", type=click.Path(path_type=Path), help="Folder with the fan tracker's weight files."
+            ),
+            click.option(
                 "--ray", "ray_address", envvar="HEYGEM_RAY_ADDRESS", help="Run models on Ray: 'local' or ray://host:10001."
             ),
         ]

@@ -20,6 +20,7 @@ class TrackerSpec:
 
     name: str = "mesh"
     face: str = "largest"
+    weights: str | None = None  # folder of the fan tracker's weight files (default: the torch hub cache)
 
 
 class Tracker(Protocol):
