@@ -12,10 +12,13 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
+from heygem_ops.compose.chunk import Segment
 from heygem_ops.engines.registry import EngineSpec
+from heygem_ops.features import JobFeatures
 from heygem_ops.generate import describe_features, describe_plan, new_result
 from heygem_ops.hosting import host_for
 from heygem_ops.options import GenerateOptions
+from heygem_ops.plan import JobPlan
 from heygem_ops.quality.job import thresholds_from_settings
 from heygem_ops.results import JobResult, utc_now
 from heygem_ops.settings import get_settings
@@ -66,7 +69,7 @@ def current_flow_run_id() -> str | None:
     return str(run_id) if run_id else None
 
 
-def _render(plan, features, ray_address: str | None, result: JobResult) -> list:
+def _render(plan: JobPlan, features: JobFeatures, ray_address: str | None, result: JobResult) -> list[Segment]:
     """Fan the chunks out: every inference is submitted at once, each compose waits on its own."""
     inferences = [run_inference.submit(plan, features, chunk, ray_address) for chunk in plan.chunks]
     composes = [compose_chunk.submit(plan, features, inference, ray_address) for inference in inferences]

@@ -14,7 +14,7 @@ import numpy as np
 
 from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
-from heygem_ops.engines.base import EngineNeeds
+from heygem_ops.engines.registry import engine_needs
 from heygem_ops.errors import NoFaceError
 from heygem_ops.face.crops import template_crops
 from heygem_ops.face.landmarks import mouth_width
@@ -102,14 +102,6 @@ def prepare_template(
     digest = file_digest(video.path)
     track, path, cached = template_track(video, digest, spec, host)
     return PreparedTemplate(video.path, digest, path, track.frame_count, int(track.present.sum()), cached)
-
-
-def engine_needs(name: str) -> EngineNeeds:
-    """What engine `name` asks the pipeline to prepare, read from its class without loading weights."""
-    from heygem_ops.engines import registry
-
-    registry.available_engines()
-    return getattr(registry._ENGINES.get(name), "needs", EngineNeeds())
 
 
 def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:

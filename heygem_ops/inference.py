@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from heygem_ops.engines.base import InferenceBatch, MouthUpdate
-from heygem_ops.engines.registry import EngineSpec
+from heygem_ops.engines.registry import EngineSpec, engine_needs
 from heygem_ops.face.crops import load_template_crops
-from heygem_ops.features import JobFeatures, engine_needs, load_track
+from heygem_ops.features import JobFeatures, load_track
 from heygem_ops.mel import mel_windows
 from heygem_ops.plan import JobPlan
 from heygem_ops.timeline import Chunk

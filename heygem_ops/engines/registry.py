@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from heygem_ops.engines.base import Engine
+from heygem_ops.engines.base import Engine, EngineNeeds
 from heygem_ops.errors import InputError
 
 EngineFactory = Callable[..., Engine]
@@ -32,6 +32,12 @@ def register_engine(name: str, factory: EngineFactory) -> None:
 def available_engines() -> list[str]:
     _register_builtins()
     return sorted(_ENGINES)
+
+
+def engine_needs(name: str) -> EngineNeeds:
+    """What engine `name` asks the pipeline to prepare, read from its class without loading weights."""
+    _register_builtins()
+    return getattr(_ENGINES.get(name), "needs", EngineNeeds())
 
 
 def create_engine(name: str, device: torch.device, **options: Any) -> Engine:
