@@ -26,7 +26,7 @@ import torch
 from heygem_ops.errors import CheckpointError
 from heygem_ops.face.landmarks import N_POINTS, interocular
 from heygem_ops.face.select import parse_face_choice, pick_face
-from heygem_ops.face.track import FaceTrack
+from heygem_ops.face.track import FaceRow, FaceTrack, box_of
 from heygem_ops.face.tracking import OneEuroFilter
 
 DETECTOR_FILE = "s3fd-619a316812.pth"  # S3FD state dict
@@ -168,7 +168,7 @@ class FanTracker:
     def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack:
         """Follow one face through RGB uint8 (H, W, 3) frames; progress(n) after each frame."""
         state = _Follow(OneEuroFilter(self.smoothing))
-        rows: list[tuple[np.ndarray, float] | None] = []
+        rows: list[FaceRow | None] = []
         size = (0, 0)
         with torch.inference_mode():
             for index, frame in enumerate(frames):
@@ -176,7 +176,7 @@ class FanTracker:
                 rows.append(self._step(frame, state))
                 if progress is not None:
                     progress(index + 1)
-        return _to_track(rows, size)
+        return FaceTrack.from_rows(rows, size, self.name)
 
     def landmarks_one(self, frame: np.ndarray) -> np.ndarray | None:
         """(68, 2) float32 landmarks of the chosen face in one RGB uint8 image, or None."""
@@ -184,8 +184,8 @@ class FanTracker:
             found = self._find(frame, _Follow(OneEuroFilter(0.0)))
         return None if found is None else found[0]
 
-    def _step(self, frame: np.ndarray, state: _Follow) -> tuple[np.ndarray, float] | None:
-        """Smoothed landmarks and confidence of the followed face in this frame, or None."""
+    def _step(self, frame: np.ndarray, state: _Follow) -> FaceRow | None:
+        """The followed face in this frame (smoothed landmarks, their box, confidence), or None."""
         found = self._follow(frame, state) if state.roi is not None else None
         if found is None:
             found = self._find(frame, state)
@@ -194,10 +194,11 @@ class FanTracker:
             state.smoother.reset()
             return None
         points, score = found
-        state.box = _box(points)
+        state.box = box_of(points)
         state.roi = _hold(state.roi, self._roi_from_points(points, state))
         smoothed = state.smoother(points.astype(np.float64), float(interocular(points)))
-        return np.asarray(smoothed, dtype=np.float32), float(np.clip(score, 0.01, 1.0))
+        landmarks = np.asarray(smoothed, dtype=np.float32)
+        return FaceRow(landmarks, box_of(landmarks), float(np.clip(score, 0.01, 1.0)))
 
     def _follow(self, frame: np.ndarray, state: _Follow) -> tuple[np.ndarray, float] | None:
         """FAN on the crop carried from the previous frame; None when the face is no longer there."""
@@ -264,20 +265,3 @@ def _hold(old: Roi | None, new: Roi) -> Roi:
     side = old.scale * SCALE_UNIT
     moved = math.dist(old.centre, new.centre) > ROI_HOLD * side or abs(new.scale - old.scale) > ROI_HOLD * old.scale
     return new if moved else old
-
-
-def _box(points: np.ndarray) -> np.ndarray:
-    return np.concatenate([points.min(axis=0), points.max(axis=0)]).astype(np.float32)
-
-
-def _to_track(rows: list[tuple[np.ndarray, float] | None], size: tuple[int, int]) -> FaceTrack:
-    """Stack per-frame (landmarks, confidence) rows, None where no face, into a FaceTrack."""
-    count = len(rows)
-    landmarks = np.full((count, N_POINTS, 2), np.nan, dtype=np.float32)
-    boxes = np.full((count, 4), np.nan, dtype=np.float32)
-    confidence = np.zeros(count, dtype=np.float32)
-    for index, row in enumerate(rows):
-        if row is not None:
-            landmarks[index], confidence[index] = row
-            boxes[index] = _box(row[0])
-    return FaceTrack(landmarks, boxes, confidence, size, FanTracker.name)

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from heygem_ops.face.landmarks import N_POINTS
+
+
+def box_of(points: np.ndarray) -> np.ndarray:
+    """(4,) float32 x0, y0, x1, y1 enclosing (N, 2+) points."""
+    return np.concatenate([points[:, :2].min(axis=0), points[:, :2].max(axis=0)]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    """One frame of a track as a tracker finds it: (68, 2) float32 landmarks, (4,) float32 box, score."""
+
+    landmarks: np.ndarray
+    box: np.ndarray
+    score: float
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,18 @@ class FaceTrack:
                 f"inconsistent face track shapes: landmarks {self.landmarks.shape}, "
                 f"boxes {self.boxes.shape}, confidence {self.confidence.shape}"
             )
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[FaceRow | None], size: tuple[int, int], backend: str) -> FaceTrack:
+        """Stack per-frame rows (None: no face) into a track; NaN and confidence 0 where no face."""
+        count = len(rows)
+        landmarks = np.full((count, N_POINTS, 2), np.nan, dtype=np.float32)
+        boxes = np.full((count, 4), np.nan, dtype=np.float32)
+        confidence = np.zeros(count, dtype=np.float32)
+        for index, row in enumerate(rows):
+            if row is not None:
+                landmarks[index], boxes[index], confidence[index] = row.landmarks, row.box, row.score
+        return cls(landmarks, boxes, confidence, size, backend)
 
     @property
     def frame_count(self) -> int:

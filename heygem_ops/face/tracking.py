@@ -25,10 +25,9 @@ from heygem_ops.face.facemesh import (
     roi_from_detection,
     roi_from_landmarks,
 )
-from heygem_ops.face.landmarks import N_POINTS
 from heygem_ops.face.mesh68 import mesh_to_68
 from heygem_ops.face.select import parse_face_choice, pick_face
-from heygem_ops.face.track import FaceTrack
+from heygem_ops.face.track import FaceRow, FaceTrack, box_of
 
 PRESENCE = 0.5  # mesh face score below which the face counts as lost (MediaPipe's default)
 ROI_HOLD = 0.02  # keep the crop unless it moved or resized by more than this fraction of its side
@@ -98,15 +97,6 @@ class _Fit:
     roi: Roi
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One frame of the track: (68, 2) float32 landmarks, (4,) float32 box, face score."""
-
-    landmarks: np.ndarray
-    box: np.ndarray
-    score: float
-
-
 @dataclass
 class _Follow:
     """What the tracker carries from one frame to the next."""
@@ -134,7 +124,7 @@ class MeshTracker:
         """
         state = _Follow(OneEuroFilter(self.options.smoothing))
         every = self.options.detect_every
-        rows: list[_Row | None] = []
+        rows: list[FaceRow | None] = []
         size = (0, 0)
         for index, frame in enumerate(frames):
             _require_rgb(frame, index)
@@ -142,14 +132,14 @@ class MeshTracker:
             rows.append(self._step(frame, state, force_detect=every > 0 and index % every == 0))
             if progress is not None:
                 progress(index + 1)
-        return _to_track(rows, size)
+        return FaceTrack.from_rows(rows, size, self.name)
 
     def landmarks_one(self, frame: np.ndarray) -> np.ndarray | None:
         """(68, 2) float32 landmarks of the chosen face in one RGB uint8 image, or None."""
         fit = self._find(frame, previous=None)
         return None if fit is None else mesh_to_68(fit.points)
 
-    def _step(self, frame: np.ndarray, state: _Follow, force_detect: bool) -> _Row | None:
+    def _step(self, frame: np.ndarray, state: _Follow, force_detect: bool) -> FaceRow | None:
         """Smoothed landmarks, box and score of the followed face in this frame, or None.
 
         Updates `state` for the next frame.
@@ -163,9 +153,9 @@ class MeshTracker:
             state.smoother.reset()
             return None
         state.roi = _hold(fit.roi, roi_from_landmarks(fit.points))
-        state.box = _box(fit.points)
+        state.box = box_of(fit.points)
         smoothed = state.smoother(fit.points[:, :2], _interocular(fit.points))
-        return _Row(mesh_to_68(smoothed), _box(smoothed), fit.score)
+        return FaceRow(mesh_to_68(smoothed), box_of(smoothed), fit.score)
 
     def _follow(self, frame: np.ndarray, roi: Roi | None) -> _Fit | None:
         """Mesh on a given crop; None when there is no crop or the face is not in it."""
@@ -183,7 +173,7 @@ class MeshTracker:
         fit = self._find(frame, box)
         if fit is None or box is None:
             return fit
-        return fit if iou(box, _box(fit.points)[None])[0] > 0 else None
+        return fit if iou(box, box_of(fit.points)[None])[0] > 0 else None
 
     def _find(self, frame: np.ndarray, previous: np.ndarray | None) -> _Fit | None:
         """Detect, choose the face, and settle the crop on it.
@@ -219,24 +209,7 @@ def _hold(old: Roi | None, new: Roi) -> Roi:
     return old if still and turn < ROI_HOLD_ANGLE else new
 
 
-def _box(points: np.ndarray) -> np.ndarray:
-    """(4,) float32 x0, y0, x1, y1 enclosing (N, 2+) points."""
-    return np.concatenate([points[:, :2].min(axis=0), points[:, :2].max(axis=0)]).astype(np.float32)
-
-
 def _require_rgb(frame: np.ndarray, index: int) -> None:
     """Reject frames the models cannot read, naming the frame, before they give silent garbage."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"frame {index}: expected RGB uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
-
-
-def _to_track(rows: list[_Row | None], size: tuple[int, int]) -> FaceTrack:
-    """Stack per-frame rows (None: no face) into a FaceTrack; NaN and confidence 0 where no face."""
-    count = len(rows)
-    landmarks = np.full((count, N_POINTS, 2), np.nan, dtype=np.float32)
-    boxes = np.full((count, 4), np.nan, dtype=np.float32)
-    confidence = np.zeros(count, dtype=np.float32)
-    for index, row in enumerate(rows):
-        if row is not None:
-            landmarks[index], boxes[index], confidence[index] = row.landmarks, row.box, row.score
-    return FaceTrack(landmarks, boxes, confidence, size, MeshTracker.name)
