@@ -22,6 +22,15 @@ from heygem_ops.errors import OutputPathError, ResourceError
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_CREATE_MODE = 0o666 & ~_umask()  # what open() would have given the file: read access for others
+
+
 @contextmanager
 def atomic_output(output: Path) -> Iterator[Path]:
     """Yield a temporary path in `output`'s folder; on success it replaces `output`, else it is removed.
@@ -32,6 +41,7 @@ def atomic_output(output: Path) -> Iterator[Path]:
     temporary, lock = _reserve(output)
     try:
         yield temporary
+        os.chmod(temporary, _CREATE_MODE)  # mkstemp made it 0600; a published file gets the usual mode
         fsync_path(temporary)
         os.replace(temporary, output)
     except BaseException as err:

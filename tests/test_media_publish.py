@@ -116,3 +116,20 @@ def test_disk_full_is_a_retryable_resource_error(tmp_path: Path, monkeypatch: py
     with pytest.raises(ResourceError, match="disk full"):
         publish_video(segments, audio, output, fps=FPS, duration_s=0.2)
     assert list(output.parent.iterdir()) == []
+
+
+def test_published_files_get_the_usual_permissions(tmp_path):
+    from heygem_ops.atomic import write_atomically
+
+    target = tmp_path / "shared.bin"
+    write_atomically(target, b"data")
+    expected = 0o666 & ~_current_umask()
+    assert target.stat().st_mode & 0o777 == expected  # not mkstemp's private 0600
+
+
+def _current_umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
