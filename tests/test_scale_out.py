@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -86,3 +88,43 @@ def test_dask_local_cluster_runs_the_cpu_stages(media_dir, tmp_path):
         summary = with_dask(cluster.scheduler_address)(out_dir=str(tmp_path / "out"), manifest=str(manifest))
         assert summary["succeeded"] == 2
         assert cluster.scheduler.task_prefixes, "no task reached the Dask cluster"
+
+
+def _actor_pid(address: str, env: dict[str, str]) -> int:
+    code = (
+        "import ray\n"
+        f"ray.init(address={address!r}, namespace='heygem', log_to_driver=False)\n"
+        "print(ray.get(ray.get_actor('heygem-model-0').pid.remote()))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return int(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_second_batch_on_a_running_cluster_reuses_the_model_actors(media_dir, tmp_path):
+    """Actors are named and detached: the next batch on the cluster finds them instead of loading again."""
+    from face_clips import make_face_clip, make_speech
+
+    ray_bin = Path(sys.executable).with_name("ray")
+    address = "127.0.0.1:6391"
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    ray_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
+    start = [str(ray_bin), "start", "--head", "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats",
+             "--port", "6391", "--node-ip-address", "127.0.0.1", "--temp-dir", ray_dir]  # fmt: skip
+    subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
+    try:
+        template = make_face_clip(tmp_path / "t.mp4", media_dir / "sadtalker_people_0.png")
+        pids = []
+        for seed in (1, 2):
+            audio = make_speech(tmp_path / f"a{seed}.wav", 1.0, seed=seed)
+            command = [str(ray_bin.with_name("heygem")), "batch", "--out", str(tmp_path / "out"),
+                       "--template", str(template), "--audio", str(audio), "--ray", address]  # fmt: skip
+            run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+            assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+            pids.append(_actor_pid(address, env))
+        assert pids[0] == pids[1]  # the same actor process served both batches: models loaded once
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(ray_dir, ignore_errors=True)
