@@ -143,17 +143,32 @@ def jobs_from_pairs(
     """
     template_files = [file for item in templates for file in expand_media(item, TEMPLATE_SUFFIXES, "template")]
     audio_files = [file for item in audios for file in expand_media(item, AUDIO_SUFFIXES, "audio")]
-    if not template_files or not audio_files:
-        raise InputError("give at least one template and one audio", hint="e.g. --audio a.wav --templates dir/")
-    if len(template_files) > 1 and len(audio_files) > 1:
-        raise InputError(
-            f"{len(template_files)} templates and {len(audio_files)} audios: pair one audio with many "
-            "templates, or one template with many audios",
-            hint="write a job manifest (CSV with template,audio columns) for other pairings",
-        )
-    records = [{"template": str(t), "audio": str(a)} for t in template_files for a in audio_files]
+    records = pair_records(
+        template_files,
+        audio_files,
+        missing_hint="e.g. --audio a.wav --templates dir/",
+        manifest_hint="write a job manifest (CSV with template,audio columns) for other pairings",
+    )
     context = _Context(Path.cwd(), _out_dir(out_dir), defaults or GenerateOptions.from_settings(), "pairs")
     return build_jobs(records, context)
+
+
+def pair_records(
+    templates: Sequence[Path], audios: Sequence[Path], *, missing_hint: str, manifest_hint: str
+) -> list[dict[str, str]]:
+    """Manifest records pairing one audio with many templates, or one template with many audios.
+
+    The hints say how the caller's user supplies files (CLI flags, browser uploads).
+    """
+    if not templates or not audios:
+        raise InputError("give at least one template and one audio", hint=missing_hint)
+    if len(templates) > 1 and len(audios) > 1:
+        raise InputError(
+            f"{len(templates)} templates and {len(audios)} audios: pair one audio with many "
+            "templates, or one template with many audios",
+            hint=manifest_hint,
+        )
+    return [{"template": str(t), "audio": str(a)} for t in templates for a in audios]
 
 
 def expand_media(item: str | Path, suffixes: frozenset[str], kind: str) -> list[Path]:

@@ -27,7 +27,7 @@ from flows.ui.runner import Ticket, TicketView
 from heygem_ops.errors import HeyGemError, InputError, InternalError
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.logs import get_logger
-from heygem_ops.manifest import Job, JobSpec, JobSpecError, default_output_name, read_jobs
+from heygem_ops.manifest import Job, JobSpec, JobSpecError, default_output_name, pair_records, read_jobs
 from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import job_identity
 from heygem_ops.progress import board
@@ -175,15 +175,12 @@ def plan_pairs(
     templates: Sequence[Path], audios: Sequence[Path], choices: Choices, workspace: Workspace, labels: Mapping[str, str]
 ) -> BatchPlan:
     """One audio with many templates, or one template with many audios."""
-    if not templates or not audios:
-        raise InputError("a batch needs at least one template and one audio", hint="upload or pick them first")
-    if len(templates) > 1 and len(audios) > 1:
-        raise InputError(
-            f"{len(templates)} templates and {len(audios)} audios: pair one audio with many templates, "
-            "or one template with many audios",
-            hint="upload a job manifest for other pairings",
-        )
-    records = [{"template": str(t), "audio": str(a)} for t in templates for a in audios]
+    records = pair_records(
+        templates,
+        audios,
+        missing_hint="upload or pick them first",
+        manifest_hint="upload a job manifest for other pairings",
+    )
     return _write_plan(records, (), choices, workspace, labels)
 
 
