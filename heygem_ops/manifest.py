@@ -33,7 +33,7 @@ from heygem_ops.errors import HeyGemError, InputError, OutputPathError
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.logs import get_logger
 from heygem_ops.options import GenerateOptions
-from heygem_ops.plan import job_identity
+from heygem_ops.plan import job_identity, require_mp4_name
 from heygem_ops.results import JobResult, utc_now
 from heygem_ops.results_store import RESULTS_DIRNAME
 
@@ -276,8 +276,7 @@ def _output_path(text: str | None, template: Path, audio: Path, job_id: str, out
             path=output,
             hint="give a path inside it, or leave output empty for a default name",
         )
-    if output.suffix.lower() != ".mp4":
-        raise OutputPathError("must end in .mp4", path=output, hint="name the output like result.mp4")
+    require_mp4_name(output)
     return output
 
 

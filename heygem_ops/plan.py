@@ -61,6 +61,12 @@ def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) 
     return value_digest(identity)[:20]
 
 
+def require_mp4_name(output: Path) -> None:
+    """Outputs are MP4 files; refuse any other name before work starts."""
+    if output.suffix.lower() != ".mp4":
+        raise OutputPathError("must end in .mp4", path=output, hint="name the output like result.mp4")
+
+
 def check_output_path(output: Path, settings: Settings) -> Path:
     """Resolve `output`; refuse it outside HEYGEM_OUTPUT_ROOT (when set) or in a missing folder."""
     output = Path(output).expanduser().resolve()
@@ -71,8 +77,7 @@ def check_output_path(output: Path, settings: Settings) -> Path:
             path=output,
             hint="write under that folder or change HEYGEM_OUTPUT_ROOT",
         )
-    if output.suffix.lower() != ".mp4":
-        raise OutputPathError("must end in .mp4", path=output, hint="name the output like result.mp4")
+    require_mp4_name(output)
     if output.is_dir():
         raise OutputPathError("is a folder", path=output, hint="name a file inside it, like result.mp4")
     if not output.parent.is_dir():

@@ -43,28 +43,8 @@ def build(ctx: UiContext) -> dict[str, gr.components.Component]:
         gr.Markdown("Many jobs at once; a failing job is recorded and the rest go on. " + limits_text(ctx))
         mode = gr.Radio([PAIRS, MANIFEST], value=PAIRS, label="Batch of", elem_id="batch-mode")
         with gr.Group(visible=True) as pairs_group, gr.Row():
-            with gr.Column():
-                templates_files = gr.File(
-                    height=150, file_count="multiple", label="Upload templates", elem_id="batch-templates-upload"
-                )
-                templates_pick = gr.Dropdown(
-                    picker_choices(ctx.uploads.recent("template")),
-                    value=[],
-                    multiselect=True,
-                    label="Templates",
-                    elem_id="batch-templates",
-                )
-            with gr.Column():
-                audios_files = gr.File(
-                    height=150, file_count="multiple", label="Upload audios", elem_id="batch-audios-upload"
-                )
-                audios_pick = gr.Dropdown(
-                    picker_choices(ctx.uploads.recent("audio")),
-                    value=[],
-                    multiselect=True,
-                    label="Audios",
-                    elem_id="batch-audios",
-                )
+            templates_files, templates_pick = _media_column(ctx, "template")
+            audios_files, audios_pick = _media_column(ctx, "audio")
         with gr.Group(visible=False) as manifest_group, gr.Row():
             manifest_file = gr.File(
                 height=150,
@@ -123,6 +103,20 @@ def build(ctx: UiContext) -> dict[str, gr.components.Component]:
         show_progress="hidden",
     )
     return {"templates": templates_pick, "audios": audios_pick}
+
+
+def _media_column(ctx: UiContext, kind: str) -> tuple[gr.File, gr.Dropdown]:
+    """An upload box and a picker of recent uploads for one kind ("template" or "audio")."""
+    with gr.Column():
+        files = gr.File(height=150, file_count="multiple", label=f"Upload {kind}s", elem_id=f"batch-{kind}s-upload")
+        pick = gr.Dropdown(
+            picker_choices(ctx.uploads.recent(kind)),
+            value=[],
+            multiselect=True,
+            label=f"{kind.capitalize()}s",
+            elem_id=f"batch-{kind}s",
+        )
+    return files, pick
 
 
 def ingest_many(ctx: UiContext, kind: str, paths: list[str] | None, selected: list[str] | None) -> tuple:
