@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +9,14 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.job import run_job
+from heygem_ops.compose.workers import chunks_in_flight
 from heygem_ops.options import GenerateOptions
 
 
 @flow(
     name="generate",
     flow_run_name="generate-{output}",
-    task_runner=ThreadPoolTaskRunner(max_workers=max(2, os.cpu_count() or 2)),
+    task_runner=ThreadPoolTaskRunner(max_workers=chunks_in_flight() + 1),  # the chunks plus a stage task
     log_prints=True,
 )
 def generate(

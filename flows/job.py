@@ -40,12 +40,12 @@ def run_job(
     """
     result = new_result(template, audio, output)
     result.flow_run_id = current_flow_run_id()
+    host = host_for(ray_address)  # first: a new host starts its compose workers while the inputs are checked
     started = time.perf_counter()
     plan = decode_inputs(template, audio, output, options)
     describe_plan(result, plan)
     result.job_id = job_id or plan.job_id
     result.add_seconds("decode", time.perf_counter() - started)
-    host = host_for(ray_address)
     result.device = host.device_name(EngineSpec(options.engine, options.device, options.checkpoint))
     mark = time.perf_counter()
     features = extract_features(plan, ray_address)

@@ -1,13 +1,19 @@
-"""Which torch device a job runs on: chosen once, logged once, overridable by the user."""
+"""Which torch device a job runs on: chosen once, logged once, overridable by the user.
+
+torch is imported inside the functions: processes that never run a model (compose workers) import
+this package without paying torch's second of start-up.
+"""
 
 from __future__ import annotations
 
 import re
-
-import torch
+from typing import TYPE_CHECKING
 
 from heygem_ops.errors import InputError
 from heygem_ops.logs import get_logger
+
+if TYPE_CHECKING:
+    import torch
 
 log = get_logger(__name__)
 _SPEC = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -20,6 +26,8 @@ def choose_device(spec: str = "auto") -> torch.device:
     Asking for CUDA on a machine without it is an input error, not a silent CPU fallback: a user who
     typed ``cuda`` expects GPU speed.
     """
+    import torch
+
     spec = spec.strip().lower()
     if not _SPEC.match(spec):
         raise InputError(f"unknown device {spec!r}", hint="use auto, cpu, cuda or cuda:N")
@@ -44,8 +52,18 @@ def choose_device(spec: str = "auto") -> torch.device:
     return device
 
 
-def describe(device: torch.device) -> str:
-    """Human-readable device name for results rows and the UI."""
+def no_model_device(spec: str, engine: str) -> None:
+    """The device of an engine that runs no model: none, its code runs on the CPU. Logged like the rest."""
+    ignored = "" if spec.strip().lower() in ("auto", "cpu") else f"; device {spec!r} does not apply to it"
+    log.info("Using CPU: engine %r runs no model%s", engine, ignored)
+
+
+def describe(device: torch.device | None) -> str:
+    """Human-readable device name for results rows and the UI; None is an engine without a model."""
+    if device is None:
+        return "cpu"
+    import torch
+
     if device.type == "cuda":
         return f"cuda:{device.index or 0} {torch.cuda.get_device_name(device.index or 0)}"
     return "cpu"

@@ -116,9 +116,7 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
     return path
 
 
-def prepare_features(
-    plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None
-) -> JobFeatures:
+def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None) -> JobFeatures:
     """Run the feature stage for `plan`; raises NoFaceError when the template never shows a face."""
     started = time.perf_counter()
     spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)

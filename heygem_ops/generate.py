@@ -6,7 +6,6 @@ by a deployment produce the same file.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from heygem_ops.compose.chunk import Segment
+from heygem_ops.compose.workers import chunks_in_flight
 from heygem_ops.encode import encode_job
 from heygem_ops.features import JobFeatures, prepare_features
 from heygem_ops.hosting import ModelHost, local_host
@@ -55,7 +55,7 @@ def describe_features(result: JobResult, features: JobFeatures) -> None:
 
 
 def render_all(plan: JobPlan, features: JobFeatures, host: ModelHost, result: JobResult) -> list[Segment]:
-    """Inference and compose for every chunk, as many chunks at once as there are CPUs."""
+    """Inference and compose for every chunk, keeping the compose workers fed (`chunks_in_flight`)."""
     advance = board.counter(str(plan.output), "render", plan.frame_count)
 
     def one(chunk: Chunk) -> Segment:
@@ -65,8 +65,7 @@ def render_all(plan: JobPlan, features: JobFeatures, host: ModelHost, result: Jo
         result.add_seconds("compose", segment.seconds)
         return segment
 
-    workers = max(1, min(len(plan.chunks), os.cpu_count() or 2))
-    with ThreadPoolExecutor(workers, thread_name_prefix="heygem-chunk") as pool:
+    with ThreadPoolExecutor(min(len(plan.chunks), chunks_in_flight()), thread_name_prefix="heygem-chunk") as pool:
         return list(pool.map(one, plan.chunks))
 
 

@@ -1,8 +1,9 @@
 """Model hosts: where engines and face trackers live, loaded once and reused by every job.
 
-`LocalHost` keeps them in this process (the embedded default). `RayHost` keeps them in named Ray
-actors shared by every flow run on a cluster (`heygem_ops.ray_host`, imported only when asked for).
-Both answer the same calls, so flows never know which one they talk to.
+`LocalHost` keeps them in this process (the embedded default) and renders in worker processes of this
+machine. `RayHost` keeps them in named Ray actors shared by every flow run on a cluster
+(`heygem_ops.ray_host`, imported only when asked for). Both answer the same calls, so flows never know
+which one they talk to.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Protocol
 
 from heygem_ops.compose.chunk import Segment, render_chunk
-from heygem_ops.device import choose_device, describe
+from heygem_ops.compose.workers import ComposeWorkers, can_start_workers, worker_count
+from heygem_ops.device import choose_device, describe, no_model_device
 from heygem_ops.engines.base import Engine, InferenceBatch, MouthUpdate
-from heygem_ops.engines.registry import EngineSpec, create_engine
+from heygem_ops.engines.registry import EngineSpec, create_engine, engine_needs
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, TrackerSpec, create_tracker
 from heygem_ops.features import load_track
@@ -43,18 +45,30 @@ class ModelHost(Protocol):
 
 
 class LocalHost:
-    """Engines and trackers held by this process, built on first use and kept for the next job."""
+    """Engines and trackers held by this process, built on first use and kept for the next job.
 
-    def __init__(self) -> None:
+    `compose_workers` processes render chunks (default HEYGEM_COMPOSE_WORKERS, else one per CPU);
+    0, or a daemonic process that may not start children, renders in the calling thread instead.
+    """
+
+    def __init__(self, compose_workers: int | None = None) -> None:
         self._engines: dict[EngineSpec, Engine] = {}
         self._trackers: dict[TrackerSpec, Tracker] = {}
+        self._running: dict[EngineSpec, threading.Lock] = {}
         self._lock = threading.Lock()
+        compose_workers = worker_count() if compose_workers is None else compose_workers
+        self._compose = ComposeWorkers(compose_workers) if compose_workers and can_start_workers() else None
 
     def engine(self, spec: EngineSpec) -> Engine:
         with self._lock:
             if spec not in self._engines:
                 options = {"checkpoint": spec.checkpoint} if spec.checkpoint else {}
-                self._engines[spec] = create_engine(spec.name, choose_device(spec.device), **options)
+                if engine_needs(spec.name).device:
+                    device = choose_device(spec.device)
+                else:
+                    device = no_model_device(spec.device, spec.name)
+                self._engines[spec] = create_engine(spec.name, device, **options)
+                self._running[spec] = threading.Lock()
             return self._engines[spec]
 
     def tracker(self, spec: TrackerSpec) -> Tracker:
@@ -64,11 +78,11 @@ class LocalHost:
             return self._trackers[spec]
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
-        return self.engine(spec)(batch)
+        engine = self.engine(spec)
+        with self._running[spec]:  # one batch fills the device; two at once only contend and double the memory
+            return engine(batch)
 
-    def track(
-        self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None
-    ) -> FaceTrack:
+    def track(self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None) -> FaceTrack:
         tracker = self.tracker(spec)
         with self._lock:  # one interpreter per tracker: frames of two videos must not interleave
             return tracker.track(iter_frames(video), progress=progress)
@@ -79,6 +93,8 @@ class LocalHost:
     def render(
         self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Callable[[int], None] | None = None
     ) -> Segment:
+        if self._compose:
+            return self._compose.render(plan, track_path, inference, progress)
         return render_chunk(plan, load_track(track_path), inference, progress)
 
 

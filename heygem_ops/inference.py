@@ -65,4 +65,3 @@ def infer_chunk(plan: JobPlan, features: JobFeatures, chunk: Chunk, host: ModelH
         boxes = load_template_crops(features.crops_path).boxes[plan.schedule[chunk.start : chunk.stop]]
         update = dataclasses.replace(update, boxes=boxes)
     return ChunkInference(chunk, update, time.perf_counter() - started)
-

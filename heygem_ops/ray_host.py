@@ -54,7 +54,7 @@ class ModelActor:
     """The body of a model actor: a LocalHost living in a Ray worker process."""
 
     def __init__(self) -> None:
-        self.host = LocalHost()
+        self.host = LocalHost(compose_workers=0)  # compose runs as Ray tasks, not in the actor
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
         return self.host.infer(spec, batch)

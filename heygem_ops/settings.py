@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     chunk_frames: int = Field(100, ge=8, description="output frames per chunk; bounds memory")
     x264_preset: str = Field("veryfast", description="libx264 preset for the output video")
     x264_crf: int = Field(18, ge=0, le=51, description="libx264 constant rate factor")
+    compose_workers: int | None = Field(
+        None, ge=0, description="processes rendering chunks on this machine; default one per CPU, 0 renders in threads"
+    )
 
     max_duration_s: float = Field(4 * 3600.0, gt=0, description="longest accepted input, seconds")
     max_pixels: int = Field(3840 * 2160, gt=0, description="largest accepted template frame, pixels")

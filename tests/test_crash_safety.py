@@ -3,8 +3,9 @@
 Each test runs a plain job (`heygem_ops.generate`, no Prefect) in a child process, waits for a
 file that proves the child is inside the stage under test, kills it with SIGKILL, then checks what
 the kill left and runs the job again in this process. The child holds each stage open a little
-longer (a short sleep per frame or packet, installed by the runner below) so that the kill lands
-inside the stage on any machine; the files it writes are the real ones.
+longer (a short sleep per frame or packet) so that the kill lands inside the stage on any machine;
+the files it writes are the real ones. The hold is installed by a `sitecustomize` module on the
+child's PYTHONPATH, so it is in force in every process of the job: its compose workers too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import psutil
 import pytest
 from media_factory import make_audio
 
@@ -38,11 +40,10 @@ SIZE = 256  # px, width and height of the template
 SPEECH_S = 1.2  # longer than the template: the output plays it forward then back
 WAIT_S = 90.0  # longest wait for the child to reach the stage under test
 
-# Run in the child: hold one stage open (sleep per frame / packet / write), then run the job.
-RUNNER = """
-import os, sys, time
+# Imported at start-up by every process of the job: hold one stage open (sleep per frame / packet / write).
+HOLD = """
+import os, time
 hold, stage = float(os.environ["HOLD_S"]), os.environ["HOLD_STAGE"]
-from heygem_ops import generate
 from heygem_ops import atomic, cache
 from heygem_ops.media import publish, segments
 
@@ -78,8 +79,8 @@ elif stage == "cache-fsync":  # the real atomic writer, killed after writing the
     cache.write_atomically = paused_before_rename
 elif stage == "cache-half":
     cache.TemplateCache._store = staticmethod(half_written)
-generate(sys.argv[1], sys.argv[2], sys.argv[3])
 """
+RUNNER = "import sys\nfrom heygem_ops import generate\ngenerate(sys.argv[1], sys.argv[2], sys.argv[3])\n"
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +114,14 @@ def job(inputs: tuple[Path, Path], tmp_path: Path, heygem_home: Path, monkeypatc
 
 
 def kill_when(job: dict, stage: str, hold_s: float, ready: Callable[[], list[Path]]) -> list[Path]:
-    """Start the job in a child that holds `stage` open; SIGKILL it once `ready()` finds files; return them."""
-    env = {**os.environ, "HOLD_S": str(hold_s), "HOLD_STAGE": stage, "PYTHONPATH": str(REPO)}
+    """Start the job in a child that holds `stage` open; SIGKILL it once `ready()` finds files; return them.
+
+    The processes the child started (its compose workers) must die with it: none may go on writing.
+    """
+    hooks = job["home"].parent / "hold-hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "sitecustomize.py").write_text(HOLD)
+    env = {**os.environ, "HOLD_S": str(hold_s), "HOLD_STAGE": stage, "PYTHONPATH": f"{hooks}{os.pathsep}{REPO}"}
     command = [sys.executable, "-c", RUNNER, str(job["template"]), str(job["audio"]), str(job["output"])]
     child = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + WAIT_S
@@ -126,8 +133,11 @@ def kill_when(job: dict, stage: str, hold_s: float, ready: Callable[[], list[Pat
                 pytest.fail(f"the job did not reach {stage} within {WAIT_S} s")
             time.sleep(0.005)
         print(f"killed {stage} after {time.monotonic() - deadline + WAIT_S:.1f} s")
+        started = psutil.Process(child.pid).children(recursive=True)
         os.kill(child.pid, signal.SIGKILL)
         assert child.wait(30) == -signal.SIGKILL
+        _, alive = psutil.wait_procs(started, timeout=10)
+        assert not alive, f"processes outlived the killed job: {[p.pid for p in alive]}"
     finally:
         if child.poll() is None:
             child.kill()

@@ -112,7 +112,7 @@ def test_cheeks_stretch_without_tearing_when_the_jaw_drops():
     region = lower_face_polygon(source)
     box = _box(region, 512, 512)
     inside = polygon_mask(box.shape, region - box.origin) > 0
-    vertical = _warp_offsets(source, target, region, box, 100.0, inside)[..., 1]
+    vertical = _warp_offsets(source, target, region, box, 100.0, inside)[1]
     x, top = float(target[48, 0] - box.x0), int(target[48, 1] - box.y0) - 20
     beside = vertical[top : top + 40, int(x) - 50 : int(x) - 15]  # cheek beside the left corner
     assert np.abs(np.diff(beside, axis=0)).max() < 2.0  # px per px: a stretch; a tear jumps by most of the drop

@@ -8,6 +8,7 @@ import click
 
 from flows.cli.main import is_debug, quiet_prefect, reports_errors
 from flows.cli.options import as_strings, engine_options
+from flows.cli.prefect_api import temporary_prefect_api
 
 
 @click.command("batch")
@@ -27,14 +28,15 @@ def batch_command(
     """Generate every job of JOBS (CSV, Parquet or JSON Lines: template, audio[, output, job_id, options])."""
     if jobs is None and not (audios and templates):
         raise click.UsageError("give a JOBS manifest, or --audio and --templates")
-    from flows.bulk import bulk, with_dask
-
     quiet_prefect(is_debug())
-    run = with_dask(dask_address) if dask_address else bulk
-    summary = run(
-        out_dir=str(out_dir), manifest=str(jobs) if jobs else None, templates=list(templates) or None,
-        audios=list(audios) or None, jobs_at_once=jobs_at_once, verify_outputs=verify, **as_strings(options),
-    )  # fmt: skip
+    with temporary_prefect_api():
+        from flows.bulk import bulk, with_dask
+
+        run = with_dask(dask_address) if dask_address else bulk
+        summary = run(
+            out_dir=str(out_dir), manifest=str(jobs) if jobs else None, templates=list(templates) or None,
+            audios=list(audios) or None, jobs_at_once=jobs_at_once, verify_outputs=verify, **as_strings(options),
+        )  # fmt: skip
     click.echo(
         f"{summary['jobs']} jobs: {summary['succeeded']} succeeded, {summary['failed']} failed, "
         f"{summary['skipped']} skipped (already done). Results: {summary['results']}"

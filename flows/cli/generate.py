@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from flows.cli.main import is_debug, quiet_prefect, reports_errors
 from flows.cli.options import as_strings, engine_options
+from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
 from heygem_ops.logs import get_logger
 
@@ -22,14 +24,22 @@ log = get_logger("cli")
 @click.option("--fps", "still_fps", type=click.FloatRange(1, 120), help="Output frame rate for image templates.")
 @click.option("--crf", type=click.IntRange(0, 51), help="Output quality, lower is better (default: 18).")
 @click.option("--preset", help="libx264 preset (default: veryfast).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
 @reports_errors
-def generate_command(template: Path, audio: Path, output: Path, **options: object) -> None:
+def generate_command(template: Path, audio: Path, output: Path, as_json: bool, **options: object) -> None:
     """Lip-sync TEMPLATE to AUDIO and write OUTPUT."""
-    from flows.generate import generate
-
     quiet_prefect(is_debug())
-    with progress_bars(output):
-        row = generate(template=str(template), audio=str(audio), output=str(output), **as_strings(options))
+    with temporary_prefect_api():
+        from flows.generate import generate
+        from heygem_ops.hosting import local_host
+
+        if not options.get("ray_address"):
+            local_host()  # its compose workers start while Prefect's API comes up
+        with progress_bars(output):
+            row = generate(template=str(template), audio=str(audio), output=str(output), **as_strings(options))
+    if as_json:
+        click.echo(json.dumps(row, default=str))
+        return
     stages = " · ".join(
         f"{stage} {row[f'{stage}_s']:.1f}s"
         for stage in ("decode", "feature", "inference", "compose", "encode", "quality", "total")

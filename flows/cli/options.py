@@ -30,7 +30,10 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "--face-weights", type=click.Path(path_type=Path), help="Folder with the fan tracker's weight files."
             ),
             click.option(
-                "--ray", "ray_address", envvar="HEYGEM_RAY_ADDRESS", help="Run models on Ray: 'local' or ray://host:10001."
+                "--ray",
+                "ray_address",
+                envvar="HEYGEM_RAY_ADDRESS",
+                help="Run models on Ray: 'local' or ray://host:10001.",
             ),
         ]
     ):

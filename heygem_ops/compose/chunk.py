@@ -67,12 +67,17 @@ class Segment:
 
 
 def render_chunk(
-    plan: JobPlan, track: FaceTrack, inference: ChunkInference, progress: Callable[[int], None] | None = None
+    plan: JobPlan,
+    track: FaceTrack,
+    inference: ChunkInference,
+    progress: Callable[[int], None] | None = None,
+    encoder_threads: int = 0,
 ) -> Segment:
     """Write the segment of one chunk (published atomically) and describe it.
 
     A segment already present from an earlier, interrupted run of the same job is reused: job ids
-    hash everything that changes the pixels, so it is the same segment.
+    hash everything that changes the pixels, so it is the same segment. `encoder_threads`: see
+    `SegmentWriter`.
     """
     chunk, update = inference.chunk, inference.update
     started = time.perf_counter()
@@ -85,7 +90,10 @@ def render_chunk(
     video, options = plan.template, plan.options
     sources = track.landmarks[plan.schedule[chunk.start : chunk.stop]]
     written = 0
-    with SegmentWriter(path, video.width, video.height, plan.fps, preset=options.preset, crf=options.crf) as writer:
+    with SegmentWriter(
+        path, video.width, video.height, plan.fps, preset=options.preset, crf=options.crf, colour=video.colour,
+        threads=encoder_threads,
+    ) as writer:  # fmt: skip
         for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, plan.schedule), chunk.frame_count)):
             writer.write(compose_frame(frame, sources[k], update, k))
             written += 1

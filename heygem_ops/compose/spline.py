@@ -11,8 +11,9 @@ import scipy.linalg
 
 
 def _kernel(squared: np.ndarray) -> np.ndarray:
-    """Thin-plate radial basis r^2 log r on squared distances (r^2 log r = r^2 log r^2 / 2), in place."""
-    logs = np.log(np.maximum(squared, 1e-12, dtype=squared.dtype))
+    """Thin-plate radial basis r^2 log r on squared distances (r^2 log r = r^2 log r^2 / 2)."""
+    logs = np.maximum(squared, 1e-12, dtype=squared.dtype)
+    np.log(logs, out=logs)
     logs *= squared
     logs *= 0.5
     return logs
@@ -50,7 +51,5 @@ def thin_plate(centres: np.ndarray, values: np.ndarray, points: np.ndarray, smoo
     coeffs = scipy.linalg.solve(system, rhs, assume_a="sym", check_finite=False).astype(np.float32)
     points = np.asarray(points, dtype=np.float32)
     basis = _kernel(_squared_distances(points, centres.astype(np.float32)))
-    # einsum's own loops, not BLAS: a threaded BLAS spins its workers on a product this small,
-    # multiplying the CPU time of every frame several times over.
     linear = coeffs[count] + points[:, :1] * coeffs[count + 1] + points[:, 1:] * coeffs[count + 2]
-    return np.einsum("pc,cd->pd", basis, coeffs[:count], optimize=False) + linear
+    return basis @ coeffs[:count] + linear

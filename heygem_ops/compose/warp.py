@@ -60,12 +60,6 @@ class _Box:
         return np.array([self.x0, self.y0], dtype=np.float32)
 
 
-def _layer_points(landmarks: np.ndarray, anchors: list[int], curves: tuple[list[int], ...]) -> np.ndarray:
-    """(P, 2) control points of one layer: anchor landmarks plus densified lip curves."""
-    dense = [lip_curve(landmarks[run], CURVE_SAMPLES) for run in curves]
-    return np.vstack([landmarks[anchors], *dense])
-
-
 def _ring(polygon: np.ndarray, spacing: float) -> np.ndarray:
     """Points every `spacing` px along a closed polygon: where the warp is pinned to zero."""
     closed = np.vstack([polygon, polygon[:1]])
@@ -83,9 +77,14 @@ def _layer_points(landmarks: np.ndarray, anchors: list[int], curves: tuple[list[
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
-    """0 below 0, 1 above 1, a smooth S between (float32)."""
-    r = np.clip(x, 0.0, 1.0).astype(np.float32)
-    return r * r * (3.0 - 2.0 * r)
+    """0 below 0, 1 above 1, a smooth S between: float32, computed in place over a float32 `x`."""
+    r = x if x.dtype == np.float32 else x.astype(np.float32)
+    np.clip(r, 0.0, 1.0, out=r)
+    squared = r * r
+    r *= -2.0
+    r += 3.0
+    r *= squared
+    return r
 
 
 def _box(region: np.ndarray, height: int, width: int) -> _Box | None:
@@ -110,16 +109,15 @@ def render_warp(frame: np.ndarray, source: np.ndarray, target: np.ndarray, activ
     if box is None:
         return frame
     inside = polygon_mask(box.shape, region - box.origin) > 0
-    maps = _warp_offsets(source, target, region, box, iod, inside)
-    maps[..., 0] += np.arange(box.x0, box.x1, dtype=np.float32)[None, :]
-    maps[..., 1] += np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
-    moved = np.abs(maps[..., 0] - np.arange(box.x0, box.x1, dtype=np.float32)[None, :])
-    moved += np.abs(maps[..., 1] - np.arange(box.y0, box.y1, dtype=np.float32)[:, None])
-    warped = cv2.remap(frame, maps, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    dx, dy = _warp_offsets(source, target, region, box, iod, inside)
+    moved = cv2.add(np.abs(dx), np.abs(dy))
+    dx += np.arange(box.x0, box.x1, dtype=np.float32)[None, :]
+    dy += np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
+    warped = cv2.remap(frame, dx, dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     warped = _restore_detail(warped, moved)
     warped = paint_interior(warped, target - box.origin, activity, iod)
     out = frame.copy()
-    np.copyto(out[box.y0 : box.y1, box.x0 : box.x1], warped, where=inside[..., None])
+    cv2.copyTo(warped, inside.view(np.uint8), out[box.y0 : box.y1, box.x0 : box.x1])
     return out
 
 
@@ -132,14 +130,14 @@ def _restore_detail(warped: np.ndarray, moved: np.ndarray) -> np.ndarray:
     if RESHARPEN > 0:
         blurred = cv2.GaussianBlur(warped, (0, 0), 1.0)
         sharpened = cv2.addWeighted(warped, 1.0 + RESHARPEN, blurred, -RESHARPEN, 0.0)
-        np.copyto(warped, sharpened, where=(moved >= 0.25)[..., None])
+        cv2.copyTo(sharpened, (moved >= 0.25).view(np.uint8), warped)
     return warped
 
 
 def _warp_offsets(
     source: np.ndarray, target: np.ndarray, region: np.ndarray, box: _Box, iod: float, inside: np.ndarray
-) -> np.ndarray:
-    """(H, W, 2) float32 backward offsets over the ROI (`inside`: (H, W) bool, the region's pixels).
+) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 backward x and y offsets over the ROI (`inside`: (H, W) bool, the region's pixels).
 
     The splines are evaluated on a lattice of about GRID_PER_IOD nodes per interocular distance,
     only at nodes inside the region where a layer can be seen, faded there, and upsampled
@@ -158,7 +156,8 @@ def _warp_offsets(
         depth[np.minimum(_centres(gh, step), height - 1)][:, np.minimum(_centres(gw, step), width - 1)]
         / (EDGE_FADE * iod)
     )
-    line, spread = _lip_line(target, gx)
+    lip = _lip_edge(target)
+    line, spread = _lip_line(target, lip, gx)
     below, margin = gy[:, None] - line[None, :], spread[None, :] + 3.0 * step
     pins = _ring(region, spacing=max(iod * PIN_SPACING, 4.0))
     layers = []
@@ -166,20 +165,22 @@ def _warp_offsets(
         ((_UPPER_ANCHORS, _UPPER_CURVES), below < margin),
         ((_LOWER_ANCHORS, _LOWER_CURVES), below > -margin),
     ):
-        coarse = np.zeros((gh, gw, 2), dtype=np.float32)
+        coarse = np.zeros((2, gh, gw), dtype=np.float32)
         seen &= fade > 0
         if seen.any():
             points = (_layer_points(source, anchors, curves), _layer_points(target, anchors, curves))
-            coarse[seen] = _layer_offsets(*points, pins, nodes[seen], box.origin, iod) * fade[seen][:, None]
-        layers.append(cv2.resize(coarse, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:height, :width])
-    upper, lower = layers
-    line, spread = _lip_line(target, np.arange(box.x0, box.x1, dtype=np.float32))
+            offsets = _layer_offsets(*points, pins, nodes[seen], box.origin, iod) * fade[seen][:, None]
+            coarse[:, seen] = offsets.T
+        size = (gw * step, gh * step)
+        layers.append([cv2.resize(plane, size, interpolation=cv2.INTER_LINEAR)[:height, :width] for plane in coarse])
+    (upper_x, upper_y), (lower_x, lower_y) = layers
+    line, spread = _lip_line(target, lip, np.arange(box.x0, box.x1, dtype=np.float32))
     rows = np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
-    share = _smoothstep(0.5 + (rows - line[None, :]) / (2.0 * spread[None, :]))
-    lower -= upper
-    lower *= share[..., None]
-    lower += upper
-    return lower
+    across = rows - line[None, :]
+    across *= 0.5 / spread[None, :]
+    across += 0.5
+    share = _smoothstep(across)
+    return upper_x + share * (lower_x - upper_x), upper_y + share * (lower_y - upper_y)
 
 
 def _centres(count: int, step: int) -> np.ndarray:
@@ -200,20 +201,28 @@ def _layer_offsets(
     return thin_plate(centres, values, (nodes - origin) / iod, SMOOTHING) * np.float32(iod)
 
 
-def _lip_line(target: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _lip_edge(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The target lower inner lip as (x, y) samples sorted by x: where `_lip_line` splits the layers."""
+    curve = lip_curve(target[[60, 67, 66, 65, 64]], 8)
+    order = np.argsort(curve[:, 0])
+    return curve[order, 0], curve[order, 1]
+
+
+def _lip_line(
+    target: np.ndarray, lip: tuple[np.ndarray, np.ndarray], columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Where the layers split in each image column: the target lower inner lip's edge, and its softness.
 
     Between the inner corners the split is the lip edge itself, SEAM_FEATHER px soft; beyond them
     it runs on along the mouth's axis, softening by SIDE_BLEND px per px so the cheeks blend the
-    two layers' motion instead of tearing. (W,) column x coordinates -> (W,) y and (W,) half-width.
+    two layers' motion instead of tearing. `lip`: `_lip_edge(target)`. (W,) column x coordinates ->
+    (W,) y and (W,) half-width.
     """
     left, right = sorted((target[60].astype(np.float64), target[64].astype(np.float64)), key=lambda p: p[0])
     across = right - left
     run = max(abs(float(across[0])), 0.2 * float(np.linalg.norm(across)), 1.0)
     slope = float(across[1]) / run
-    curve = lip_curve(target[[60, 67, 66, 65, 64]], 8)
-    order = np.argsort(curve[:, 0])
-    line = np.interp(columns, curve[order, 0], curve[order, 1])
+    line = np.interp(columns, *lip)
     line = np.where(columns < left[0], left[1] + (columns - left[0]) * slope, line)
     line = np.where(columns > right[0], right[1] + (columns - right[0]) * slope, line)
     beyond = np.maximum(np.maximum(left[0] - columns, columns - right[0]), 0.0)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
 
 from heygem_ops.audio import AudioFeatures
+
+if TYPE_CHECKING:  # torch loads only where a model runs: compose workers start without it
+    import torch
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,13 @@ class EngineNeeds:
     crop_size: side in pixels of square face crops per template frame; None for engines that
                work from landmarks alone.
     mel:       whether the engine wants Wav2Lip-style mel windows per output frame.
+    device:    whether it runs a torch model and so wants a device chosen (CUDA when there is
+               one); False for plain CPU code, which then never loads torch.
     """
 
     crop_size: int | None = None
     mel: bool = False
+    device: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,8 @@ class Engine(ABC):
     name: ClassVar[str]
     needs: ClassVar[EngineNeeds] = EngineNeeds()
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, device: torch.device | None) -> None:
+        self.device = device  # None for an engine that runs no model (`needs.device` False): the CPU
 
     @abstractmethod
     def __call__(self, batch: InferenceBatch) -> MouthUpdate:

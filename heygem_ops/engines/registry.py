@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from heygem_ops.engines.base import Engine, EngineNeeds
 from heygem_ops.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 EngineFactory = Callable[..., Engine]
 
@@ -21,7 +23,15 @@ class EngineSpec:
     name: str
     device: str = "auto"
     checkpoint: str | None = None
+
+
 _ENGINES: dict[str, EngineFactory] = {}
+
+# Built-in engines by module, imported on first use: a warp job never loads torch for Wav2Lip's sake.
+_BUILTINS = {
+    "warp": ("heygem_ops.engines.warp", "WarpEngine"),
+    "wav2lip": ("heygem_ops.engines.wav2lip", "Wav2LipEngine"),
+}
 
 
 def register_engine(name: str, factory: EngineFactory) -> None:
@@ -30,35 +40,24 @@ def register_engine(name: str, factory: EngineFactory) -> None:
 
 
 def available_engines() -> list[str]:
-    _register_builtins()
-    return sorted(_ENGINES)
+    return sorted(set(_ENGINES) | set(_BUILTINS))
 
 
 def engine_needs(name: str) -> EngineNeeds:
     """What engine `name` asks the pipeline to prepare, read from its class without loading weights."""
-    _register_builtins()
-    return getattr(_ENGINES.get(name), "needs", EngineNeeds())
+    return getattr(_factory(name), "needs", EngineNeeds())
 
 
-def create_engine(name: str, device: torch.device, **options: Any) -> Engine:
+def create_engine(name: str, device: torch.device | None, **options: Any) -> Engine:
     """Build engine `name` on `device`; an unknown name lists the valid ones."""
-    _register_builtins()
-    try:
-        factory = _ENGINES[name]
-    except KeyError:
-        raise InputError(
-            f"unknown engine {name!r}", hint=f"choose one of: {', '.join(sorted(_ENGINES))}"
-        ) from None
+    factory = _factory(name)
+    if factory is None:
+        raise InputError(f"unknown engine {name!r}", hint=f"choose one of: {', '.join(available_engines())}")
     return factory(device, **options)
 
 
-def _register_builtins() -> None:
-    # Imported lazily so that listing engines never pays for a model library it does not use.
-    if "warp" not in _ENGINES:
-        from heygem_ops.engines.warp import WarpEngine
-
-        register_engine("warp", WarpEngine)
-    if "wav2lip" not in _ENGINES:
-        from heygem_ops.engines.wav2lip import Wav2LipEngine
-
-        register_engine("wav2lip", Wav2LipEngine)
+def _factory(name: str) -> EngineFactory | None:
+    if name not in _ENGINES and name in _BUILTINS:
+        module, attribute = _BUILTINS[name]
+        register_engine(name, getattr(importlib.import_module(module), attribute))
+    return _ENGINES.get(name)

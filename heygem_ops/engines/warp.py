@@ -10,7 +10,6 @@ the lower face onto those targets and paints the opened mouth's interior.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate
 from heygem_ops.face.contours import lip_profile, settle_inner_lips
@@ -141,10 +140,10 @@ class WarpEngine(Engine):
     """Landmark-driven lip sync with no weights; real time on a laptop CPU."""
 
     name = "warp"
-    needs = EngineNeeds(crop_size=None, mel=False)
+    needs = EngineNeeds(crop_size=None, mel=False, device=False)
 
-    def __init__(self, device: torch.device | None = None) -> None:
-        super().__init__(device or torch.device("cpu"))
+    def __init__(self, device: None = None) -> None:
+        super().__init__(None)
 
     def __call__(self, batch: InferenceBatch) -> MouthUpdate:
         present = ~np.isnan(batch.landmarks).any(axis=(1, 2))

@@ -7,6 +7,8 @@ points keeps every landmark and bends smoothly between them.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -62,9 +64,16 @@ def lip_curve(points: np.ndarray, samples: int, exponent: float = 2.0) -> np.nda
     t = np.clip(rel @ u / half, -0.97, 0.97)
     ratio = (rel @ v) / lip_profile(t, exponent)
     order = np.argsort(t)
-    ts = np.linspace(-1.0, 1.0, samples * (len(pts) - 1) + 1)
-    depth = np.interp(ts, t[order], ratio[order]) * lip_profile(ts, exponent)
+    ts, profile = _chord_samples(samples * (len(pts) - 1) + 1, exponent)
+    depth = np.interp(ts, t[order], ratio[order]) * profile
     return (centre + (ts * half)[:, None] * u + depth[:, None] * v).astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def _chord_samples(count: int, exponent: float) -> tuple[np.ndarray, np.ndarray]:
+    """`count` places evenly along the chord (-1..1) and `lip_profile` there: the same for every frame."""
+    ts = np.linspace(-1.0, 1.0, count)
+    return ts, lip_profile(ts, exponent)
 
 
 LOWER_LIP_LAG = 0.35  # share of the tracked inner-lip gap by which the tracked lower inner lip sits too high

@@ -25,6 +25,7 @@ from heygem_ops.errors import (
     UnreadableMediaError,
 )
 from heygem_ops.media._av import audio_stream, open_input, video_stream
+from heygem_ops.media.colour import STILL, Colour
 from heygem_ops.media.stills import load_still, still_format, still_rotation, still_size
 from heygem_ops.media.timestamps import frame_timestamps
 
@@ -46,6 +47,7 @@ class VideoInfo:
     codec: str  # FFmpeg decoder name ("h264", "hevc", ...) or Pillow format ("jpeg", "png", ...)
     is_still: bool  # a PNG / JPEG / WebP / BMP image, recognised by content
     has_audio: bool  # the file also carries an audio stream
+    colour: Colour  # the stream's colour tags; the output is encoded with the same matrix and tagged alike
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ def probe_video(path: str | Path, still_fps: Fraction = Fraction(25), max_pixels
         stream_s = float(stream.duration * stream.time_base) if stream.duration else None
         header_rate, time_base = stream.average_rate, stream.time_base
         codec = context.codec.canonical_name
+        colour = Colour.of(context)
     table = frame_timestamps(path)
     if (np.diff(table) == 0).any():  # frame i is found by its timestamp: two frames may not share one
         raise UnreadableMediaError(
@@ -93,7 +96,7 @@ def probe_video(path: str | Path, still_fps: Fraction = Fraction(25), max_pixels
     fps = _average_rate(header_rate, len(table), span_s, stream_s)
     duration_s = stream_s or float(span_s + 1 / fps)
     width, height = stored if rotation in (0, 180) else stored[::-1]
-    return VideoInfo(path, width, height, fps, len(table), duration_s, rotation, codec, False, has_audio)
+    return VideoInfo(path, width, height, fps, len(table), duration_s, rotation, codec, False, has_audio, colour)
 
 
 def probe_audio(path: str | Path) -> AudioInfo:
@@ -156,7 +159,7 @@ def _still_info(path: Path, image_format: str, fps: Fraction, max_pixels: int | 
     check_pixels(path, width * height, max_pixels)
     height, width = load_still(path).shape[:2]
     return VideoInfo(
-        path, width, height, fps, 1, float(1 / fps), still_rotation(path), image_format.lower(), True, False
+        path, width, height, fps, 1, float(1 / fps), still_rotation(path), image_format.lower(), True, False, STILL
     )
 
 

@@ -1,0 +1,99 @@
+"""A temporary Prefect API for one command, started the moment the command starts.
+
+With no PREFECT_API_URL configured, Prefect starts a temporary API server itself, but only when the
+flow is first called, after importing the whole server into this process (2.4 s): a single job's
+fixed start-up was mostly that. Here the same server (Prefect's own app under uvicorn, as Prefect
+runs it) starts in its own process before anything else is imported, so its four seconds of start
+run beside our imports and the compose workers' spawn instead of after them. A server configured
+by the user (environment, profile or prefect.toml) is always used instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from heygem_ops.errors import ResourceError
+
+START_TIMEOUT_S = 60.0  # a loaded machine can take a while; Prefect's own default is 20
+
+
+@contextmanager
+def temporary_prefect_api() -> Iterator[None]:
+    """Start Prefect's API now; inside the block, Prefect (imported later) talks to it once it is up.
+
+    Enter before importing Prefect; nothing is started when PREFECT_API_URL is already set.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    port = _free_port()
+    server = subprocess.Popen(_server_command(port), env=_server_environment(), preexec_fn=_die_with_parent)
+    try:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        if PREFECT_API_URL.value():  # the user's profile or prefect.toml names a server: use theirs
+            yield
+            return
+        url = f"http://127.0.0.1:{port}/api"
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            _wait_until_healthy(server, url)
+            yield
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _server_command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
+    ]  # fmt: skip
+
+
+def _server_environment() -> dict[str, str]:
+    """This process's environment plus what Prefect sets for its own temporary server."""
+    return {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the server's process, before exec: a SIGKILLed command must not leave its server behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _wait_until_healthy(server: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                break
+            try:
+                if client.get(f"{url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+    raise ResourceError(
+        "Prefect's temporary API server did not start"
+        + (f" (it exited with code {server.returncode})" if server.returncode is not None else ""),
+        hint="run `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api, or rerun with --debug",
+    )

@@ -1,0 +1,188 @@
+"""Compose in worker processes of this machine.
+
+Rendering a frame is a few milliseconds of NumPy and OpenCV calls over small arrays, which hold the
+GIL most of the time: threads of one process render barely faster than one core (two threads
+measured 1.24x one). A pool of spawned processes renders on every core. Workers start without
+torch (they never run a model), are warmed as soon as the pool exists so a job does not wait for
+their imports, and die with the process that started them, so a killed job leaves no renderer
+behind to race its rerun.
+
+Spawned workers import the main script again, as every spawned Python process does: a script that
+calls `generate` must do so under ``if __name__ == "__main__":``. When workers cannot start for
+that (or any) reason, rendering falls back to the calling thread with a warning saying so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.queues import SimpleQueue
+from pathlib import Path
+
+import cv2
+
+from heygem_ops.compose.chunk import Segment, render_chunk
+from heygem_ops.errors import ResourceError
+from heygem_ops.features import load_track
+from heygem_ops.inference import ChunkInference
+from heygem_ops.logs import get_logger
+from heygem_ops.plan import JobPlan
+from heygem_ops.settings import get_settings
+
+log = get_logger(__name__)
+
+PROGRESS_EVERY = 5  # frames a worker renders between progress messages
+PARENT_POLL_S = 0.25  # how often a worker checks that the process that started it is still alive
+
+_progress: SimpleQueue | None = None  # in a worker: where it reports rendered frames
+
+
+def _start_worker(progress: SimpleQueue, parent: int) -> None:
+    """Initializer of every worker: die with the parent, report progress, one OpenCV thread."""
+    global _progress
+    _progress = progress
+    threading.Thread(target=_exit_with, args=(parent,), name="heygem-parent-watch", daemon=True).start()
+    cv2.setNumThreads(1)  # the pool already has a process per core
+
+
+def _exit_with(parent: int) -> None:
+    """End this process soon after `parent` has gone, however it went (SIGKILL included).
+
+    A worker holds both ends of the pool's queues, so it would never see them close; and Linux's
+    parent-death signal fires when the *thread* that started a process ends, which a pool created
+    from a task thread would trip. Watching the parent's pid has neither problem.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _ready() -> None:
+    """A no-op the pool runs once per worker, so that spawning and imports happen before work arrives."""
+
+
+_NO_WORKERS = (
+    "compose workers could not start, so chunks render in this process (slower). If a script of yours "
+    'calls heygem_ops.generate, call it under `if __name__ == "__main__":`; HEYGEM_COMPOSE_WORKERS=0 '
+    "silences this"
+)
+
+
+def _render_in_worker(
+    token: int, plan: JobPlan, track_path: Path, inference: ChunkInference, encoder_threads: int
+) -> Segment:
+    assert _progress is not None
+    progress = _progress
+    pending = 0
+
+    def advance(frames: int) -> None:
+        nonlocal pending
+        pending += frames
+        if pending >= PROGRESS_EVERY:
+            progress.put((token, pending))
+            pending = 0
+
+    try:
+        return render_chunk(plan, load_track(track_path), inference, advance, encoder_threads)
+    finally:
+        progress.put((token, pending))
+        progress.put((token, None))  # this chunk's last message
+
+
+class ComposeWorkers:
+    """A process pool that renders chunk segments and relays each worker's progress to its caller."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._context = multiprocessing.get_context("spawn")  # fork would copy threads and CUDA state
+        self._progress: SimpleQueue = self._context.SimpleQueue()
+        self._listeners: dict[int, tuple[Callable[[int], None] | None, threading.Event]] = {}
+        self._tokens = itertools.count()
+        self._lock = threading.Lock()
+        self._started = False  # a worker has come up: a broken pool after that is a crash, not a set-up problem
+        self._pool: ProcessPoolExecutor | None = self._new_pool()
+        threading.Thread(target=self._relay, name="heygem-compose-progress", daemon=True).start()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            self.workers, mp_context=self._context, initializer=_start_worker, initargs=(self._progress, os.getpid())
+        )
+        for _ in range(self.workers):
+            pool.submit(_ready).add_done_callback(self._note_started)
+        return pool
+
+    def _note_started(self, ready: Future) -> None:
+        if not ready.cancelled() and ready.exception() is None:
+            self._started = True
+
+    def _relay(self) -> None:
+        while True:
+            token, frames = self._progress.get()
+            with self._lock:
+                progress, finished = self._listeners.get(token, (None, None))
+            if finished is None:
+                continue
+            if frames is None:
+                finished.set()
+            elif progress and frames:
+                try:
+                    progress(frames)
+                except Exception:  # a broken display must not stop the relay every render waits on
+                    log.exception("progress listener failed")
+
+    def render(
+        self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Callable[[int], None] | None = None
+    ) -> Segment:
+        """Render one chunk in a worker and wait for it; a worker that dies is a retryable ResourceError."""
+        token, finished = next(self._tokens), threading.Event()
+        with self._lock:
+            self._listeners[token] = (progress, finished)
+            pool = self._pool
+        try:
+            if pool is None:
+                return render_chunk(plan, load_track(track_path), inference, progress)
+            threads = max(1, (os.cpu_count() or 1) // self.workers)  # the workers share the CPUs
+            segment = pool.submit(_render_in_worker, token, plan, track_path, inference, threads).result()
+            finished.wait()  # the worker sent its last progress message before returning
+            return segment
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool() if self._started else None
+                    if not self._started:
+                        log.warning(_NO_WORKERS)
+            if not self._started:
+                return render_chunk(plan, load_track(track_path), inference, progress)
+            raise ResourceError(
+                f"a compose worker died while rendering chunk {inference.chunk.index}",
+                path=plan.template.path,
+                hint="the machine may be out of memory: lower HEYGEM_COMPOSE_WORKERS or HEYGEM_CHUNK_FRAMES, "
+                "then retry",
+            ) from None
+        finally:
+            with self._lock:
+                del self._listeners[token]
+
+
+def worker_count() -> int:
+    """How many compose workers a host starts: HEYGEM_COMPOSE_WORKERS, else one per CPU (0: none)."""
+    configured = get_settings().compose_workers
+    return os.cpu_count() or 1 if configured is None else configured
+
+
+def chunks_in_flight() -> int:
+    """Chunks a job keeps submitted at once: two per compose worker (or CPU), so that a queued chunk
+    is ready the moment a worker finishes one, whatever the caller is doing between chunks."""
+    return 2 * max(1, worker_count() or os.cpu_count() or 1)
+
+
+def can_start_workers() -> bool:
+    """False inside a daemonic process (a Dask worker, for one), which may not have children."""
+    return not multiprocessing.current_process().daemon

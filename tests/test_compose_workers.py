@@ -1,0 +1,114 @@
+"""Compose in worker processes: the same segment as rendering here, progress relayed, a dead worker
+a retryable error, and a script that cannot have workers still rendered (here, with a warning)."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import av
+import numpy as np
+import psutil
+import pytest
+from face_factory import synthetic_landmarks
+from media_factory import make_audio, make_video
+
+from heygem_ops.compose.chunk import render_chunk
+from heygem_ops.compose.workers import ComposeWorkers
+from heygem_ops.engines.base import MouthUpdate
+from heygem_ops.errors import ResourceError, is_retryable
+from heygem_ops.face.track import FaceTrack
+from heygem_ops.inference import ChunkInference
+from heygem_ops.options import GenerateOptions
+from heygem_ops.plan import JobPlan, plan_job
+
+REPO = Path(__file__).resolve().parents[1]
+FRAMES = 48  # one chunk: long enough that a worker can be killed in the middle of it
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> tuple[JobPlan, Path, ChunkInference]:
+    """A one-chunk job on a generated 256x256 video, a synthetic face track, and mouths opening on it."""
+    template = make_video(tmp_path / "template.mp4", frames=FRAMES, size=(256, 256))
+    audio = make_audio(tmp_path / "speech.wav", duration_s=FRAMES / 25)
+    plan = plan_job(template, audio, tmp_path / "out.mp4", GenerateOptions.from_settings(chunk_frames=FRAMES))
+    face = synthetic_landmarks(centre=(128.0, 110.0), iod=60.0)
+    track = FaceTrack(
+        landmarks=np.repeat(face[None], FRAMES, axis=0),
+        boxes=np.tile(np.array([80.0, 60.0, 176.0, 190.0], dtype=np.float32), (FRAMES, 1)),
+        confidence=np.ones(FRAMES, dtype=np.float32),
+        size=(256, 256),
+        backend="mesh",
+    )
+    track_path = tmp_path / "track.npz"
+    track.save(track_path)
+    gaps = 12.0 * np.abs(np.sin(np.arange(FRAMES) / 4.0))
+    targets = np.stack([synthetic_landmarks(centre=(128.0, 110.0), iod=60.0, gap=g) for g in gaps])
+    update = MouthUpdate(np.ones(FRAMES, bool), targets.astype(np.float32), np.full(FRAMES, 0.8, np.float32))
+    (chunk,) = plan.chunks
+    return plan, track_path, ChunkInference(chunk, update, 0.0)
+
+
+def decoded(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]).astype(float)
+
+
+def worker_processes() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())]
+
+
+def test_workers_render_the_segment_this_process_renders(scene: tuple, tmp_path: Path) -> None:
+    plan, track_path, inference = scene
+    workers = ComposeWorkers(2)
+    frames: list[int] = []
+    segment = workers.render(plan, track_path, inference, frames.append)
+    assert segment.frames == FRAMES and sum(frames) == FRAMES  # progress came back from the worker
+    here = dataclasses.replace(plan, work_dir=tmp_path / "here")
+    reference = render_chunk(here, FaceTrack.load(track_path), inference)
+    ours, theirs = decoded(segment.path), decoded(reference.path)
+    psnr = 10 * np.log10(255.0**2 / np.mean((ours - theirs) ** 2))
+    assert ours.shape == theirs.shape and psnr > 40  # only x264's threading differs
+    assert np.abs(ours[FRAMES // 2] - decoded(plan.template.path)[FRAMES // 2]).max() > 20  # a mouth was drawn
+
+
+def test_a_worker_that_dies_is_a_retryable_error_and_the_pool_recovers(scene: tuple, tmp_path: Path) -> None:
+    plan, track_path, inference = scene
+    workers = ComposeWorkers(1)
+    killed = threading.Event()
+
+    def kill_the_worker(_: int) -> None:  # at the first progress message: mid-chunk
+        if not killed.is_set():
+            killed.set()
+            for process in worker_processes():
+                process.kill()
+
+    with pytest.raises(ResourceError, match="compose worker died") as error:
+        workers.render(plan, track_path, inference, kill_the_worker)
+    assert killed.is_set() and is_retryable(error.value)
+    assert not list((plan.work_dir / "segments").glob("0*.mp4"))  # nothing half-written was published
+    assert workers.render(plan, track_path, inference).frames == FRAMES  # a new pool took over
+
+
+def test_a_script_without_a_main_guard_still_renders_here_with_a_warning(scene: tuple, tmp_path: Path) -> None:
+    """Spawned workers re-run an unguarded script and fail to start; the job must not fail with them."""
+    inputs = tmp_path / "inputs.pickle"
+    inputs.write_bytes(pickle.dumps(scene))
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import pickle, sys\n"
+        "from heygem_ops.compose.workers import ComposeWorkers\n"
+        f"plan, track_path, inference = pickle.loads(open({str(inputs)!r}, 'rb').read())\n"
+        "print('frames', ComposeWorkers(1).render(plan, track_path, inference).frames)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"frames {FRAMES}" in run.stdout
+    assert "compose workers could not start" in run.stderr and "__main__" in run.stderr
