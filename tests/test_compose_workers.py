@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -58,8 +59,32 @@ def decoded(path: Path) -> np.ndarray:
         return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]).astype(float)
 
 
-def worker_processes() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())]
+def worker_processes() -> set[psutil.Process]:
+    """This process's spawned children: compose workers (this test's and any the session started)."""
+    found = set()
+    for child in psutil.Process().children():
+        try:
+            if alive(child) and "spawn_main" in " ".join(child.cmdline()):
+                found.add(child)
+        except psutil.Error:  # ended meanwhile
+            pass
+    return found
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def started_workers(count: int) -> tuple[ComposeWorkers, set[psutil.Process]]:
+    """A pool of `count` workers, and its processes (told from other pools' by when they appeared)."""
+    before = worker_processes()
+    workers = ComposeWorkers(count)
+    while len(ours := worker_processes() - before) < count:
+        time.sleep(0.05)
+    return workers, ours
 
 
 def test_workers_render_the_segment_this_process_renders(scene: tuple, tmp_path: Path) -> None:
@@ -78,13 +103,13 @@ def test_workers_render_the_segment_this_process_renders(scene: tuple, tmp_path:
 
 def test_a_worker_that_dies_is_a_retryable_error_and_the_pool_recovers(scene: tuple, tmp_path: Path) -> None:
     plan, track_path, inference = scene
-    workers = ComposeWorkers(1)
+    workers, processes = started_workers(1)
     killed = threading.Event()
 
     def kill_the_worker(_: int) -> None:  # at the first progress message: mid-chunk
         if not killed.is_set():
             killed.set()
-            for process in worker_processes():
+            for process in processes:
                 process.kill()
 
     with pytest.raises(ResourceError, match="compose worker died") as error:
@@ -92,6 +117,16 @@ def test_a_worker_that_dies_is_a_retryable_error_and_the_pool_recovers(scene: tu
     assert killed.is_set() and is_retryable(error.value)
     assert not list((plan.work_dir / "segments").glob("0*.mp4"))  # nothing half-written was published
     assert workers.render(plan, track_path, inference).frames == FRAMES  # a new pool took over
+
+
+def test_a_pool_broken_between_chunks_is_replaced_without_an_error(scene: tuple) -> None:
+    plan, track_path, inference = scene
+    workers, processes = started_workers(2)
+    for process in processes:  # e.g. the kernel's OOM killer, while no chunk was running
+        process.kill()
+    while any(alive(process) for process in processes):  # dead; the pool, their parent, reaps them
+        time.sleep(0.05)
+    assert workers.render(plan, track_path, inference).frames == FRAMES
 
 
 def test_a_script_without_a_main_guard_still_renders_here_with_a_warning(scene: tuple, tmp_path: Path) -> None:

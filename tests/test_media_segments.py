@@ -56,3 +56,42 @@ def test_wrong_frame_shape_is_a_bug(tmp_path: Path) -> None:
     ):
         writer.write(np.zeros((48, 62, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+def _tagged_clip(path: Path, space: int, size: tuple[int, int] = (96, 64)) -> Path:
+    """A few frames of smooth, saturated colour, encoded and tagged with colour matrix `space`."""
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"preset": "ultrafast", "crf": "10"})
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        context = stream.codec_context
+        context.colorspace = context.color_primaries = context.color_trc = space
+        for index in range(4):
+            rgb = np.stack([xs * 255 // size[0], ys * 255 // size[1], np.full_like(xs, 40 + 50 * index)], -1)
+            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
+            container.mux(stream.encode(frame.reformat(format="yuv420p", dst_colorspace=space)))
+        container.mux(stream.encode(None))
+    return path
+
+
+def _planes(path: Path) -> tuple[np.ndarray, tuple[int, int, int]]:
+    with av.open(str(path)) as container:
+        context = container.streams.video[0].codec_context
+        tags = (context.colorspace, context.color_primaries, context.color_trc)
+        return np.stack([f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]).astype(float), tags
+
+
+@pytest.mark.parametrize("space", [1, 2, 6], ids=["BT.709", "untagged", "BT.601"])
+def test_untouched_pixels_keep_the_templates_colours_and_tags(tmp_path: Path, space: int) -> None:
+    """Frames decoded to RGB and written back come out as the template's own Y'CbCr, tagged as it was."""
+    template = probe_video(_tagged_clip(tmp_path / "template.mp4", space))
+    assert template.colour.space == space
+    with SegmentWriter(tmp_path / "seg.mp4", template.width, template.height, template.fps, crf=10,
+                       colour=template.colour) as writer:  # fmt: skip
+        for frame in iter_frames(template):
+            writer.write(frame)
+    source, source_tags = _planes(template.path)
+    output, output_tags = _planes(tmp_path / "seg.mp4")
+    assert output_tags == source_tags
+    luma, chroma = (np.abs(output - source)[:, : template.height], np.abs(output - source)[:, template.height :])
+    assert luma.mean() < 1.5 and chroma.mean() < 1.0  # only rounding and x264's own loss

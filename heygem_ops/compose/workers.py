@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 
 import cv2
 
 from heygem_ops.compose.chunk import Segment, render_chunk
+from heygem_ops.compose.relay import BEGUN, FINISHED, ProgressRelay, ProgressSender, relay_supported
 from heygem_ops.errors import ResourceError
 from heygem_ops.features import load_track
 from heygem_ops.inference import ChunkInference
@@ -38,15 +38,17 @@ from heygem_ops.settings import get_settings
 log = get_logger(__name__)
 
 PROGRESS_EVERY = 5  # frames a worker renders between progress messages
+HANDOVER_ATTEMPTS = 3  # pools tried for a chunk that never reached a worker before giving up
+RELAY_WAIT_S = 10.0  # longest wait for a finished chunk's last progress report (progress is only for show)
 PARENT_POLL_S = 0.25  # how often a worker checks that the process that started it is still alive
 
-_progress: SimpleQueue | None = None  # in a worker: where it reports rendered frames
+_sender: ProgressSender | None = None  # in a worker: where it reports rendered frames
 
 
-def _start_worker(progress: SimpleQueue, parent: int) -> None:
+def _start_worker(relay_address: str, parent: int) -> None:
     """Initializer of every worker: die with the parent, report progress, one OpenCV thread."""
-    global _progress
-    _progress = progress
+    global _sender
+    _sender = ProgressSender(relay_address)
     threading.Thread(target=_exit_with, args=(parent,), name="heygem-parent-watch", daemon=True).start()
     cv2.setNumThreads(1)  # the pool already has a process per core
 
@@ -77,22 +79,24 @@ _NO_WORKERS = (
 def _render_in_worker(
     token: int, plan: JobPlan, track_path: Path, inference: ChunkInference, encoder_threads: int
 ) -> Segment:
-    assert _progress is not None
-    progress = _progress
+    assert _sender is not None
+    sender = _sender
+    sender.send(token, BEGUN)  # from here on, this worker dying fails the chunk
     pending = 0
 
     def advance(frames: int) -> None:
         nonlocal pending
         pending += frames
         if pending >= PROGRESS_EVERY:
-            progress.put((token, pending))
+            sender.send(token, pending)
             pending = 0
 
     try:
         return render_chunk(plan, load_track(track_path), inference, advance, encoder_threads)
     finally:
-        progress.put((token, pending))
-        progress.put((token, None))  # this chunk's last message
+        if pending:
+            sender.send(token, pending)
+        sender.send(token, FINISHED)
 
 
 class ComposeWorkers:
@@ -101,18 +105,15 @@ class ComposeWorkers:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._context = multiprocessing.get_context("spawn")  # fork would copy threads and CUDA state
-        self._progress: SimpleQueue = self._context.SimpleQueue()
-        self._listeners: dict[int, tuple[Callable[[int], None] | None, threading.Event]] = {}
+        self._relay = ProgressRelay()
         self._tokens = itertools.count()
         self._lock = threading.Lock()
         self._started = False  # a worker has come up: a broken pool after that is a crash, not a set-up problem
         self._pool: ProcessPoolExecutor | None = self._new_pool()
-        threading.Thread(target=self._relay, name="heygem-compose-progress", daemon=True).start()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(
-            self.workers, mp_context=self._context, initializer=_start_worker, initargs=(self._progress, os.getpid())
-        )
+        starting = (self._relay.address, os.getpid())
+        pool = ProcessPoolExecutor(self.workers, mp_context=self._context, initializer=_start_worker, initargs=starting)
         for _ in range(self.workers):
             pool.submit(_ready).add_done_callback(self._note_started)
         return pool
@@ -121,54 +122,50 @@ class ComposeWorkers:
         if not ready.cancelled() and ready.exception() is None:
             self._started = True
 
-    def _relay(self) -> None:
-        while True:
-            token, frames = self._progress.get()
-            with self._lock:
-                progress, finished = self._listeners.get(token, (None, None))
-            if finished is None:
-                continue
-            if frames is None:
-                finished.set()
-            elif progress and frames:
-                try:
-                    progress(frames)
-                except Exception:  # a broken display must not stop the relay every render waits on
-                    log.exception("progress listener failed")
-
     def render(
         self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Callable[[int], None] | None = None
     ) -> Segment:
-        """Render one chunk in a worker and wait for it; a worker that dies is a retryable ResourceError."""
-        token, finished = next(self._tokens), threading.Event()
-        with self._lock:
-            self._listeners[token] = (progress, finished)
-            pool = self._pool
+        """Render one chunk in a worker and wait for it.
+
+        A chunk that never reached a worker (the pool broke while it waited: a worker died since the
+        last chunk) goes to a replacement pool; a worker that dies while rendering it is a retryable
+        ResourceError.
+        """
+        token = next(self._tokens)
+        listener = self._relay.listen(token, progress)
+        threads = max(1, (os.cpu_count() or 1) // self.workers)  # the workers share the CPUs
         try:
-            if pool is None:
-                return render_chunk(plan, load_track(track_path), inference, progress)
-            threads = max(1, (os.cpu_count() or 1) // self.workers)  # the workers share the CPUs
-            segment = pool.submit(_render_in_worker, token, plan, track_path, inference, threads).result()
-            finished.wait()  # the worker sent its last progress message before returning
-            return segment
-        except BrokenProcessPool:
-            with self._lock:
-                if self._pool is pool:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._new_pool() if self._started else None
-                    if not self._started:
-                        log.warning(_NO_WORKERS)
-            if not self._started:
-                return render_chunk(plan, load_track(track_path), inference, progress)
+            for _ in range(HANDOVER_ATTEMPTS):
+                if (pool := self._pool) is None:
+                    return render_chunk(plan, load_track(track_path), inference, progress)
+                try:
+                    segment = pool.submit(_render_in_worker, token, plan, track_path, inference, threads).result()
+                except BrokenProcessPool:
+                    self._replace(pool)
+                    if listener.began.is_set():
+                        break
+                    continue
+                if not listener.finished.wait(RELAY_WAIT_S):  # sent before the result: it is on its way
+                    log.warning("the last progress report of chunk %d did not arrive", inference.chunk.index)
+                return segment
             raise ResourceError(
                 f"a compose worker died while rendering chunk {inference.chunk.index}",
                 path=plan.template.path,
                 hint="the machine may be out of memory: lower HEYGEM_COMPOSE_WORKERS or HEYGEM_CHUNK_FRAMES, "
                 "then retry",
-            ) from None
+            )
         finally:
-            with self._lock:
-                del self._listeners[token]
+            self._relay.forget(token)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Swap a broken pool for a new one, or for none (render here) when no worker ever came up."""
+        with self._lock:
+            if self._pool is not broken:
+                return  # another caller already replaced it
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool() if self._started else None
+            if not self._started:
+                log.warning(_NO_WORKERS)
 
 
 def worker_count() -> int:
@@ -184,5 +181,6 @@ def chunks_in_flight() -> int:
 
 
 def can_start_workers() -> bool:
-    """False inside a daemonic process (a Dask worker, for one), which may not have children."""
-    return not multiprocessing.current_process().daemon
+    """False inside a daemonic process (a Dask worker, for one), which may not have children, and
+    where the progress relay's Unix sockets do not exist (Windows)."""
+    return relay_supported() and not multiprocessing.current_process().daemon
