@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_bulk import _jobs
 
@@ -86,7 +87,8 @@ def test_dask_local_cluster_runs_the_cpu_stages(media_dir, tmp_path):
     manifest = _jobs(tmp_path, media_dir / "sadtalker_people_0.png", 2)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         summary = with_dask(cluster.scheduler_address)(out_dir=str(tmp_path / "out"), manifest=str(manifest))
-        assert summary["succeeded"] == 2
+        errors = pd.read_parquet(summary["results"])["error_message"].dropna().tolist()
+        assert summary["succeeded"] == 2, errors
         assert cluster.scheduler.task_prefixes, "no task reached the Dask cluster"
 
 

@@ -1,15 +1,18 @@
-"""A temporary Prefect API for one command, started the moment the command starts.
+"""A temporary Prefect API for the CLI, started the moment a command starts.
 
 With no PREFECT_API_URL configured, Prefect starts a temporary API server itself, but only when the
 flow is first called, after importing the whole server into this process (2.4 s): a single job's
 fixed start-up was mostly that. Here the same server (Prefect's own app under uvicorn, as Prefect
 runs it) starts in its own process before anything else is imported, so its four seconds of start
-run beside our imports and the compose workers' spawn instead of after them. A server configured
-by the user (environment, profile or prefect.toml) is always used instead.
+run beside our imports and the compose workers' spawn instead of after them. Like Prefect's own, it
+serves this process until it exits (Prefect's background services keep talking to the server they
+first met) and dies with it. A server configured by the user (environment, profile or
+prefect.toml) is always used instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import signal
@@ -19,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 
@@ -27,33 +31,56 @@ from heygem_ops.errors import ResourceError
 START_TIMEOUT_S = 60.0  # a loaded machine can take a while; Prefect's own default is 20
 
 
+@dataclass
+class _Server:
+    process: subprocess.Popen
+    url: str
+
+
+_server: _Server | None = None  # this process's temporary API, once started
+
+
 @contextmanager
 def temporary_prefect_api() -> Iterator[None]:
     """Start Prefect's API now; inside the block, Prefect (imported later) talks to it once it is up.
 
-    Enter before importing Prefect; nothing is started when PREFECT_API_URL is already set.
+    Enter before importing Prefect; nothing is started when PREFECT_API_URL is already set. A second
+    block in the same process uses the same server.
     """
     if os.environ.get("PREFECT_API_URL"):
         yield
         return
-    port = _free_port()
-    server = subprocess.Popen(_server_command(port), env=_server_environment(), preexec_fn=_die_with_parent)
-    try:
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+    server = _server or _start()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        if PREFECT_API_URL.value():  # the user's profile or prefect.toml names a server: use theirs
-            yield
-            return
-        url = f"http://127.0.0.1:{port}/api"
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            _wait_until_healthy(server, url)
-            yield
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    if PREFECT_API_URL.value():  # the user's profile or prefect.toml names a server: use theirs
+        _stop()
+        yield
+        return
+    with temporary_settings(updates={PREFECT_API_URL: server.url}):
+        _wait_until_healthy(server.process, server.url)
+        yield
+
+
+def _start() -> _Server:
+    global _server
+    port = _free_port()
+    process = subprocess.Popen(_server_command(port), env=_server_environment(), preexec_fn=_die_with_parent)
+    _server = _Server(process, f"http://127.0.0.1:{port}/api")
+    atexit.register(_stop)  # before Prefect registers its own exit handlers, so it runs after them
+    return _server
+
+
+def _stop() -> None:
+    global _server
+    if _server is None:
+        return
+    process, _server = _server.process, None
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _server_command(port: int) -> list[str]:
