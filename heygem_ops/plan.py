@@ -25,7 +25,9 @@ from heygem_ops.options import GenerateOptions
 from heygem_ops.settings import Settings, get_settings
 from heygem_ops.timeline import Chunk, frame_schedule, output_frame_count, plan_chunks
 
-PIPELINE_VERSION = "1"  # bump when a change alters output pixels, so reruns do not skip stale results
+# Bump when a change alters output pixels, so reruns do not skip stale results or reuse stale segments.
+# 2: frames are encoded with the template's colour matrix and tags.
+PIPELINE_VERSION = "2"
 
 
 @dataclass(frozen=True)
