@@ -19,6 +19,7 @@ from face_factory import synthetic_landmarks
 from media_factory import make_audio, make_video
 
 from heygem_ops.compose.chunk import render_chunk
+from heygem_ops.compose.relay import BEGUN, FINISHED, ProgressRelay, ProgressSender
 from heygem_ops.compose.workers import ComposeWorkers
 from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.errors import ResourceError, is_retryable
@@ -147,3 +148,15 @@ def test_a_script_without_a_main_guard_still_renders_here_with_a_warning(scene: 
     assert run.returncode == 0, run.stderr[-2000:]
     assert f"frames {FRAMES}" in run.stdout
     assert "compose workers could not start" in run.stderr and "__main__" in run.stderr
+
+
+def test_progress_reports_reach_their_chunk_and_a_lost_relay_never_fails_a_worker() -> None:
+    relay = ProgressRelay()
+    frames: list[int] = []
+    listener = relay.listen(7, frames.append)
+    sender = ProgressSender(relay.address)
+    for report in (BEGUN, 5, 3, FINISHED):
+        sender.send(7, report)
+    assert listener.finished.wait(5) and listener.began.is_set() and frames == [5, 3]
+    relay.close()
+    sender.send(7, 5)  # the relay's process is ending: the report is lost, nothing is raised

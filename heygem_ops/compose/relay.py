@@ -3,17 +3,22 @@
 Workers send one small Unix datagram per report to a socket the parent binds. A datagram is sent
 whole or not at all and no lock is shared between senders, so a worker killed mid-report (the OOM
 killer, a crash) cannot wedge the others, as it could by dying while holding a multiprocessing
-queue's write lock.
+queue's write lock. On Linux the socket has an abstract address, so no /tmp cleaner can remove it
+from under a long-running process; elsewhere it is a file in a private temporary folder.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import socket
 import struct
+import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,13 +44,18 @@ class ProgressRelay:
     """The parent's end: a bound datagram socket and a thread handing each report to its chunk's listener."""
 
     def __init__(self) -> None:
-        self._folder = Path(tempfile.mkdtemp(prefix="heygem-relay-"))
-        self.address = str(self._folder / "progress.sock")
+        self._folder: Path | None = None
+        if sys.platform.startswith("linux"):
+            self.address = f"\0heygem-relay-{os.getpid()}-{uuid.uuid4().hex}"
+        else:
+            self._folder = Path(tempfile.mkdtemp(prefix="heygem-relay-"))
+            self.address = str(self._folder / "progress.sock")
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._socket.bind(self.address)
         self._listeners: dict[int, Listener] = {}
         self._lock = threading.Lock()
         threading.Thread(target=self._relay, name="heygem-compose-progress", daemon=True).start()
+        atexit.register(self.close)  # the socket's folder goes with the process
 
     def listen(self, token: int, progress: Callable[[int], None] | None) -> Listener:
         listener = Listener(progress)
@@ -59,7 +69,8 @@ class ProgressRelay:
 
     def close(self) -> None:
         self._socket.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
     def _relay(self) -> None:
         while True:
@@ -89,7 +100,9 @@ class ProgressSender:
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
     def send(self, token: int, frames: int) -> None:
-        self._socket.sendto(_MESSAGE.pack(token, frames), self.address)
+        """Report; a relay that has gone (its process is ending) loses the report, never the chunk."""
+        with contextlib.suppress(OSError):
+            self._socket.sendto(_MESSAGE.pack(token, frames), self.address)
 
 
 def relay_supported() -> bool:
