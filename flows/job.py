@@ -13,10 +13,10 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
 from heygem_ops.compose.chunk import Segment
-from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.features import JobFeatures
 from heygem_ops.generate import describe_features, describe_plan, new_result
 from heygem_ops.hosting import host_for
+from heygem_ops.inference import engine_spec
 from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import JobPlan
 from heygem_ops.quality.job import thresholds_from_settings
@@ -46,7 +46,7 @@ def run_job(
     describe_plan(result, plan)
     result.job_id = job_id or plan.job_id
     result.add_seconds("decode", time.perf_counter() - started)
-    result.device = host.device_name(EngineSpec(options.engine, options.device, options.checkpoint))
+    result.device = host.device_name(engine_spec(plan))
     mark = time.perf_counter()
     features = extract_features(plan, ray_address)
     describe_features(result, features)

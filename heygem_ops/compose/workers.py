@@ -104,6 +104,7 @@ class ComposeWorkers:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        self._encoder_threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the CPUs
         self._context = multiprocessing.get_context("spawn")  # fork would copy threads and CUDA state
         self._relay = ProgressRelay()
         self._tokens = itertools.count()
@@ -133,13 +134,13 @@ class ComposeWorkers:
         """
         token = next(self._tokens)
         listener = self._relay.listen(token, progress)
-        threads = max(1, (os.cpu_count() or 1) // self.workers)  # the workers share the CPUs
         try:
             for _ in range(HANDOVER_ATTEMPTS):
                 if (pool := self._pool) is None:
                     return render_chunk(plan, load_track(track_path), inference, progress)
                 try:
-                    segment = pool.submit(_render_in_worker, token, plan, track_path, inference, threads).result()
+                    job = (token, plan, track_path, inference, self._encoder_threads)
+                    segment = pool.submit(_render_in_worker, *job).result()
                 except BrokenProcessPool:
                     self._replace(pool)
                     if listener.began.is_set():

@@ -17,8 +17,7 @@ import cv2
 import numpy as np
 from av.codec.context import CodecContext
 
-UNSPECIFIED = 2  # AVCOL_PRI / AVCOL_TRC / AVCOL_SPC _UNSPECIFIED
-BT709 = 1
+BT709 = 1  # AVCOL_PRI / AVCOL_TRC / AVCOL_SPC _BT709
 
 # (Kr, Kb) of the matrices swscale decodes with, by AVCOL_SPC value; any other value decodes as BT.601.
 _LUMA_WEIGHTS = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 7: (0.212, 0.087), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
