@@ -33,6 +33,7 @@ def generate(
     preset: str | None = None,
     crf: int | None = None,
     chunk_frames: int | None = None,
+    loop: str | None = None,
     ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Lip-sync `template` (video or image) to `audio`, writing `output`; returns the results row.
@@ -41,7 +42,7 @@ def generate(
     """
     options = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
-        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames,
+        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, loop=loop,
     )  # fmt: skip
     result = run_job(Path(template), Path(audio), Path(output), options, ray_address=ray_address)
     return result.as_row()

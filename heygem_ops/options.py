@@ -10,6 +10,7 @@ from typing import Any
 
 from heygem_ops.errors import InputError
 from heygem_ops.settings import Settings, get_settings
+from heygem_ops.timeline import LOOPS, PINGPONG
 
 _FACE = re.compile(r"^(largest|center|\d+)$")
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -29,6 +30,7 @@ class GenerateOptions:
     crf: int = 18  # libx264 quality (lower is better, 0-51)
     checkpoint: str | None = None  # engine weights file, for engines that have weights
     face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
+    loop: str = PINGPONG  # a template shorter than the audio repeats: pingpong (forward-backward) or plain
 
     def __post_init__(self) -> None:
         problems = []
@@ -42,6 +44,8 @@ class GenerateOptions:
             problems.append(f"preset={self.preset!r} (use one of {', '.join(_PRESETS)})")
         if not 0 <= self.crf <= 51:
             problems.append(f"crf={self.crf} (use 0 to 51)")
+        if self.loop not in LOOPS:
+            problems.append(f"loop={self.loop!r} (use {' or '.join(LOOPS)})")
         if problems:
             raise InputError("invalid options: " + "; ".join(problems))
 
@@ -64,9 +68,14 @@ class GenerateOptions:
         return cls(**base)
 
     def identity(self) -> dict[str, Any]:
-        """The options that change the output pixels: device, chunking and checkpoint path do not."""
+        """The options that change the output pixels: device, chunking and checkpoint path do not.
+
+        The default loop is left out, so jobs made before the option existed keep their ids.
+        """
         fields = dataclasses.asdict(self)
         for name in ("device", "chunk_frames", "checkpoint", "face_weights"):
             fields.pop(name)
+        if self.loop == PINGPONG:
+            fields.pop("loop")
         fields["still_fps"] = str(self.still_fps)
         return fields

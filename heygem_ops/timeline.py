@@ -1,7 +1,8 @@
 """The output timeline: which template frame each output frame shows, and how frames split into chunks.
 
-The output is as long as the audio. A shorter template plays forward then backward ("ping-pong"),
-so there is never a visible jump back to frame 0; a longer template is cut. Chunks are the unit of
+The output is as long as the audio. A shorter template plays forward then backward ("ping-pong",
+the default), so there is never a visible jump back to frame 0, or, when asked (HeyGem's `pn=0`),
+plainly again from frame 0; a longer template is cut. Chunks are the unit of
 parallel work and of memory: each covers at most `chunk_frames` output frames, and compose decodes
 its template frames with one seek and one forward pass.
 """
@@ -13,23 +14,31 @@ from fractions import Fraction
 
 import numpy as np
 
+PINGPONG, PLAIN = "pingpong", "plain"
+LOOPS = (PINGPONG, PLAIN)  # how a template shorter than the audio repeats
+
 
 def output_frame_count(audio_seconds: float, fps: Fraction) -> int:
     """Frames needed to cover the audio: at least one, within one frame of its length."""
     return max(1, round(audio_seconds * float(fps)))
 
 
-def frame_schedule(template_frames: int, output_frames: int) -> np.ndarray:
-    """Template frame index for every output frame, looping forward-then-backward.
+def frame_schedule(template_frames: int, output_frames: int, loop: str = PINGPONG) -> np.ndarray:
+    """Template frame index for every output frame, looping forward-then-backward (or plainly).
 
-    Returns (output_frames,) int32. With 4 template frames: 0 1 2 3 2 1 0 1 2 3 2 ...; the end
-    frames are not repeated, so motion never freezes for a frame at the turn.
+    Returns (output_frames,) int32. With 4 template frames, ping-pong: 0 1 2 3 2 1 0 1 2 3 2 ...;
+    the end frames are not repeated, so motion never freezes for a frame at the turn. Plain:
+    0 1 2 3 0 1 2 3 ... (a jump back at every turn).
     """
     if template_frames < 1 or output_frames < 0:
         raise ValueError(f"bad frame counts: template {template_frames}, output {output_frames}")
+    if loop not in LOOPS:
+        raise ValueError(f"loop {loop!r} is not one of {', '.join(LOOPS)}")
     steps = np.arange(output_frames, dtype=np.int64)
     if template_frames == 1:
         return np.zeros(output_frames, dtype=np.int32)
+    if loop == PLAIN:
+        return (steps % template_frames).astype(np.int32)
     period = 2 * (template_frames - 1)
     phase = steps % period
     return np.where(phase < template_frames, phase, period - phase).astype(np.int32)

@@ -21,7 +21,7 @@ from heygem_ops.media import VideoInfo, decode_audio, iter_frames, probe_video
 from heygem_ops.quality.correlation import best_sync, pearson
 from heygem_ops.quality.pixels import PixelStats, scheduled_frames
 from heygem_ops.quality.report import QualityReport
-from heygem_ops.timeline import frame_schedule
+from heygem_ops.timeline import PINGPONG, frame_schedule
 
 MAX_LAG = 15  # frames searched either side for the sync peak (0.6 s at 25 fps)
 
@@ -43,11 +43,13 @@ def measure_quality(
     tracker: Tracker | None = None,
     template_track: FaceTrack | None = None,
     still_fps: Fraction = Fraction(25),
+    loop: str = PINGPONG,
 ) -> QualityReport:
     """Score the lip-synced `output` against its driving `audio` (and its `template`, when given).
 
     `tracker` defaults to the mesh tracker; `template_track` (the job's cached track) spares
-    tracking the template again. `still_fps` is the rate a still-image template was shown at.
+    tracking the template again. `still_fps` is the rate a still-image template was shown at;
+    `loop` how the job repeated the template (`heygem_ops.timeline.LOOPS`).
     Without a template, template_leak, psnr_outside and sharpness_ratio are None.
     """
     info = probe_video(output)
@@ -60,7 +62,7 @@ def measure_quality(
         reference = probe_video(template, still_fps=still_fps)
         template_track = template_track or tracker.track(iter_frames(reference))
         _check_track(template_track, reference)
-        schedule = frame_schedule(reference.frame_count, info.frame_count)
+        schedule = frame_schedule(reference.frame_count, info.frame_count, loop)
         stats = PixelStats()
         frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats)
         track = tracker.track(frames)
