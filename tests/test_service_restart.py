@@ -7,23 +7,15 @@ import time
 import uuid
 from pathlib import Path
 
-import av
 import httpx
 import pytest
 from face_clips import make_face_clip, make_speech
+from output_checks import playable
 from service_harness import REPO, ServiceProcess, free_port, serve_command
 
 from heygem_ops.results_store import ResultsStore
 
 TOKEN = "s3cret-" + uuid.uuid4().hex
-
-
-def _playable(path: Path) -> bool:
-    try:
-        with av.open(str(path)) as container:
-            return sum(1 for _ in container.decode(video=0)) > 0
-    except av.FFmpegError:
-        return False
 
 
 @pytest.mark.server
@@ -61,7 +53,7 @@ def test_kill_9_and_restart_ends_every_job_exactly_once_then_the_token_rule(tmp_
     finally:
         first.kill()
     outputs = data / "outputs"
-    assert all(_playable(path) for path in outputs.glob("*.mp4"))  # nothing half-written under an output name
+    assert all(playable(path) for path in outputs.glob("*.mp4"))  # nothing half-written under an output name
     finished_before = {code: first_finished for code, first_finished in _finished_at(home, codes).items()}
 
     second = ServiceProcess.start(home, data, workers=1, token=TOKEN)
@@ -91,7 +83,7 @@ def test_kill_9_and_restart_ends_every_job_exactly_once_then_the_token_rule(tmp_
     rows = ResultsStore(outputs).frame()
     succeeded = rows[rows["status"] == "succeeded"].groupby("job_id").size()
     assert len(succeeded) == 3 and (succeeded == 1).all()  # every job succeeded exactly once
-    assert all(_playable(path) for path in outputs.glob("*.mp4")) and len(list(outputs.glob("*.mp4"))) == 3
+    assert all(playable(path) for path in outputs.glob("*.mp4")) and len(list(outputs.glob("*.mp4"))) == 3
 
 
 def _finished_at(home: Path, codes: list[str]) -> dict[str, float | None]:

@@ -42,11 +42,14 @@ class Folders:
             )
         for folder in (self.uploads, self.outputs, self.table.parent, self.temp):
             folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.temp.glob("*.part"):  # downloads and uploads a killed process left half-way
+            stale.unlink(missing_ok=True)
         return self
 
     def relative(self, path: str | Path) -> str:
-        """`path` relative to the data root, as HeyGem's `result` is."""
-        return str(Path(path).resolve().relative_to(self.data_root))
+        """`path` relative to the data root, as HeyGem's `result` is (absolute if the root has moved since)."""
+        path = Path(path).resolve()
+        return str(path.relative_to(self.data_root)) if path.is_relative_to(self.data_root) else str(path)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ class InputResolver:
 
     def local_path(self, value: str, field: str) -> Path:
         """`value` resolved under the data root (symlinks followed); refuses anything that leaves it."""
-        path = (self.data_root / Path(value).expanduser()).resolve()
+        path = (self.data_root / value).resolve()  # an absolute `value` stays absolute, then must be inside
         if not path.is_relative_to(self.data_root):
             raise InputError(
                 f"{field} {value!r} is outside the data root {self.data_root}",

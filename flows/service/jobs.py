@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -142,37 +143,38 @@ class JobService:
         return self.uploads / upload.name
 
     def _enqueue(self, record: JobRecord) -> None:
-        ticket = self.queue.submit(record.code or record.id, self._work(record))
+        ticket = self.queue.submit(record.code or record.id, partial(self._work, record))
         with self._tickets_lock:
             self._tickets[record.id] = ticket
 
-    def _work(self, record: JobRecord):
+    def _work(self, record: JobRecord, ticket: Ticket) -> dict[str, Any] | None:
         """What a queue worker runs for `record`: the job, with its start and its one end in the table."""
-
-        def work(ticket: Ticket) -> dict[str, Any] | None:
+        try:
             with self._identities.hold(record.job_id):
                 if not self.table.start(record.id):
                     return None  # cancelled while queued
-                try:
-                    row = run_single(
-                        ticket, Path(record.template), Path(record.audio), Choices(**record.choices), self.outputs,
-                        self.settings.api_generate_deployment, self.settings.ray_address,
-                    )  # fmt: skip
-                except Exception as error:
-                    known = (
-                        error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}")
-                    )
-                    if self.table.finish(record.id, FAILED, error=(known.kind, str(known))):
-                        self.metrics.finished(FAILED, None)
-                    raise
-                figures = {name: row.get(name) for name in ROW_FIELDS}
-                if self.table.finish(record.id, SUCCEEDED, row=figures):
-                    self.metrics.finished(SUCCEEDED, row)
-                elif record.id in self._cancel_running:
-                    self._delete_output(self.table.get(record.id), by="HTTP service (job cancelled)")
-                return row
+                return self._run(record, ticket)
+        finally:
+            with self._tickets_lock:  # an ended job is viewed from the table alone
+                self._tickets.pop(record.id, None)
+            self._cancel_running.discard(record.id)
 
-        return work
+    def _run(self, record: JobRecord, ticket: Ticket) -> dict[str, Any]:
+        try:
+            row = run_single(
+                ticket, Path(record.template), Path(record.audio), Choices(**record.choices), self.outputs,
+                self.settings.api_generate_deployment, self.settings.ray_address,
+            )  # fmt: skip
+        except Exception as error:
+            known = error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}")
+            if self.table.finish(record.id, FAILED, error=(known.kind, str(known))):
+                self.metrics.finished(FAILED, None)
+            raise
+        if self.table.finish(record.id, SUCCEEDED, row={name: row.get(name) for name in ROW_FIELDS}):
+            self.metrics.finished(SUCCEEDED, row)
+        elif record.id in self._cancel_running:
+            self._delete_output(self.table.get(record.id), by="HTTP service (job cancelled)")
+        return row
 
     def _delete_output(self, record: JobRecord | None, by: str = "HTTP service") -> None:
         if record is None:

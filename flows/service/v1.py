@@ -79,14 +79,13 @@ MULTIPART_DOC = {
 async def create_job(request: Request) -> JSONResponse:
     ctx: ServiceContext = request.app.state.ctx
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        template, audio, labels, options = await _from_multipart(request, ctx)
+        template, audio, labels, choices = await _from_multipart(request, ctx)
     else:
         body = _parse(JobRequest, await _json(request))
+        choices = _choices(body.options)
         template = await run_in_threadpool(ctx.inputs.resolve, body.template, "template", "template")
         audio = await run_in_threadpool(ctx.inputs.resolve, body.audio, "audio", "audio")
-        labels, options = {"template": body.template, "audio": body.audio}, body.options
-    choices = Choices(**options.model_dump())
-    choices.options()  # a bad option is a 400 naming it, before anything is queued
+        labels = {"template": body.template, "audio": body.audio}
     view = await run_in_threadpool(ctx.jobs.submit, template, audio, choices, labels, None)
     request.state.task_code = view.id
     return JSONResponse(job_json(view, ctx), status_code=202, headers={"Location": f"/v1/jobs/{view.id}"})
@@ -168,6 +167,13 @@ def job_json(view: JobView, ctx: ServiceContext) -> dict[str, Any]:
     }
 
 
+def _choices(options: JobOptions) -> Choices:
+    """The job's choices, validated now: a bad option is a 400 naming it, before any input is fetched."""
+    choices = Choices(**options.model_dump())
+    choices.options()
+    return choices
+
+
 def _find(ctx: ServiceContext, job_id: str) -> JobView:
     view = ctx.jobs.get(job_id)
     if view is None:
@@ -202,7 +208,7 @@ def validation_message(error: ValidationError | Any) -> str:
                      for issue in issues)  # fmt: skip
 
 
-async def _from_multipart(request: Request, ctx: ServiceContext) -> tuple[Upload, Upload, dict[str, str], JobOptions]:
+async def _from_multipart(request: Request, ctx: ServiceContext) -> tuple[Upload, Upload, dict[str, str], Choices]:
     """The two uploaded files, stored and checked, and the options from the form's other fields."""
     limit = 2 * int(ctx.settings.api_max_upload_mb * 2**20) + MULTIPART_SLACK_BYTES
     if int(request.headers.get("content-length") or 0) > limit:
@@ -215,10 +221,11 @@ async def _from_multipart(request: Request, ctx: ServiceContext) -> tuple[Upload
         missing = [name for name, item in files.items() if item is None or isinstance(item, str)]
         if missing:
             raise ApiError(422, "InvalidBody", f"multipart field(s) {', '.join(missing)} must be files")
-        options = _parse(JobOptions, {key: value for key, value in form.items() if key not in files and value != ""})
+        fields = {key: value for key, value in form.items() if key not in files and value != ""}
+        choices = _choices(_parse(JobOptions, fields))
         stored = {name: await run_in_threadpool(_ingest_part, ctx, item, name) for name, item in files.items()}
         labels = {name: item.filename or name for name, item in files.items()}  # type: ignore[union-attr]
-        return stored["template"], stored["audio"], labels, options
+        return stored["template"], stored["audio"], labels, choices
     finally:
         await form.close()
 
