@@ -178,10 +178,12 @@ class UploadStore:
         max_mb: float,
         max_duration_s: float,
         settings: tuple[str, str] = ("HEYGEM_UI_MAX_UPLOAD_MB", "HEYGEM_UI_MAX_DURATION_S"),
+        max_pixels: int | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.max_mb = max_mb
         self.max_duration_s = max_duration_s
+        self.max_pixels = max_pixels  # HEYGEM_MAX_PIXELS, checked on the header at upload rather than at decode
         self.size_setting, self.duration_setting = settings  # named in the messages as the way to raise a limit
         self._lock = threading.Lock()
 
@@ -261,7 +263,7 @@ class UploadStore:
             return None
         try:
             if kind == "template":
-                info = probe_video(source)
+                info = probe_video(source, max_pixels=self.max_pixels)
                 duration = None if info.is_still else info.duration_s
             else:
                 duration = probe_audio(source).duration_s

@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import pytest
 from face_clips import make_face_clip, make_speech
-from media_factory import make_random_bytes, make_video
+from media_factory import make_audio, make_random_bytes, make_video
 from service_harness import ServiceProcess
 
 from heygem_ops.results_store import ResultsStore
@@ -68,13 +68,19 @@ def data(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
         make_speech(root / f"short-{index}.wav", 0.4 + 0.04 * index, seed=index)
     (root / "notes.mp4").write_text("a text file wearing a video's name\n")
     make_video(root / "silent.mp4", frames=5)  # pictures, no sound: not a recording
+    make_video(root / "big.mp4", frames=2, size=(640, 480))  # over the server's pixel limit
+    make_audio(root / "twelve.wav", duration_s=12.0)  # over the server's duration limit
     return root
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Iterator[ServiceProcess]:
     home = tmp_path_factory.mktemp("home")
-    extra = {"HEYGEM_API_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB)}
+    extra = {
+        "HEYGEM_API_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
+        "HEYGEM_API_MAX_DURATION_S": "10",
+        "HEYGEM_MAX_PIXELS": "300000",
+    }
     with ServiceProcess.start(home, data, workers=2, extra=extra) as served:
         yield served
 
@@ -139,6 +145,8 @@ def test_heygem_desktop_client_loop_on_real_media(service: ServiceProcess, data:
     assert 'heygem_jobs{state="succeeded"}' in metrics and "heygem_queue_length" in metrics
     assert 'heygem_stage_seconds_count{stage="total"} 1' in metrics and 'heygem_device_info{device="cpu"} 1' in metrics
     assert f"code={done['code']}" in service.log_text()  # every request is logged with its task code
+    assert "/easy/submit" in service.client.get("/openapi.json").json()["paths"]
+    assert service.client.get("/docs").status_code == 200
 
 
 def test_eight_submits_at_once_all_finish_two_at_a_time(service: ServiceProcess) -> None:
@@ -193,6 +201,8 @@ BAD_SUBMITS = [
     (_body(video_url="notes.mp4"), "video_url: notes.mp4: is plain text, not a video"),
     (_body(audio_url="silent.mp4"), "audio_url: silent.mp4"),
     (_body(audio_url="ftp://example.org/a.wav"), "is not an http(s) URL"),
+    (_body(video_url="big.mp4"), "video_url: big.mp4: has 307200 pixels per frame, over the 300000 limit"),
+    (_body(audio_url="twelve.wav"), "audio_url: twelve.wav: lasts 12.0 s, over the 10 s limit"),
 ]
 
 

@@ -68,8 +68,9 @@ class ServiceContext:
     def create(cls, settings: Settings, device: str) -> ServiceContext:
         folders = Folders.from_settings(settings).create(settings)
         uploads = UploadStore(
-            folders.uploads, settings.api_max_upload_mb, settings.api_max_duration_s, UPLOAD_LIMIT_SETTINGS
-        )
+            folders.uploads, settings.api_max_upload_mb, settings.api_max_duration_s, UPLOAD_LIMIT_SETTINGS,
+            settings.max_pixels,
+        )  # fmt: skip
         metrics = Metrics()
         jobs = JobService(settings, JobTable(folders.table), uploads.folder, folders.outputs, metrics)
         return cls(settings, folders, uploads, InputResolver(settings, uploads, folders.temp), jobs, metrics, device)

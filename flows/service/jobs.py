@@ -134,7 +134,7 @@ class JobService:
         with self._tickets_lock:
             ticket = self._tickets.get(record.id)
         live = ticket.view(self.queue.position(ticket)) if ticket is not None else None
-        return JobView(record, *_stage_and_progress(record, live), live.position if live else 0)
+        return JobView(record, *stage_and_progress(record, live), live.position if live else 0)
 
     def queue_length(self) -> int:
         return self.table.counts()[QUEUED]
@@ -191,7 +191,7 @@ def _cancelled(when: str) -> tuple[str, str]:
     return "Cancelled", f"cancelled {when} (DELETE /v1/jobs/<id>)"
 
 
-def _stage_and_progress(record: JobRecord, live: TicketView | None) -> tuple[str, int]:
+def stage_and_progress(record: JobRecord, live: TicketView | None) -> tuple[str, int]:
     """The job's stage and a 0..100 figure from its progress board: decoding 5, tracking 30, rendering 60."""
     if record.state == SUCCEEDED:
         return "done", 100
