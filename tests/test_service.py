@@ -143,7 +143,8 @@ def test_heygem_desktop_client_loop_on_real_media(service: ServiceProcess, data:
     assert (rows[rows["output"] == str(output)]["status"] == "succeeded").all()  # the shared results dataset
     metrics = service.client.get("/metrics").text
     assert 'heygem_jobs{state="succeeded"}' in metrics and "heygem_queue_length" in metrics
-    assert 'heygem_stage_seconds_count{stage="total"} 1' in metrics and 'heygem_device_info{device="cpu"} 1' in metrics
+    assert 'heygem_stage_seconds_count{stage="total"} 1' in metrics
+    assert 'heygem_device_info{configured="auto",last_used="cpu"} 1' in metrics
     assert f"code={done['code']}" in service.log_text()  # every request is logged with its task code
     assert "/easy/submit" in service.client.get("/openapi.json").json()["paths"]
     assert service.client.get("/docs").status_code == 200

@@ -48,12 +48,11 @@ def serve_command(host: str | None, port: int | None) -> None:
         import uvicorn
 
         from flows.service.app import create_app
-        from heygem_ops.device import choose_device, describe
         from heygem_ops.hosting import local_host
 
         if not settings.ray_address:
             local_host()  # compose workers start now, not with the first job
-        app = create_app(settings, describe(choose_device(settings.device)))
+        app = create_app(settings)
         url = f"http://{host}:{port}"
         click.echo(f"HeyGem-Ops service: {url} (docs {url}/docs)" + (" (token required)" if settings.api_token else ""))
         log.info("HTTP service on %s, %d job(s) at once", url, settings.api_workers)

@@ -23,9 +23,9 @@ log = get_logger("service.http")
 OPEN_PATHS = frozenset({"/healthz"})  # the only route without the token
 
 
-def create_app(settings: Settings, device: str) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     """The service over the folders and job table that `settings` name; jobs resume when it starts."""
-    ctx = ServiceContext.create(settings, device)
+    ctx = ServiceContext.create(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +69,7 @@ def create_app(settings: Settings, device: str) -> FastAPI:
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics", response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
         counts = ctx.jobs.table.counts()
-        text = ctx.metrics.render(counts, counts[QUEUED], counts[RUNNING], settings.api_workers, ctx.device)
+        text = ctx.metrics.render(counts, counts[QUEUED], counts[RUNNING], settings.api_workers, settings.device)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

@@ -62,10 +62,9 @@ class ServiceContext:
     inputs: InputResolver
     jobs: JobService
     metrics: Metrics
-    device: str  # the default device, described
 
     @classmethod
-    def create(cls, settings: Settings, device: str) -> ServiceContext:
+    def create(cls, settings: Settings) -> ServiceContext:
         folders = Folders.from_settings(settings).create(settings)
         uploads = UploadStore(
             folders.uploads, settings.api_max_upload_mb, settings.api_max_duration_s, UPLOAD_LIMIT_SETTINGS,
@@ -73,4 +72,4 @@ class ServiceContext:
         )  # fmt: skip
         metrics = Metrics()
         jobs = JobService(settings, JobTable(folders.table), uploads.folder, folders.outputs, metrics)
-        return cls(settings, folders, uploads, InputResolver(settings, uploads, folders.temp), jobs, metrics, device)
+        return cls(settings, folders, uploads, InputResolver(settings, uploads, folders.temp), jobs, metrics)

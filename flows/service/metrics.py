@@ -28,11 +28,14 @@ class Metrics:
         self._stage_count: Counter[str] = Counter()
         self._finished: Counter[str] = Counter()
         self._requests: Counter[tuple[str, str, int]] = Counter()
+        self._last_device = "none yet"  # what the latest succeeded job ran on, as its results row says
 
     def finished(self, state: str, row: Mapping[str, Any] | None) -> None:
         """Count a job that ended in `state`; a succeeded job's `<stage>_s` figures go into the histogram."""
         with self._lock:
             self._finished[state] += 1
+            if row and row.get("device"):
+                self._last_device = str(row["device"])
             for stage in HISTOGRAM_STAGES:
                 seconds = (row or {}).get(f"{stage}_s")
                 if seconds is None:
@@ -48,6 +51,7 @@ class Metrics:
             self._requests[(method, route, status)] += 1
 
     def render(self, states: Mapping[str, int], queue_length: int, running: int, workers: int, device: str) -> str:
+        """The exposition text; `device` is the configured HEYGEM_DEVICE."""
         lines = [
             "# HELP heygem_jobs Jobs in the service's table by state.",
             "# TYPE heygem_jobs gauge",
@@ -61,11 +65,13 @@ class Metrics:
             "# HELP heygem_workers Jobs the service runs at once (HEYGEM_API_WORKERS).",
             "# TYPE heygem_workers gauge",
             f"heygem_workers {workers}",
-            "# HELP heygem_device_info The device jobs run on by default.",
-            "# TYPE heygem_device_info gauge",
-            f'heygem_device_info{{device="{_escape(device)}"}} 1',
         ]
         with self._lock:
+            lines += [
+                "# HELP heygem_device_info The configured device (HEYGEM_DEVICE) and the one the latest job ran on.",
+                "# TYPE heygem_device_info gauge",
+                f'heygem_device_info{{configured="{_escape(device)}",last_used="{_escape(self._last_device)}"}} 1',
+            ]
             lines += ["# HELP heygem_jobs_finished_total Jobs this process saw end, by state.",
                       "# TYPE heygem_jobs_finished_total counter"]  # fmt: skip
             lines += [f'heygem_jobs_finished_total{{state="{s}"}} {n}' for s, n in sorted(self._finished.items())]
