@@ -21,7 +21,7 @@ from typing import Any
 
 from flows.jobs_queue import JobQueue, Ticket, TicketView
 from flows.service.metrics import Metrics
-from flows.service.table import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobRecord, JobTable
+from flows.service.table import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobRecord, JobTable
 from flows.single_job import Choices, plan_single, run_single
 from flows.ui.history import delete_result
 from flows.uploads import Upload
@@ -69,7 +69,7 @@ class JobService:
         self._tickets: dict[str, Ticket] = {}
         self._tickets_lock = threading.Lock()
         self._identities = _IdentityLocks()
-        self._cancel_running: set[str] = set()
+        self._cancelled: set[str] = set()
 
     def start(self) -> int:
         """Queue again every job a previous process left queued or running; returns how many."""
@@ -83,7 +83,9 @@ class JobService:
     def shutdown(self) -> None:
         self.queue.shutdown(wait=False)
 
-    def submit(self, template: Upload, audio: Upload, choices: Choices, labels: dict[str, str], code: str | None):
+    def submit(
+        self, template: Upload, audio: Upload, choices: Choices, labels: dict[str, str], code: str | None
+    ) -> JobView:
         """Record a queued job for two stored uploads and hand it to the queue (CodeInUseError for a used code)."""
         template_path, audio_path = self._stored(template), self._stored(audio)
         job_id, output = plan_single(template_path, audio_path, choices, self.outputs)
@@ -112,14 +114,12 @@ class JobService:
         record = self.table.get(record_id)
         if record is None:
             raise LookupError(record_id)
-        if record.state == QUEUED and self.table.finish(record_id, CANCELLED, error=_cancelled("before it ran")):
-            self.metrics.finished(CANCELLED, None)
-            log.info("job %s cancelled while queued", record_id)
-        elif record.state == RUNNING:
-            self._cancel_running.add(record_id)
-            if self.table.finish(record_id, CANCELLED, error=_cancelled("while it ran; its output is discarded")):
+        if record.active:  # marked first: a job that starts meanwhile still has its output discarded at its end
+            self._cancelled.add(record_id)
+            when = "before it ran" if record.state == QUEUED else "while it ran; its output is discarded"
+            if self.table.finish(record_id, CANCELLED, error=_cancel_note(when)):
                 self.metrics.finished(CANCELLED, None)
-                log.info("job %s cancelled while running", record_id)
+                log.info("job %s cancelled %s", record_id, when)
         elif record.state == SUCCEEDED and not record.output_deleted:
             self._delete_output(record)
         else:
@@ -135,9 +135,6 @@ class JobService:
             ticket = self._tickets.get(record.id)
         live = ticket.view(self.queue.position(ticket)) if ticket is not None else None
         return JobView(record, *stage_and_progress(record, live), live.position if live else 0)
-
-    def queue_length(self) -> int:
-        return self.table.counts()[QUEUED]
 
     def _stored(self, upload: Upload) -> Path:
         return self.uploads / upload.name
@@ -157,7 +154,7 @@ class JobService:
         finally:
             with self._tickets_lock:  # an ended job is viewed from the table alone
                 self._tickets.pop(record.id, None)
-            self._cancel_running.discard(record.id)
+            self._cancelled.discard(record.id)
 
     def _run(self, record: JobRecord, ticket: Ticket) -> dict[str, Any]:
         try:
@@ -172,7 +169,7 @@ class JobService:
             raise
         if self.table.finish(record.id, SUCCEEDED, row={name: row.get(name) for name in ROW_FIELDS}):
             self.metrics.finished(SUCCEEDED, row)
-        elif record.id in self._cancel_running:
+        elif record.id in self._cancelled:
             self._delete_output(self.table.get(record.id), by="HTTP service (job cancelled)")
         return row
 
@@ -187,7 +184,7 @@ class JobService:
         log.info("job %s: output %s deleted", record.id, record.output)
 
 
-def _cancelled(when: str) -> tuple[str, str]:
+def _cancel_note(when: str) -> tuple[str, str]:
     return "Cancelled", f"cancelled {when} (DELETE /v1/jobs/<id>)"
 
 
