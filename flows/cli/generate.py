@@ -12,6 +12,7 @@ from flows.cli.options import as_strings, engine_options
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
 from heygem_ops.logs import get_logger
+from heygem_ops.timeline import LOOPS
 
 log = get_logger("cli")
 
@@ -24,6 +25,7 @@ log = get_logger("cli")
 @click.option("--fps", "still_fps", type=click.FloatRange(1, 120), help="Output frame rate for image templates.")
 @click.option("--crf", type=click.IntRange(0, 51), help="Output quality, lower is better (default: 18).")
 @click.option("--preset", help="libx264 preset (default: veryfast).")
+@click.option("--loop", type=click.Choice(LOOPS), help="How a short template repeats (default: pingpong).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
 @reports_errors
 def generate_command(template: Path, audio: Path, output: Path, as_json: bool, **options: object) -> None:
