@@ -87,7 +87,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Iterator[Se
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Iterator[str]:
-    """A local web server on 127.0.0.1 with a good clip, a too-large file and a page that is not media."""
+    """A local web server on 127.0.0.1: a good clip, a too-large file (announced or not), a page that is not media."""
     root = tmp_path_factory.mktemp("web")
     (root / "face.mp4").write_bytes((data / "face.mp4").read_bytes())
     (root / "speech.wav").write_bytes((data / "short-0.wav").read_bytes())
@@ -100,6 +100,17 @@ def web(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Iterator[str]:
 
         def log_message(self, *args):
             pass
+
+        def do_GET(self):
+            if self.path != "/unannounced.mp4":
+                return super().do_GET()
+            self.send_response(200)  # no Content-Length: only counting the bytes can stop it
+            self.end_headers()
+            try:
+                for _ in range((MAX_UPLOAD_MB + 1) * 16):
+                    self.wfile.write(b"\0" * 2**16)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the service stopped reading at its limit
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -236,6 +247,8 @@ def test_inputs_from_a_web_server(service: ServiceProcess, web: str, data: Path)
     assert ok["code"] == 10000, ok
     huge = service.submit(audio_url="short-0.wav", video_url=f"{web}/huge.mp4", code="url-huge")
     assert huge["code"] == 10002 and f"over the {MAX_UPLOAD_MB} MiB limit" in huge["msg"], huge
+    endless = service.submit(audio_url="short-0.wav", video_url=f"{web}/unannounced.mp4", code="url-endless")
+    assert endless["code"] == 10002 and f"over the {MAX_UPLOAD_MB} MiB limit" in endless["msg"], endless
     page = service.submit(audio_url="short-0.wav", video_url=f"{web}/page.mp4", code="url-page")
     assert page["code"] == 10002 and "not a video" in page["msg"] and "checked by content" in page["msg"], page
     gone = service.submit(audio_url=f"{web}/nothing.wav", video_url="face.mp4", code="url-404")
