@@ -11,8 +11,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.features import PreparedTemplate, prepare_template
-from heygem_ops.hosting import host_for
 from heygem_ops.manifest import TEMPLATE_SUFFIXES, expand_media
+from heygem_ops.placement import host_for
 from tasks.policy import STAGE_POLICY
 
 

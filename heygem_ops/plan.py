@@ -17,7 +17,9 @@ import numpy as np
 
 from heygem_ops.atomic import write_atomically
 from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.errors import LimitExceededError, OutputPathError
+from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import AudioInfo, VideoInfo, check_pixels, probe_audio, probe_video
@@ -52,6 +54,21 @@ class JobPlan:
     schedule: np.ndarray
     chunks: tuple[Chunk, ...]
     duration_s: float  # of the decoded driving audio: the output's length
+
+    @property
+    def engine(self) -> EngineSpec:
+        """The engine this job runs, as a host keys its loaded models."""
+        return EngineSpec(self.options.engine, self.options.device, self.options.checkpoint)
+
+    @property
+    def tracker(self) -> TrackerSpec:
+        """The tracker that follows this job's face, as a host keys its loaded trackers."""
+        return TrackerSpec(self.options.tracker, self.options.face, self.options.face_weights)
+
+    @property
+    def progress_key(self) -> str:
+        """The key under which this job's stages report progress (`progress.board`): its output path."""
+        return str(self.output)
 
 
 def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) -> str:

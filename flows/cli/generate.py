@@ -12,6 +12,7 @@ from flows.cli.options import as_strings, engine_options
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
 from heygem_ops.logs import get_logger
+from heygem_ops.results import WALL_COLUMNS
 
 log = get_logger("cli")
 
@@ -31,19 +32,17 @@ def generate_command(template: Path, audio: Path, output: Path, as_json: bool, *
     quiet_prefect(is_debug())
     with temporary_prefect_api():
         from flows.generate import generate
-        from heygem_ops.hosting import local_host
+        from heygem_ops.rendering import local_renderer
 
         if not options.get("ray_address"):
-            local_host()  # its compose workers start while Prefect's API comes up
+            local_renderer()  # its compose workers start while Prefect's API comes up
         with progress_bars(output):
             row = generate(template=str(template), audio=str(audio), output=str(output), **as_strings(options))
     if as_json:
         click.echo(json.dumps(row, default=str))
         return
     stages = " · ".join(
-        f"{stage} {row[f'{stage}_s']:.1f}s"
-        for stage in ("decode", "feature", "inference", "compose", "encode", "quality", "total")
-        if row.get(f"{stage}_s") is not None
+        f"{stage} {row[column]:.1f}s" for stage, column in WALL_COLUMNS.items() if row.get(column) is not None
     )
     click.echo(f"Wrote {row['output']} ({row['frames']} frames at {row['fps']:.3g} fps, {row['duration_s']:.1f} s)")
     click.echo(f"Stage seconds: {stages}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heygem_ops.features import load_track
+from heygem_ops.face.track import load_track
 from heygem_ops.plan import JobPlan
 from heygem_ops.quality.measure import measure_quality
 from heygem_ops.quality.report import QualityReport, QualityThresholds
