@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.job import current_flow_run_id, job_run
+from flows.job import TaskStages, current_flow_run_id
 from heygem_ops.errors import HeyGemError, InternalError
 from heygem_ops.job import JobRun
 from heygem_ops.manifest import Job, JobSpec, JobSpecError, jobs_from_pairs, pending, read_jobs
@@ -44,7 +44,10 @@ def attempt(spec: JobSpec, ray_address: str | None) -> JobResult:
     run: JobRun | None = None
     try:
         spec.output.parent.mkdir(parents=True, exist_ok=True)
-        run = job_run(spec.template, spec.audio, spec.output, spec.options, ray_address=ray_address, job_id=spec.job_id)
+        stages, flow_run_id = TaskStages(ray_address), current_flow_run_id()
+        run = JobRun(
+            stages, spec.template, spec.audio, spec.output, spec.options, job_id=spec.job_id, flow_run_id=flow_run_id
+        )
         return run.run()
     except Exception as error:
         if run is None:
@@ -52,7 +55,6 @@ def attempt(spec: JobSpec, ray_address: str | None) -> JobResult:
             failed.flow_run_id = current_flow_run_id()
         else:
             failed = run.result
-            failed.job_id = spec.job_id
         cause = error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}")
         failed.fail(cause)
         return failed

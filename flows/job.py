@@ -1,4 +1,4 @@
-"""One job as Prefect tasks: the library's `JobRun`, with each stage run as its task.
+"""One job as Prefect tasks: the library's `JobRun`, given `TaskStages` so that each stage runs as its task.
 
 Shared by the `generate` flow (one job) and the `bulk` flow (many), so both run the same path, and
 that path is the library's own (`heygem_ops.job`): only where each stage runs differs.
@@ -14,13 +14,12 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from heygem_ops.features import JobFeatures
-from heygem_ops.job import JobRun, Pending
+from heygem_ops.job import Pending
 from heygem_ops.options import GenerateOptions
 from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
 from heygem_ops.placement import host_for, renderer_for
 from heygem_ops.plan import JobPlan
 from heygem_ops.quality.report import QualityReport
-from heygem_ops.results import JobResult
 from tasks import compose_chunk, decode_inputs, encode_output, extract_features, measure_output, run_inference
 
 
@@ -60,33 +59,6 @@ class TaskStages:
         return measure_output(plan, features)
 
 
-def job_run(
-    template: Path,
-    audio: Path,
-    output: Path,
-    options: GenerateOptions,
-    *,
-    ray_address: str | None = None,
-    job_id: str | None = None,
-) -> JobRun:
-    """One job ready to run through the stage tasks; `job_id` names the row when a manifest chose its own id."""
-    stages = TaskStages(ray_address)
-    return JobRun(stages, template, audio, output, options, job_id=job_id, flow_run_id=current_flow_run_id())
-
-
 def current_flow_run_id() -> str | None:
     run_id = flow_run.get_id()
     return str(run_id) if run_id else None
-
-
-def run_job(
-    template: Path,
-    audio: Path,
-    output: Path,
-    options: GenerateOptions,
-    *,
-    ray_address: str | None = None,
-    job_id: str | None = None,
-) -> JobResult:
-    """Run one job through the stage tasks and return its results row; stage errors propagate."""
-    return job_run(template, audio, output, options, ray_address=ray_address, job_id=job_id).run()

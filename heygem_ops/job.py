@@ -125,16 +125,9 @@ class JobRun:
     """
 
     def __init__(
-        self,
-        stages: Stages,
-        template: Path,
-        audio: Path,
-        output: Path,
-        options: GenerateOptions,
-        *,
-        job_id: str | None = None,
-        flow_run_id: str | None = None,
-    ) -> None:
+        self, stages: Stages, template: Path, audio: Path, output: Path, options: GenerateOptions, *,
+        job_id: str | None = None, flow_run_id: str | None = None,
+    ) -> None:  # fmt: skip
         self.stages, self.options, self.job_id = stages, options, job_id
         self.inputs = Path(template), Path(audio), Path(output)
         self.result = JobResult(job_id or "", str(template), str(audio), str(output), flow_run_id=flow_run_id)

@@ -1,8 +1,11 @@
 """The local model host: one lock per loaded model, so one job's tracking never holds up another's inference."""
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+import pytest
 from face_factory import synthetic_landmarks
 
 from heygem_ops import hosting
@@ -28,19 +31,36 @@ class BlockingTracker:
         return None
 
 
+@pytest.fixture
+def tracker(monkeypatch) -> BlockingTracker:
+    """The tracker every LocalHost of the test builds."""
+    blocking = BlockingTracker()
+    monkeypatch.setattr(hosting, "create_tracker", lambda name, **_: blocking)
+    return blocking
+
+
+@contextmanager
+def tracking(host: hosting.LocalHost, tracker: BlockingTracker) -> Iterator[list[threading.Thread]]:
+    """A tracking pass of `host`, under way in another thread while the block runs (more may be added)."""
+    threads = [threading.Thread(target=host.track, args=(TrackerSpec("blocking"), None))]
+    threads[0].start()
+    try:
+        assert tracker.inside.wait(WAIT_S)
+        yield threads
+    finally:
+        tracker.finish.set()
+        for thread in threads:
+            thread.join()
+
+
 def _batch() -> InferenceBatch:
     features = AudioFeatures(np.zeros(1, np.float32), np.ones(1, np.float32), np.full(1, 0.5, np.float32))
     return InferenceBatch(synthetic_landmarks()[None], features, mouth_width=0.8)
 
 
-def test_inference_runs_while_another_job_tracks(monkeypatch):
-    tracker = BlockingTracker()
-    monkeypatch.setattr(hosting, "create_tracker", lambda name, **_: tracker)
+def test_inference_runs_while_another_job_tracks(tracker):
     host = hosting.LocalHost()
-    tracking = threading.Thread(target=host.track, args=(TrackerSpec("blocking"), None))
-    tracking.start()
-    try:
-        assert tracker.inside.wait(WAIT_S)
+    with tracking(host, tracker):
         answered = []
         inference = threading.Thread(target=lambda: answered.append(host.infer(EngineSpec("warp"), _batch())))
         inference.start()
@@ -48,24 +68,12 @@ def test_inference_runs_while_another_job_tracks(monkeypatch):
         assert answered, "inference waited for another job's tracking pass"
         assert not tracker.finish.is_set()
         assert answered[0].present.tolist() == [True]
-    finally:
-        tracker.finish.set()
-        tracking.join()
 
 
-def test_one_tracker_serves_one_video_at_a_time(monkeypatch):
-    tracker = BlockingTracker()
-    monkeypatch.setattr(hosting, "create_tracker", lambda name, **_: tracker)
+def test_one_tracker_serves_one_video_at_a_time(tracker):
     host = hosting.LocalHost()
-    first = threading.Thread(target=host.track, args=(TrackerSpec("blocking"), None))
-    first.start()
-    try:
-        assert tracker.inside.wait(WAIT_S)
+    with tracking(host, tracker) as threads:
         tracker.inside.clear()
-        second = threading.Thread(target=host.track, args=(TrackerSpec("blocking"), None))
-        second.start()
+        threads.append(threading.Thread(target=host.track, args=(TrackerSpec("blocking"), None)))
+        threads[-1].start()
         assert not tracker.inside.wait(0.5), "two videos interleaved in one tracker"
-    finally:
-        tracker.finish.set()
-        first.join()
-        second.join()
