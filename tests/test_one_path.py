@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from face_clips import make_face_clip, make_speech
 
+from heygem_ops.results import WALL_COLUMNS, WORKER_COLUMNS
+
 pytestmark = pytest.mark.media
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,7 +51,10 @@ def test_library_and_flow_write_the_same_file_and_row(media_dir, tmp_path):
     assert (tmp_path / "library.mp4").read_bytes() == (tmp_path / "flow.mp4").read_bytes()
     assert library.keys() == flow.keys()
     timing = {key for key in library if key.endswith("_s") and key != "duration_s"}
-    assert all(library[key] is not None for key in ("decode_s", "render_s", "total_s", "compose_worker_s"))
+    for row in (library, flow):  # wall seconds add up to the total; worker seconds are there beside them
+        stages = sum(row[column] for stage, column in WALL_COLUMNS.items() if stage != "total")
+        assert stages == pytest.approx(row["total_s"], abs=0.01)
+        assert all(row[column] is not None and row[column] > 0 for column in WORKER_COLUMNS.values())
     same = {key: library[key] for key in library.keys() - VOLATILE - timing}
     assert same == {key: flow[key] for key in same}
     assert library["status"] == "succeeded" and library["frames"] == 50 and library["sync_score"] is not None
