@@ -86,4 +86,4 @@ def test_the_ui_counters_end_at_the_frame_count(
         time.sleep(0.05)
     assert view.state == "succeeded", view.error
     _check(history)
-    assert list(view.progress.values())[0] == {"track": (FRAMES, FRAMES), "render": (FRAMES, FRAMES)}
+    assert next(iter(view.progress.values())) == {"track": (FRAMES, FRAMES), "render": (FRAMES, FRAMES)}

@@ -166,12 +166,12 @@ class FanTracker:
         self._fan = _load_network(FAN(4), landmarks_path, self.device)
 
     def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack:
-        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) after each frame (the count of frames just done, not a running total)."""
+        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) after each frame (a count, not a running total)."""
         state = _Follow(OneEuroFilter(self.smoothing))
         rows: list[FaceRow | None] = []
         size = (0, 0)
         with torch.inference_mode():
-            for index, frame in enumerate(frames):
+            for frame in frames:
                 size = (frame.shape[1], frame.shape[0])
                 rows.append(self._step(frame, state))
                 if progress is not None:
