@@ -118,7 +118,7 @@ class MeshTracker:
         self._mesh = FaceMesh()
 
     def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack:
-        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) after each frame (a count, not a running total).
+        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) per frame (a count, not a total).
 
         Only the 68 points, box and score of each frame are kept, so memory grows by ~0.6 kB a frame.
         """
