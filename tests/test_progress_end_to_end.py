@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from tqdm import tqdm
 
 from flows.cli import progress as cli_progress
-from flows.cli.commands import register_commands
 from flows.cli.main import cli
 from flows.ui.jobs import Choices, run_single
 from flows.ui.runner import JobQueue, Ticket
@@ -59,7 +58,6 @@ def test_the_cli_bars_end_at_the_frame_count(
 
     monkeypatch.setattr(cli_progress, "tqdm", RecordingBar)
     monkeypatch.setenv("HEYGEM_QA", "false")
-    register_commands(cli)
     template, audio = clip
     result = CliRunner().invoke(cli, ["generate", "-t", str(template), "-a", str(audio), "-o", str(tmp_path / "o.mp4")])
     assert result.exit_code == 0, result.output

@@ -7,15 +7,12 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import reports_errors
-
 
 @click.command("eval")
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--audio", "-a", required=True, type=click.Path(path_type=Path), help="The driving speech.")
 @click.option("--template", "-t", type=click.Path(path_type=Path), help="The template, for fidelity measures.")
 @click.option("--fps", "still_fps", type=float, default=25.0, show_default=True, help="Rate of a still template.")
-@reports_errors
 def eval_command(output: Path, audio: Path, template: Path | None, still_fps: float) -> None:
     """Measure OUTPUT's lip sync with AUDIO; exit 1 when it falls short of the quality bar."""
     from heygem_ops.quality import measure_quality

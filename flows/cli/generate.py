@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect, reports_errors
+from flows.cli.main import is_debug, quiet_prefect
 from flows.cli.options import as_strings, engine_options
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
@@ -25,7 +25,6 @@ log = get_logger("cli")
 @click.option("--crf", type=click.IntRange(0, 51), help="Output quality, lower is better (default: 18).")
 @click.option("--preset", help="libx264 preset (default: veryfast).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
-@reports_errors
 def generate_command(template: Path, audio: Path, output: Path, as_json: bool, **options: object) -> None:
     """Lip-sync TEMPLATE to AUDIO and write OUTPUT."""
     quiet_prefect(is_debug())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect, reports_errors
+from flows.cli.main import is_debug, quiet_prefect
 
 
 @click.command("prepare")
@@ -12,7 +12,6 @@ from flows.cli.main import is_debug, quiet_prefect, reports_errors
 @click.option("--tracker", type=click.Choice(["mesh", "fan"]), default="mesh", show_default=True)
 @click.option("--face", default="largest", show_default=True, help="largest, center, or a size rank.")
 @click.option("--ray", "ray_address", envvar="HEYGEM_RAY_ADDRESS", help="Track on Ray: 'local' or an address.")
-@reports_errors
 def prepare_command(templates: tuple[str, ...], tracker: str, face: str, ray_address: str | None) -> None:
     """Track the faces of TEMPLATES (files, folders or globs) into the template cache."""
     from flows.prepare import prepare
