@@ -21,7 +21,6 @@ from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import JobPlan
 from heygem_ops.quality.job import thresholds_from_settings
 from heygem_ops.results import JobResult, utc_now
-from heygem_ops.settings import get_settings
 from tasks import compose_chunk, decode_inputs, encode_output, extract_features, measure_output, run_inference
 
 
@@ -55,9 +54,9 @@ def run_job(
     mark = time.perf_counter()
     result.output_hash = encode_output(plan, segments)
     result.add_seconds("encode", time.perf_counter() - mark)
-    if get_settings().qa:
+    if plan.options.qa:
         mark = time.perf_counter()
-        result.record_quality(measure_output(plan, features), thresholds_from_settings())
+        result.record_quality(measure_output(plan, features, segments), thresholds_from_settings())
         result.add_seconds("quality", time.perf_counter() - mark)
     result.add_seconds("total", time.perf_counter() - started)
     result.output, result.status, result.finished_at = str(plan.output), "succeeded", utc_now()

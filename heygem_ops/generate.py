@@ -23,7 +23,6 @@ from heygem_ops.plan import JobPlan, plan_job
 from heygem_ops.progress import Listener, board
 from heygem_ops.quality.job import measure_job, thresholds_from_settings
 from heygem_ops.results import JobResult, utc_now
-from heygem_ops.settings import get_settings
 from heygem_ops.timeline import Chunk
 
 
@@ -100,8 +99,10 @@ def generate(
         segments = render_all(plan, features, host, result)
         with timed(result, "encode"):
             result.output_hash = encode_job(plan, [segment.path for segment in segments])
-        if get_settings().qa:
+        if plan.options.qa:
             with timed(result, "quality"):
-                result.record_quality(measure_job(plan, features.track_path), thresholds_from_settings())
+                result.record_quality(
+                    measure_job(plan, features, [s.quality for s in segments]), thresholds_from_settings()
+                )
     result.output, result.status, result.finished_at = str(plan.output), "succeeded", utc_now()
     return result

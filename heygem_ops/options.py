@@ -29,6 +29,7 @@ class GenerateOptions:
     crf: int = 18  # libx264 quality (lower is better, 0-51)
     checkpoint: str | None = None  # engine weights file, for engines that have weights
     face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
+    qa: bool = True  # measure sync and fidelity of the output while it is composed (no pixel changes)
 
     def __post_init__(self) -> None:
         problems = []
@@ -56,6 +57,7 @@ class GenerateOptions:
             "chunk_frames": settings.chunk_frames,
             "preset": settings.x264_preset,
             "crf": settings.x264_crf,
+            "qa": settings.qa,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
         }
         base.update({key: value for key, value in overrides.items() if value is not None})
@@ -64,9 +66,9 @@ class GenerateOptions:
         return cls(**base)
 
     def identity(self) -> dict[str, Any]:
-        """The options that change the output pixels: device, chunking and checkpoint path do not."""
+        """The options that change the output pixels: device, chunking, checkpoint path and QA do not."""
         fields = dataclasses.asdict(self)
-        for name in ("device", "chunk_frames", "checkpoint", "face_weights"):
+        for name in ("device", "chunk_frames", "checkpoint", "face_weights", "qa"):
             fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
         return fields

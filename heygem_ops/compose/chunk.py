@@ -24,6 +24,7 @@ from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import SegmentWriter
 from heygem_ops.plan import JobPlan
+from heygem_ops.quality.chunk import ChunkMeter, ChunkQuality
 from heygem_ops.timeline import Chunk
 
 
@@ -59,11 +60,15 @@ def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k:
 
 @dataclass(frozen=True)
 class Segment:
-    """A rendered chunk: its video file, frames, and the seconds compose spent on it (0 if reused)."""
+    """A rendered chunk: its video file, frames, and the seconds compose spent on it (0 if reused).
+
+    quality: what compose measured on the way when the job asked for QA (None: not measured).
+    """
 
     path: Path
     frames: int
     seconds: float
+    quality: ChunkQuality | None = None
 
 
 def render_chunk(
@@ -90,12 +95,16 @@ def render_chunk(
     video, options = plan.template, plan.options
     sources = track.landmarks[plan.schedule[chunk.start : chunk.stop]]
     written = 0
+    meter = ChunkMeter(track, plan.schedule[chunk.start : chunk.stop]) if options.qa else None
     with SegmentWriter(
         path, video.width, video.height, plan.fps, preset=options.preset, crf=options.crf, colour=video.colour,
         threads=encoder_threads,
     ) as writer:  # fmt: skip
         for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, plan.schedule), chunk.frame_count)):
-            writer.write(compose_frame(frame, sources[k], update, k))
+            composed = compose_frame(frame, sources[k], update, k)
+            writer.write(composed)
+            if meter is not None:
+                meter.add(composed, frame)
             written += 1
             if progress:
                 progress(1)
@@ -105,4 +114,4 @@ def render_chunk(
                 path=video.path,
                 hint="the file's frame count is inconsistent; re-export it and retry",
             )
-    return Segment(path, written, time.perf_counter() - started)
+    return Segment(path, written, time.perf_counter() - started, meter.finish(path) if meter else None)
