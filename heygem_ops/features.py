@@ -14,6 +14,7 @@ import numpy as np
 
 from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
+from heygem_ops.constants import STILL_FPS
 from heygem_ops.engines.registry import engine_needs
 from heygem_ops.errors import NoFaceError
 from heygem_ops.face.crops import template_crops
@@ -95,7 +96,7 @@ class PreparedTemplate:
 
 
 def prepare_template(
-    template: Path, spec: TrackerSpec, host: ModelHost, still_fps: Fraction = Fraction(25)
+    template: Path, spec: TrackerSpec, host: ModelHost, still_fps: Fraction = STILL_FPS
 ) -> PreparedTemplate:
     """Warm the template cache for `template` ahead of the jobs that will use it."""
     video = probe_video(template, still_fps=still_fps)
@@ -109,7 +110,7 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
     size = engine_needs(plan.options.engine).crop_size
     if size is None:
         return None
-    spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
+    spec = plan.options.tracker_spec()
     cache = TemplateCache(get_settings().resolved_cache_dir)
     path, cached = template_crops(cache, plan.template_hash, plan.template, track, track_cache_name(spec), size)
     log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
@@ -119,7 +120,7 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
 def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None) -> JobFeatures:
     """Run the feature stage for `plan`; raises NoFaceError when the template never shows a face."""
     started = time.perf_counter()
-    spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
+    spec = plan.options.tracker_spec()
     track, path, cached = template_track(plan.template, plan.template_hash, spec, host, progress)
     seconds = time.perf_counter() - started
     present = track.present

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from heygem_ops.atomic import write_atomically
-from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.constants import ID_CHARS, SAMPLE_RATE
 from heygem_ops.errors import LimitExceededError, OutputPathError
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.media.audio_io import decode_audio
@@ -60,7 +60,7 @@ def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) 
     if options.checkpoint:
         identity["checkpoint"] = file_digest(Path(options.checkpoint))
     identity["pipeline"] = PIPELINE_VERSION
-    return value_digest(identity)[:20]
+    return value_digest(identity)[:ID_CHARS]
 
 
 def require_mp4_name(output: Path) -> None:

