@@ -55,8 +55,8 @@ class TaskStages:
     def encode(self, plan: JobPlan, segments: list[Segment]) -> str:
         return encode_output(plan, segments)
 
-    def quality(self, plan: JobPlan, features: JobFeatures) -> QualityReport:
-        return measure_output(plan, features)
+    def quality(self, plan: JobPlan, features: JobFeatures, segments: list[Segment]) -> QualityReport:
+        return measure_output(plan, features, segments)
 
 
 def current_flow_run_id() -> str | None:

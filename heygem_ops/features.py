@@ -158,6 +158,7 @@ def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]
             ),
             progress_key=plan.progress_key,
             job_frames=plan.frame_count,
+            qa=plan.options.qa,
         )
         for chunk in plan.chunks
     )

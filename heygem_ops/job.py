@@ -29,7 +29,6 @@ from heygem_ops.quality.job import measure_job, thresholds_from_settings
 from heygem_ops.quality.report import QualityReport
 from heygem_ops.rendering import Renderer
 from heygem_ops.results import JobResult, utc_now
-from heygem_ops.settings import get_settings
 
 T = TypeVar("T", covariant=True)
 
@@ -58,7 +57,7 @@ class Stages(Protocol):
 
     def encode(self, plan: JobPlan, segments: list[Segment]) -> str: ...
 
-    def quality(self, plan: JobPlan, features: JobFeatures) -> QualityReport: ...
+    def quality(self, plan: JobPlan, features: JobFeatures, segments: list[Segment]) -> QualityReport: ...
 
 
 # The stage bodies both executors call (Prefect tasks are one call into these).
@@ -78,8 +77,9 @@ def encode_stage(plan: JobPlan, segments: list[Segment]) -> str:
     return encode_job(plan, [segment.path for segment in segments])
 
 
-def quality_stage(plan: JobPlan, features: JobFeatures) -> QualityReport:
-    return measure_job(plan, features.track_path)
+def quality_stage(plan: JobPlan, features: JobFeatures, segments: list[Segment]) -> QualityReport:
+    """Join what compose measured on each chunk into the output's report (see `quality.job.measure_job`)."""
+    return measure_job(plan, features, [segment.quality for segment in segments])
 
 
 class ThreadStages:
@@ -113,8 +113,8 @@ class ThreadStages:
     def encode(self, plan: JobPlan, segments: list[Segment]) -> str:
         return encode_stage(plan, segments)
 
-    def quality(self, plan: JobPlan, features: JobFeatures) -> QualityReport:
-        return quality_stage(plan, features)
+    def quality(self, plan: JobPlan, features: JobFeatures, segments: list[Segment]) -> QualityReport:
+        return quality_stage(plan, features, segments)
 
 
 class JobRun:
@@ -144,8 +144,8 @@ class JobRun:
         segments = self._render(plan, chunk_orders(plan, features))
         self._lap("render")
         self.result.output_hash = self._stage("encode", self.stages.encode, plan, segments)
-        if get_settings().qa:
-            report = self._stage("quality", self.stages.quality, plan, features)
+        if plan.options.qa:
+            report = self._stage("quality", self.stages.quality, plan, features, segments)
             self.result.record_quality(report, thresholds_from_settings())
         self.result.add_seconds("total", time.perf_counter() - self._started)
         self.result.output, self.result.status, self.result.finished_at = str(plan.output), "succeeded", utc_now()

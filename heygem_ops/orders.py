@@ -22,6 +22,7 @@ from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import EncodeSettings
+from heygem_ops.quality.chunk import ChunkQuality
 from heygem_ops.timeline import Chunk
 
 
@@ -48,6 +49,7 @@ class ChunkOrder:
     frames:   (N,) int32 template frame shown at each output frame of the chunk.
     video:    the template, whose frames compose decodes next to the encoder.
     progress_key, job_frames: where the chunk reports rendered frames (`progress.board`), of how many.
+    qa:       measure the output's mouth and pixels while composing (`quality.chunk.ChunkMeter`).
     """
 
     job_id: str
@@ -62,6 +64,7 @@ class ChunkOrder:
     inputs: ChunkInputs
     progress_key: str
     job_frames: int
+    qa: bool = False
 
     @property
     def segment_path(self) -> Path:
@@ -79,8 +82,12 @@ class ChunkInference:
 
 @dataclass(frozen=True)
 class Segment:
-    """A rendered chunk: its video file, frames, and the seconds compose spent on it (0 if reused)."""
+    """A rendered chunk: its video file, frames, and the seconds compose spent on it (0 if reused).
+
+    quality: what compose measured on the way when the job asked for QA (None: not measured).
+    """
 
     path: Path
     frames: int
     seconds: float
+    quality: ChunkQuality | None = None

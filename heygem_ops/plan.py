@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from heygem_ops.atomic import write_atomically
-from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.constants import ID_CHARS, SAMPLE_RATE
 from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.errors import LimitExceededError, OutputPathError
 from heygem_ops.face.trackers import TrackerSpec
@@ -63,7 +63,7 @@ class JobPlan:
     @property
     def tracker(self) -> TrackerSpec:
         """The tracker that follows this job's face, as a host keys its loaded trackers."""
-        return TrackerSpec(self.options.tracker, self.options.face, self.options.face_weights)
+        return self.options.tracker_spec()
 
     @property
     def progress_key(self) -> str:
@@ -77,7 +77,7 @@ def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) 
     if options.checkpoint:
         identity["checkpoint"] = file_digest(Path(options.checkpoint))
     identity["pipeline"] = PIPELINE_VERSION
-    return value_digest(identity)[:20]
+    return value_digest(identity)[:ID_CHARS]
 
 
 def require_mp4_name(output: Path) -> None:

@@ -21,6 +21,7 @@ from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import SegmentWriter
 from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
+from heygem_ops.quality.chunk import ChunkMeter
 from heygem_ops.timeline import Chunk
 
 
@@ -70,14 +71,19 @@ def render_chunk(
             progress(chunk.frame_count)
         return Segment(path, chunk.frame_count, 0.0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sources = load_track(order.track_path).landmarks[order.frames]
+    track = load_track(order.track_path)
+    sources = track.landmarks[order.frames]
     written = 0
+    meter = ChunkMeter(track, order.frames) if order.qa else None
     with SegmentWriter(
         path, video.width, video.height, order.fps, preset=order.encode.preset, crf=order.encode.crf,
         colour=video.colour, threads=encoder_threads,
     ) as writer:  # fmt: skip
         for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, order.frames), chunk.frame_count)):
-            writer.write(compose_frame(frame, sources[k], update, k))
+            composed = compose_frame(frame, sources[k], update, k)
+            writer.write(composed)
+            if meter is not None:
+                meter.add(composed, frame)
             written += 1
             if progress:
                 progress(1)
@@ -87,4 +93,4 @@ def render_chunk(
                 path=video.path,
                 hint="the file's frame count is inconsistent; re-export it and retry",
             )
-    return Segment(path, written, time.perf_counter() - started)
+    return Segment(path, written, time.perf_counter() - started, meter.finish(path) if meter else None)
