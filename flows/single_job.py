@@ -22,7 +22,7 @@ from heygem_ops.manifest import default_output_name
 from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import job_identity
 from heygem_ops.progress import board
-from heygem_ops.results import STAGES, JobResult
+from heygem_ops.results import JobResult
 from heygem_ops.results_store import ResultsStore
 
 
@@ -83,13 +83,13 @@ def run_single(
 
 def result_from_row(row: Mapping[str, Any]) -> JobResult:
     """A `JobResult` back from its `as_row()` dict (as a flow returns it)."""
-    names = {f.name for f in dataclasses.fields(JobResult)} - {"stage_seconds"}
+    names = {f.name for f in dataclasses.fields(JobResult)} - {"stage_seconds", "worker_seconds"}
     values = {name: row[name] for name in names if name in row}
     for name in ("started_at", "finished_at"):
         if isinstance(values.get(name), str):
             values[name] = datetime.fromisoformat(values[name])
     result = JobResult(**values)
-    result.stage_seconds = {s: float(row[f"{s}_s"]) for s in (*STAGES, "total") if row.get(f"{s}_s") is not None}
+    result.read_seconds(row)
     return result
 
 

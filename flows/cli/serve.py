@@ -6,7 +6,7 @@ import ipaddress
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect, reports_errors
+from flows.cli.main import is_debug, quiet_prefect
 from flows.cli.prefect_api import share_with_threads, temporary_prefect_api
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import get_settings
@@ -26,7 +26,6 @@ def is_loopback(host: str) -> bool:
 @click.command("serve")
 @click.option("--host", help="Address to listen on (default: HEYGEM_API_HOST or 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: HEYGEM_API_PORT or 8383, HeyGem's).")
-@reports_errors
 def serve_command(host: str | None, port: int | None) -> None:
     """Serve HeyGem's /easy/submit + /easy/query and /v1/jobs until Ctrl+C; docs at /docs.
 
@@ -48,10 +47,10 @@ def serve_command(host: str | None, port: int | None) -> None:
         import uvicorn
 
         from flows.service.app import create_app
-        from heygem_ops.hosting import local_host
+        from heygem_ops.rendering import local_renderer
 
         if not settings.ray_address:
-            local_host()  # compose workers start now, not with the first job
+            local_renderer()  # compose workers start now, not with the first job
         app = create_app(settings)
         url = f"http://{host}:{port}"
         click.echo(f"HeyGem-Ops service: {url} (docs {url}/docs)" + (" (token required)" if settings.api_token else ""))

@@ -27,6 +27,7 @@ from flows.ui.history import delete_result
 from flows.uploads import Upload
 from heygem_ops.errors import HeyGemError, InputError, InternalError
 from heygem_ops.logs import get_logger
+from heygem_ops.results import WALL_COLUMNS
 from heygem_ops.results_store import ResultsStore
 from heygem_ops.settings import Settings
 
@@ -36,8 +37,7 @@ log = get_logger("service.jobs")
 ROW_FIELDS = (
     "job_id", "engine", "tracker", "device", "frames", "fps", "width", "height", "duration_s", "face_frames",
     "track_cached", "output_hash", "sync_score", "q_best_lag", "q_confidence", "q_template_leak", "q_psnr_outside",
-    "q_sharpness_ratio", "q_face_fraction", "q_flags", "decode_s", "feature_s", "inference_s", "compose_s",
-    "encode_s", "quality_s", "total_s",
+    "q_sharpness_ratio", "q_face_fraction", "q_flags", *WALL_COLUMNS.values(),
 )  # fmt: skip
 
 

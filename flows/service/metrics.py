@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from heygem_ops.results import STAGES
+from heygem_ops.results import WALL_COLUMNS
 
 BUCKETS_S = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-HISTOGRAM_STAGES = (*STAGES, "total")
+HISTOGRAM_STAGES = tuple(WALL_COLUMNS)  # the wall-clock stages a user waits for, and "total"
 
 
 class Metrics:
@@ -37,7 +37,7 @@ class Metrics:
             if row and row.get("device"):
                 self._last_device = str(row["device"])
             for stage in HISTOGRAM_STAGES:
-                seconds = (row or {}).get(f"{stage}_s")
+                seconds = (row or {}).get(WALL_COLUMNS[stage])
                 if seconds is None:
                     continue
                 self._stage_sum[stage] += float(seconds)

@@ -25,6 +25,7 @@ import pandas as pd
 from flows import single_job
 from flows.jobs_queue import Ticket, TicketView
 from flows.single_job import Choices
+from heygem_ops.constants import ID_CHARS
 from heygem_ops.errors import InputError
 from heygem_ops.hashing import value_digest
 from heygem_ops.logs import get_logger
@@ -153,7 +154,7 @@ def _base(cell: str | None) -> str:
 
 
 def _refused_row(manifest: Path, number: int, cells: Mapping[str, str | None], missing: list[str]) -> JobResult:
-    job_id = cells.get("job_id") or value_digest({"ui_manifest_row": dict(cells)})[:20]
+    job_id = cells.get("job_id") or value_digest({"ui_manifest_row": dict(cells)})[:ID_CHARS]
     result = JobResult(job_id, cells.get("template") or "", cells.get("audio") or "", "")
     result.fail(InputError(f"{' and '.join(missing)} not among the uploaded files", hint="upload it with the manifest"))
     result.error_message = f"manifest row {number}: {result.error_message}"

@@ -166,7 +166,7 @@ class FanTracker:
         self._fan = _load_network(FAN(4), landmarks_path, self.device)
 
     def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack:
-        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) after each frame (a board counter)."""
+        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) per frame (a count, not a total)."""
         state = _Follow(OneEuroFilter(self.smoothing))
         rows: list[FaceRow | None] = []
         size = (0, 0)

