@@ -24,6 +24,7 @@ from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import SegmentWriter
 from heygem_ops.plan import JobPlan
+from heygem_ops.settings import get_settings
 from heygem_ops.timeline import Chunk
 
 
@@ -92,7 +93,7 @@ def render_chunk(
     written = 0
     with SegmentWriter(
         path, video.width, video.height, plan.fps, preset=options.preset, crf=options.crf, colour=video.colour,
-        threads=encoder_threads,
+        threads=encoder_threads, encoder=get_settings().encoder,
     ) as writer:  # fmt: skip
         for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, plan.schedule), chunk.frame_count)):
             writer.write(compose_frame(frame, sources[k], update, k))
