@@ -9,15 +9,16 @@ from pathlib import Path
 STAGES = ("decode", "feature", "inference", "compose", "encode")
 
 
-def write_report(report: dict, out: Path) -> None:
-    """Write `gpu_check.json` and `gpu_check.md` into `out` and print the Markdown."""
+def write_report(report: dict, out: Path, *, show: bool = True) -> None:
+    """Write `gpu_check.json` and `gpu_check.md` into `out`; print the Markdown when `show`."""
     report["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_check.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     text = markdown(report)
     (out / "gpu_check.md").write_text(text)
-    print("\n" + text, flush=True)
-    print(f"written: {out / 'gpu_check.json'}, {out / 'gpu_check.md'}")
+    if show:
+        print("\n" + text, flush=True)
+        print(f"written: {out / 'gpu_check.json'}, {out / 'gpu_check.md'}")
 
 
 def markdown(report: dict) -> str:
