@@ -94,7 +94,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def prepare(bundle: Path, quick: bool) -> None:
     """Copy the template clips and a speech recording into `bundle`/media and track their faces into
     `bundle`/cache (the cache layout HEYGEM_CACHE_DIR uses, keyed by the files' content)."""
-    from bench.common import MEDIA, long_recording
+    from common import MEDIA, long_recording
+
     from heygem_ops.face.trackers import TrackerSpec
     from heygem_ops.features import prepare_template
     from heygem_ops.hosting import LocalHost
@@ -180,7 +181,7 @@ class Check:
         return result
 
     def save(self, *, final: bool) -> None:
-        from bench.gpu_report import write_report
+        from gpu_report import write_report
 
         self.report["total_seconds"] = round(time.perf_counter() - self.started, 1)
         self.report["ok"] = not self.failed
@@ -210,7 +211,7 @@ def run_check(args: argparse.Namespace) -> int:
         check.step("encoders", lambda: encoder_step(check))
         check.step("jobs", lambda: jobs_step(check, checkpoint(), folder))
         check.step("speed", lambda: speed_step(check, checkpoint()))
-        check.step("auto_batch", lambda: auto_batch_step(check, checkpoint()))
+        check.step("auto_batch", lambda: auto_batch_step(check))
         check.step("oom_backoff", lambda: oom_step(check, checkpoint(), logs), needs_cuda=True)
         check.step("musetalk", lambda: musetalk_step(check))
     check.save(final=True)
@@ -335,7 +336,7 @@ def generate_watching_nan(engine: Wav2LipEngine, crops: np.ndarray, mels: np.nda
 
 
 def speed_step(check: Check, checkpoint: Path) -> dict:
-    from bench.wav2lip_speed import measure_engine
+    from wav2lip_speed import measure_engine
 
     device, rows = device_of(check), []
     for precision in ["fp32", *half_precisions(check)]:
@@ -363,14 +364,13 @@ def peak_memory(device: torch.device) -> Iterator[Callable[[], int]]:
     yield lambda: torch.cuda.max_memory_allocated(device)
 
 
-def auto_batch_step(check: Check, checkpoint: Path) -> dict:
-    from heygem_ops.engines.wav2lip import Wav2LipEngine
-    from heygem_ops.engines.wav2lip.engine import MAX_BATCH
+def auto_batch_step(check: Check) -> dict:
+    """The faces per forward `Wav2LipEngine` starts with when none is given, per precision (`auto` as resolved)."""
+    from heygem_ops.engines.wav2lip.engine import MAX_BATCH, choose_precision, initial_batch_size
 
     device, result = device_of(check), {"max_batch": MAX_BATCH}
     for precision in ["auto", "fp32", *half_precisions(check)]:
-        engine = Wav2LipEngine(device, checkpoint, precision=precision)
-        result[precision] = engine.batch_size
+        result[precision] = initial_batch_size(device, choose_precision(precision, device))
     if device.type == "cuda":
         result["free_gib_at_choice"] = round(torch.cuda.mem_get_info(device)[0] / 2**30, 1)
     return result
@@ -432,7 +432,7 @@ def encoder_step(check: Check) -> dict:
 
 def jobs_step(check: Check, checkpoint: Path, folder: Path) -> dict:
     """Whole wav2lip jobs on the bundle's templates, each configuration in a fresh process, against the floor."""
-    from bench.common import floor_seconds
+    from common import floor_seconds
 
     media, results = bundle_media(check), {}
     speech = media / SPEECH[check.args.quick][0]

@@ -10,7 +10,7 @@
 #   bash bench/gpu_wheels.sh            # then: du -sh .gpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="${PYTHON:-/work/main/.venv/bin/python}"
+python="${PYTHON:-.venv/bin/python}"  # any Python with pip: it only downloads
 [ -x "$python" ] || python=python3
 wheels=.gpu/wheels
 rm -rf "$wheels" && mkdir -p "$wheels"
