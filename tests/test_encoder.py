@@ -13,10 +13,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media_factory import index_frame, read_index
+from media_factory import index_frame, make_audio, read_index
 
+from heygem_ops import generate
 from heygem_ops.errors import InputError
-from heygem_ops.media import SegmentWriter, iter_frames, probe_video
+from heygem_ops.media import SegmentWriter, decode_audio, iter_frames, probe_video
 from heygem_ops.media.segments import choose_encoder, encoder_options, nvenc_failure
 from heygem_ops.settings import get_settings
 
@@ -102,3 +103,17 @@ def test_segments_of_both_encoders_hold_the_same_pictures(tmp_path: Path) -> Non
     second = [frame.astype(int) for frame in iter_frames(probe_video(tmp_path / "auto.mp4"))]
     tolerance = 0 if NO_NVENC else 12  # NVENC is another encoder: close, not equal
     assert max(float(np.abs(a - b).mean()) for a, b in zip(first, second, strict=True)) <= tolerance
+
+
+@pytest.mark.media
+@needs_no_nvenc
+def test_a_job_told_to_use_nvenc_without_it_fails_clearly(media_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """HEYGEM_ENCODER reaches the segments, in the compose workers too, and the job fails with the reason."""
+    monkeypatch.setenv("HEYGEM_ENCODER", "h264_nvenc")
+    monkeypatch.setenv("HEYGEM_QA", "0")
+    get_settings.cache_clear()
+    speech = decode_audio(media_dir / "sadtalker_bus_chinese.wav", 16000)[:16000]
+    audio = make_audio(tmp_path / "speech.wav", samples=speech[None], sample_rate=16000)
+    with pytest.raises(InputError, match="h264_nvenc was asked for but does not open"):
+        generate(media_dir / "sadtalker_WDA_KatieHill_000.mp4", audio, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
