@@ -12,7 +12,7 @@ One run, at most `--budget` seconds (8 minutes), writes `gpu_check.json` and `gp
   batch in fp16 / bf16 autocast against fp32: max and mean absolute difference in pixel levels, and NaN;
 - speed: face-frames/s of `Wav2LipEngine.generate` (upload, network, download) per batch size 16..2048 in
   fp32, fp16 and bf16, with the peak GPU memory per face; the batch the engine picks from free memory;
-- back-off: a forced out-of-memory (the process capped to a little more memory than it holds) must halve the
+- back-off: a forced out-of-memory (the process capped at 1 GiB more than it holds) must halve the
   batch until it fits and give the same patches;
 - jobs: whole `--engine wav2lip` jobs through `heygem_ops.generate` (no Prefect, no Ray), each in a fresh
   process as a user runs one, on CUDA with libx264 and with h264_nvenc, and on the CPU cores, each against
@@ -388,7 +388,7 @@ def oom_step(check: Check, checkpoint: Path, logs: list[logging.LogRecord]) -> d
     engine = Wav2LipEngine(device, checkpoint, precision="fp32", batch_size=faces)
     torch.cuda.empty_cache()
     total = torch.cuda.get_device_properties(device).total_memory
-    cap = torch.cuda.memory_reserved(device) + 2 * 2**30
+    cap = torch.cuda.memory_reserved(device) + 2**30  # 2048 faces need several GiB (U-Net skips at every scale)
     before = len(logs)
     torch.cuda.set_per_process_memory_fraction(cap / total, device)
     try:
