@@ -4,8 +4,8 @@
     bash bench/gpu_check.sh                           # there: install the carried wheels, then run this
     python bench/gpu_check.py --device cpu --quick    # CI: every step that needs no CUDA, with small sizes
 
-One run, at most `--budget` seconds (8 minutes), writes `gpu_check.json` and `gpu_check.md` to `--out`
-(default $OUT, else bench/results/gpu_check) and prints the table last. Steps:
+No step starts after `--budget` seconds (420: a run ends inside 8 minutes). The run writes `gpu_check.json`
+and `gpu_check.md` to `--out` (default $OUT, else bench/results/gpu_check) and prints the table last. Steps:
 
 - environment: the device line as the pipeline logs it, torch, CUDA, cuDNN, GPU name and memory;
 - precision: the Wav2Lip generator (random weights in the public checkpoint format, written here) on one
@@ -14,9 +14,9 @@ One run, at most `--budget` seconds (8 minutes), writes `gpu_check.json` and `gp
   fp32, fp16 and bf16, with the peak GPU memory per face; the batch the engine picks from free memory;
 - back-off: a forced out-of-memory (the process capped at 1 GiB more than it holds) must halve the
   batch until it fits and give the same patches;
-- jobs: whole `--engine wav2lip` jobs through `heygem_ops.generate` (no Prefect, no Ray), each in a fresh
-  process as a user runs one, on CUDA with libx264 and with h264_nvenc, and on the CPU cores, each against
-  the transcode floor (bench/common.py) measured in the same run; per-stage seconds;
+- jobs: whole `--engine wav2lip` jobs through `heygem_ops.generate` (no Prefect, no Ray), each configuration
+  in a fresh process (bench/gpu_job.py) as a user runs one, on CUDA with libx264 and with h264_nvenc, and on
+  the CPU cores, each against the transcode floor (bench/common.py) measured in the same run; stage seconds;
 - encoders: whether h264_nvenc opens, and its frames/s at 1080p against libx264 veryfast;
 - musetalk: bench/musetalk_speed.py, when it exists and the musetalk extra imports.
 
