@@ -21,7 +21,7 @@ needed=(
   pydantic-settings==2.16.3 python-dotenv==1.2.4
 )
 if [ -f bench/musetalk_speed.py ]; then  # the musetalk extra: transformers and safetensors are there already
-  needed+=(diffusers==0.42.1 importlib-metadata==10.2.0 lazy-importer)
+  needed+=(diffusers==0.42.1 importlib-metadata==10.2.0 lazy-importer==0.1.0)  # 6.1 MiB; hub 1.33 there suffices
 fi
 "$python" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
