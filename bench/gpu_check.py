@@ -454,8 +454,18 @@ def jobs_step(check: Check, checkpoint: Path, folder: Path) -> dict:
             detail = (f"{row['output_frames']} of {row['frames']} frames, track from the cache: {row['track_cached']}, "
                       f"orchestration imported: {row['orchestration'] or 'none'}")  # fmt: skip
             check.bar(f"{label} job {row['run']}", whole, detail)
-        results[label] = {"template": name, "floor_s": round(floor, 2), "runs": rows}
+        results[label] = {"template": name, "floor_s": round(floor, 2), "runs": rows, **cpu_over_cuda(rows)}
     return results
+
+
+def cpu_over_cuda(rows: list[dict]) -> dict:
+    """How many times longer the warm job (and its inference stage) takes on the CPU cores than on CUDA."""
+    warm = {row["run"]: row["stage_seconds"] for row in rows}
+    cpu, cuda = warm.get("cpu libx264 warm"), warm.get("cuda libx264 warm")
+    if not (cpu and cuda):
+        return {}
+    return {"cpu_over_cuda_total": round(cpu["total"] / cuda["total"], 2),
+            "cpu_over_cuda_inference": round(cpu["inference"] / max(cuda["inference"], 1e-3), 1)}  # fmt: skip
 
 
 def job_configurations(check: Check) -> list[tuple[str, str, list[str]]]:

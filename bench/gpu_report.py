@@ -75,11 +75,10 @@ def _speed(speed: dict) -> str:
     return f"{title}\n\n" + _table(["batch", *precisions], body)
 
 
-def _jobs(jobs: dict) -> str:
+def _jobs(step: dict) -> str:
+    jobs = {label: job for label, job in step.items() if isinstance(job, dict) and "runs" in job}  # per template
     body = []
     for label, job in jobs.items():
-        if not isinstance(job, dict) or "runs" not in job:
-            continue
         for run in job["runs"]:
             stages = run["stage_seconds"]
             cells = [run["run"], run["device"], stages.get("total"), run.get("ratio_to_floor"), job["floor_s"]]
@@ -87,7 +86,10 @@ def _jobs(jobs: dict) -> str:
     if not body:
         return ""
     header = ["template", "run", "device", "total s", "x floor", "floor s", *STAGES]
-    return "Whole `--engine wav2lip` jobs (seconds per stage)\n\n" + _table(header, body)
+    ratios = [f"{label}: CPU / CUDA {job['cpu_over_cuda_total']}x the whole job, {job['cpu_over_cuda_inference']}x"
+              " its inference" for label, job in jobs.items() if "cpu_over_cuda_total" in job]  # fmt: skip
+    note = f"\n\nWarm jobs, {'; '.join(ratios)}" if ratios else ""
+    return "Whole `--engine wav2lip` jobs (seconds per stage)\n\n" + _table(header, body) + note
 
 
 def _encoders(encoders: dict) -> str:
