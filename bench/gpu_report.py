@@ -89,7 +89,9 @@ def _jobs(step: dict) -> str:
     ratios = [f"{label}: CPU / CUDA {job['cpu_over_cuda_total']}x the whole job, {job['cpu_over_cuda_inference']}x"
               " its inference" for label, job in jobs.items() if "cpu_over_cuda_total" in job]  # fmt: skip
     note = f"\n\nWarm jobs, {'; '.join(ratios)}" if ratios else ""
-    return "Whole `--engine wav2lip` jobs (seconds per stage)\n\n" + _table(header, body) + note
+    title = "Whole `--engine wav2lip` jobs (seconds; a stage sums its chunks, which overlap; a first run's total "
+    title += "also holds the model's load and the compose workers' start)"
+    return f"{title}\n\n" + _table(header, body) + note
 
 
 def _encoders(encoders: dict) -> str:
