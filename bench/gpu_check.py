@@ -105,7 +105,7 @@ def prepare(bundle: Path, quick: bool) -> None:
         long_recording(media / name, seconds)
     os.environ["HEYGEM_CACHE_DIR"] = str(cache)
     get_settings.cache_clear()
-    host = LocalHost(compose_workers=0)
+    host = LocalHost()
     for name in templates(quick).values():
         shutil.copyfile(MEDIA / name, media / name)
         prepared = prepare_template(media / name, TrackerSpec(), host)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -97,6 +98,15 @@ def choose_encoder(name: str) -> str:
     if name == "auto":
         return "libx264"
     raise InputError(f"encoder h264_nvenc was asked for but does not open on this machine ({failure})", hint=NVENC_HINT)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How segments are encoded: every segment of a job shares them, so they concatenate by copying."""
+
+    preset: str = "veryfast"  # libx264 preset (NVENC takes the one of the same speed, see NVENC_PRESETS)
+    crf: int = 18  # libx264 quality (lower is better, 0-51); NVENC's cq
+    encoder: str = "libx264"  # one of ENCODERS (HEYGEM_ENCODER); auto is resolved where the segment is written
 
 
 def output_size(width: int, height: int) -> tuple[int, int]:
