@@ -460,12 +460,13 @@ def jobs_step(check: Check, checkpoint: Path, folder: Path) -> dict:
 
 def cpu_over_cuda(rows: list[dict]) -> dict:
     """How many times longer the warm job (and its inference stage) takes on the CPU cores than on CUDA."""
-    warm = {row["run"]: row["stage_seconds"] for row in rows}
+    warm = {row["run"]: row for row in rows}
     cpu, cuda = warm.get("cpu libx264 warm"), warm.get("cuda libx264 warm")
     if not (cpu and cuda):
         return {}
-    return {"cpu_over_cuda_total": round(cpu["total"] / cuda["total"], 2),
-            "cpu_over_cuda_inference": round(cpu["inference"] / max(cuda["inference"], 1e-3), 1)}  # fmt: skip
+    inference = cpu["worker_seconds"]["inference"] / max(cuda["worker_seconds"]["inference"], 1e-3)
+    return {"cpu_over_cuda_total": round(cpu["stage_seconds"]["total"] / cuda["stage_seconds"]["total"], 2),
+            "cpu_over_cuda_inference": round(inference, 1)}  # fmt: skip
 
 
 def job_configurations(check: Check) -> list[tuple[str, str, list[str]]]:

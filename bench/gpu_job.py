@@ -38,7 +38,8 @@ def run_jobs(settings: dict) -> list[dict]:
         rows.append({"run": run, "device": result.device, "encoder": settings["encoder"], "frames": result.frames,
                      "output_frames": probe_video(output).frame_count, "track_cached": result.track_cached,
                      "orchestration": [name for name in ORCHESTRATION if name in sys.modules],
-                     "stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()}})  # fmt: skip
+                     "stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
+                     "worker_seconds": {k: round(v, 2) for k, v in result.worker_seconds.items()}})  # fmt: skip
     return rows
 
 

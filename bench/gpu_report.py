@@ -6,7 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-STAGES = ("decode", "feature", "inference", "compose", "encode")
+from heygem_ops.results import STAGES, WORKER_STAGES
+
+WORKED = [stage for stage in WORKER_STAGES if stage not in STAGES]  # summed over chunks: inference, compose
 
 
 def write_report(report: dict, out: Path, *, show: bool = True) -> None:
@@ -80,17 +82,19 @@ def _jobs(step: dict) -> str:
     body = []
     for label, job in jobs.items():
         for run in job["runs"]:
-            stages = run["stage_seconds"]
+            stages, worked = run["stage_seconds"], run.get("worker_seconds", {})
             cells = [run["run"], run["device"], stages.get("total"), run.get("ratio_to_floor"), job["floor_s"]]
-            body.append([f"{label} ({job['template']})", *cells, *(stages.get(stage) for stage in STAGES)])
+            timings = [*(stages.get(stage) for stage in STAGES if stage != "quality"), *map(worked.get, WORKED)]
+            body.append([f"{label} ({job['template']})", *cells, *timings])
     if not body:
         return ""
-    header = ["template", "run", "device", "total s", "x floor", "floor s", *STAGES]
+    header = ["template", "run", "device", "total s", "x floor", "floor s"]
+    header += [*(stage for stage in STAGES if stage != "quality"), *(f"{stage} (sum)" for stage in WORKED)]
     ratios = [f"{label}: CPU / CUDA {job['cpu_over_cuda_total']}x the whole job, {job['cpu_over_cuda_inference']}x"
               " its inference" for label, job in jobs.items() if "cpu_over_cuda_total" in job]  # fmt: skip
     note = f"\n\nWarm jobs, {'; '.join(ratios)}" if ratios else ""
-    title = "Whole `--engine wav2lip` jobs (seconds; a stage sums its chunks, which overlap; a first run's total "
-    title += "also holds the model's load and the compose workers' start)"
+    title = "Whole `--engine wav2lip` jobs (wall seconds per stage; inference and compose summed over the chunks, "
+    title += "which overlap; a first run also loads the model)"
     return f"{title}\n\n" + _table(header, body) + note
 
 
