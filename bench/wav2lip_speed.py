@@ -157,14 +157,13 @@ def run_job(template: Path, audio: Path, checkpoint: Path, device: str, home: Pa
     os.environ["HEYGEM_WORK_DIR"] = str(output.parent / f"work-{output.stem}")
     get_settings.cache_clear()
     result = generate(
-        template, audio, output, GenerateOptions(engine="wav2lip", checkpoint=str(checkpoint), device=device)
+        template, audio, output, GenerateOptions(engine="wav2lip", checkpoint=str(checkpoint), device=device, qa=False)
     )
     return dict(result.stage_seconds)
 
 
 def job_table(args: argparse.Namespace, checkpoint: Path, folder: Path) -> None:
     audio = clip_audio(args.audio, args.seconds, folder)
-    os.environ["HEYGEM_QA"] = "0"  # the quality pass is a separate, optional stage
     floor = transcode_floor(args.template, audio, folder)
     print(f"\nJob: {args.template.name} + {args.seconds:g} s of {args.audio.name}, --engine wav2lip")
     print(f"transcode floor (decode + x264 + aac)  {floor:7.2f} s   1.00x")
