@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     chunk_frames: int = Field(100, ge=8, description="output frames per chunk; bounds memory")
     x264_preset: str = Field("veryfast", description="libx264 preset for the output video")
     x264_crf: int = Field(18, ge=0, le=51, description="libx264 constant rate factor")
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
+        "libx264", description="video encoder of the segments: auto takes h264_nvenc when it opens here, else libx264"
+    )
     compose_workers: int | None = Field(
         None, ge=0, description="processes rendering chunks on this machine; default one per CPU, 0 renders in threads"
     )
