@@ -30,6 +30,10 @@ def generate(
     still_fps: float | None = None,
     checkpoint: str | None = None,
     face_weights: str | None = None,
+    checkpoint_dir: str | None = None,
+    bbox_shift: int | None = None,
+    extra_margin: int | None = None,
+    parsing_mode: str | None = None,
     preset: str | None = None,
     crf: int | None = None,
     chunk_frames: int | None = None,
@@ -41,7 +45,8 @@ def generate(
     """
     options = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
-        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames,
+        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, checkpoint_dir=checkpoint_dir,
+        bbox_shift=bbox_shift, extra_margin=extra_margin, parsing_mode=parsing_mode,
     )  # fmt: skip
     result = run_job(Path(template), Path(audio), Path(output), options, ray_address=ray_address)
     return result.as_row()

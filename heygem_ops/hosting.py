@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from heygem_ops.compose.chunk import Segment, render_chunk
 from heygem_ops.compose.workers import ComposeWorkers, can_start_workers, worker_count
 from heygem_ops.device import choose_device, describe, no_model_device
@@ -32,6 +34,8 @@ class ModelHost(Protocol):
     """Where models run. Implementations: LocalHost (this process), ray_host.RayHost (a cluster)."""
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate: ...
+
+    def prepare(self, spec: EngineSpec, crops: np.ndarray) -> np.ndarray: ...
 
     def render(
         self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Callable[[int], None] | None = None
@@ -62,7 +66,7 @@ class LocalHost:
     def engine(self, spec: EngineSpec) -> Engine:
         with self._lock:
             if spec not in self._engines:
-                options = {"checkpoint": spec.checkpoint} if spec.checkpoint else {}
+                options = spec.weight_options()
                 if engine_needs(spec.name).device:
                     device = choose_device(spec.device)
                 else:
@@ -81,6 +85,12 @@ class LocalHost:
         engine = self.engine(spec)
         with self._running[spec]:  # one batch fills the device; two at once only contend and double the memory
             return engine(batch)
+
+    def prepare(self, spec: EngineSpec, crops: np.ndarray) -> np.ndarray:
+        """The engine's per-template preparation of `crops` (`Engine.prepare`)."""
+        engine = self.engine(spec)
+        with self._running[spec]:
+            return engine.prepare(crops)
 
     def track(self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None) -> FaceTrack:
         tracker = self.tracker(spec)

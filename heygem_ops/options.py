@@ -12,6 +12,8 @@ from heygem_ops.errors import InputError
 from heygem_ops.settings import Settings, get_settings
 
 _FACE = re.compile(r"^(largest|center|\d+)$")
+PARSING_MODES = ("jaw", "raw", "neck")  # MuseTalk's blending modes; see compose.paste.BLEND_REGIONS
+_DEFAULT_WHEN_OMITTED = {"bbox_shift": 0, "extra_margin": 10, "parsing_mode": "jaw"}  # ids predate them
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -29,6 +31,10 @@ class GenerateOptions:
     crf: int = 18  # libx264 quality (lower is better, 0-51)
     checkpoint: str | None = None  # engine weights file, for engines that have weights
     face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
+    checkpoint_dir: str | None = None  # engine weights folder, for engines with several files (musetalk)
+    bbox_shift: int = 0  # px, musetalk crop: moves the nose-bridge split down (+) or up (−); MuseTalk 1.5: 0
+    extra_margin: int = 10  # px, musetalk crop: added below the chin (MuseTalk 1.5's default)
+    parsing_mode: str = "jaw"  # where a generated face is blended in: jaw (default), raw, or neck
 
     def __post_init__(self) -> None:
         problems = []
@@ -42,6 +48,12 @@ class GenerateOptions:
             problems.append(f"preset={self.preset!r} (use one of {', '.join(_PRESETS)})")
         if not 0 <= self.crf <= 51:
             problems.append(f"crf={self.crf} (use 0 to 51)")
+        if not -200 <= self.bbox_shift <= 200:
+            problems.append(f"bbox_shift={self.bbox_shift} (use -200 to 200 px)")
+        if not 0 <= self.extra_margin <= 200:
+            problems.append(f"extra_margin={self.extra_margin} (use 0 to 200 px)")
+        if self.parsing_mode not in PARSING_MODES:
+            problems.append(f"parsing_mode={self.parsing_mode!r} (use one of {', '.join(PARSING_MODES)})")
         if problems:
             raise InputError("invalid options: " + "; ".join(problems))
 
@@ -57,6 +69,7 @@ class GenerateOptions:
             "preset": settings.x264_preset,
             "crf": settings.x264_crf,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
+            "checkpoint_dir": str(settings.musetalk_dir) if settings.musetalk_dir else None,
         }
         base.update({key: value for key, value in overrides.items() if value is not None})
         if "still_fps" in base:
@@ -64,9 +77,15 @@ class GenerateOptions:
         return cls(**base)
 
     def identity(self) -> dict[str, Any]:
-        """The options that change the output pixels: device, chunking and checkpoint path do not."""
+        """The options that change the output pixels: device, chunking and checkpoint paths do not.
+
+        Options added later count only when changed from their default, so older job ids still hold.
+        """
         fields = dataclasses.asdict(self)
-        for name in ("device", "chunk_frames", "checkpoint", "face_weights"):
+        for name in ("device", "chunk_frames", "checkpoint", "face_weights", "checkpoint_dir"):
             fields.pop(name)
+        for name, default in _DEFAULT_WHEN_OMITTED.items():
+            if fields[name] == default:
+                fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
         return fields

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     qa_min_face_fraction: float = Field(0.9, description="share of output frames with a face")
 
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
+    musetalk_dir: Path | None = Field(None, description="MuseTalk's models folder (musetalkV15/, sd-vae/, whisper/)")
     ray_address: str | None = Field(None, description="Ray cluster to join ('local' starts one)")
 
     # The web UI (`heygem ui`): HEYGEM_UI_* variables.

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from heygem_ops.engines.registry import available_engines
+from heygem_ops.options import PARSING_MODES
 
 
 def check_engine(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -18,7 +19,7 @@ def check_engine(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--engine, --device, --face, --tracker, --checkpoint, --ray: how the jobs' models run."""
+    """--engine, --device, --face, --tracker, --checkpoint(-dir), MuseTalk's crop and blend, --ray: how models run."""
     for option in reversed(
         [
             click.option("--engine", callback=check_engine, help="Lip-sync engine (default: warp)."),
@@ -26,6 +27,14 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--face", help="Which face: largest, center, or a size rank 0, 1, ... (default: largest)."),
             click.option("--tracker", type=click.Choice(["mesh", "fan"]), help="Face tracker (default: mesh)."),
             click.option("--checkpoint", type=click.Path(path_type=Path), help="Engine weights, e.g. wav2lip_gan.pth."),
+            click.option(
+                "--checkpoint-dir", type=click.Path(path_type=Path), help="Engine weights folder (MuseTalk's models/)."
+            ),
+            click.option("--bbox-shift", type=click.IntRange(-200, 200), help="musetalk crop: px (default: 0)."),
+            click.option("--extra-margin", type=click.IntRange(0, 200), help="musetalk crop: px below the chin (10)."),
+            click.option(
+                "--parsing-mode", type=click.Choice(PARSING_MODES), help="Blending region of image engines (jaw)."
+            ),
             click.option(
                 "--face-weights", type=click.Path(path_type=Path), help="Folder with the fan tracker's weight files."
             ),
