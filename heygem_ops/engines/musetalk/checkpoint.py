@@ -105,7 +105,12 @@ def check_state(
     ]
     if problems:
         raise _fault(files, path, f"does not match {model.__class__.__name__} of its config: " + "; ".join(problems))
-    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v.sum(dtype=torch.float64))]
+    # one float64 sum per tensor: NaN or inf anywhere makes it non-finite (meta tensors, shapes only, have no values)
+    broken = [
+        key
+        for key, value in state.items()
+        if value.is_floating_point() and not value.is_meta and not torch.isfinite(value.sum(dtype=torch.float64))
+    ]
     if broken:
         raise _fault(files, path, f"has non-finite values in {len(broken)} tensors ({', '.join(broken[:SHOWN])})")
 
