@@ -228,3 +228,59 @@ def test_no_folder_says_how_to_give_one(monkeypatch, tmp_path):
         MuseTalkEngine(torch.device("cpu"))
     with pytest.raises(CheckpointError, match="checkpoint folder not found"):
         MuseTalkEngine(torch.device("cpu"), checkpoint_dir=tmp_path / "nowhere")
+
+
+def test_musetalk_boxes_follow_its_rule_and_have_their_own_cache_entry():
+    from heygem_ops.face.crops import CropRule, crops_entry_name, musetalk_boxes
+
+    points = np.zeros((1, 68, 2), dtype=np.float32)
+    points[0, :, 0] = np.linspace(100.4, 200.9, 68)
+    points[0, :, 1] = 150.0
+    points[0, 8, 1] = 260.7  # the chin
+    points[0, 29, 1] = 180.2  # the nose bridge
+    box = musetalk_boxes(points, CropRule("musetalk", bbox_shift=0, extra_margin=10))[0]
+    assert box.tolist() == [100.0, 100.0, 200.0, 270.0]  # top: 180 - (260 - 180); bottom: chin + 10
+    shifted = musetalk_boxes(points, CropRule("musetalk", bbox_shift=5, extra_margin=0))[0]
+    assert shifted.tolist() == [100.0, 110.0, 200.0, 260.0]
+    assert crops_entry_name("track-mesh-facelargest-v1.npz", 96) == "crops96-v1-track-mesh-facelargest-v1.npz"
+    assert crops_entry_name("t.npz", 256, CropRule("musetalk")) == "crops256-musetalk+0m10-v1-t.npz"
+
+
+def test_blending_modes_nest_raw_inside_jaw_inside_neck():
+    from heygem_ops.compose.paste import blend_region
+
+    rng = np.random.default_rng(3)
+    landmarks = _face_landmarks() + rng.normal(0, 0.5, (68, 2)).astype(np.float32)
+    box = (60, 40, 200, 230)
+    raw, jaw, neck = (blend_region((300, 300), box, landmarks, mode) for mode in ("raw", "jaw", "neck"))
+    assert raw.sum() < jaw.sum() < neck.sum()
+    assert not (raw & ~jaw).any() and not (jaw & ~neck).any()
+    with pytest.raises(ValueError, match="unknown blending mode"):
+        blend_region((300, 300), box, landmarks, "hair")
+
+
+def _face_landmarks() -> np.ndarray:
+    """A frontal 68-point face about 120 px wide, centred near (130, 130)."""
+    angles = np.linspace(np.pi * 0.95, np.pi * 0.05, 17)
+    jaw = np.stack([130 - 60 * np.cos(angles), 120 + 70 * np.sin(angles)], axis=1)
+    brows = np.stack([np.linspace(85, 175, 10), np.full(10, 85.0)], axis=1)
+    nose = np.stack([np.full(9, 130.0), np.linspace(95, 150, 9)], axis=1)
+    eyes = np.concatenate([np.stack([100 + 8 * np.cos(t), 105 + 3 * np.sin(t)], 1) for t in [np.linspace(0, 6, 6)]] * 2)
+    eyes[6:, 0] += 60
+    lips = np.stack(
+        [130 + 25 * np.cos(np.linspace(0, 2 * np.pi, 20)), 175 + 8 * np.sin(np.linspace(0, 2 * np.pi, 20))], 1
+    )
+    return np.concatenate([jaw, brows, nose, eyes, lips]).astype(np.float32)
+
+
+def test_new_options_keep_old_job_ids_unless_changed():
+    from heygem_ops.options import GenerateOptions
+
+    plain = GenerateOptions().identity()
+    assert "parsing_mode" not in plain and "bbox_shift" not in plain and "extra_margin" not in plain
+    assert GenerateOptions(parsing_mode="neck").identity()["parsing_mode"] == "neck"
+    assert "checkpoint_dir" not in GenerateOptions(checkpoint_dir="/models").identity()
+    from heygem_ops.errors import InputError
+
+    with pytest.raises(InputError, match="parsing_mode='hair'"):
+        GenerateOptions(parsing_mode="hair")
