@@ -84,6 +84,7 @@ TINY_WHISPER = {
     "decoder_ffn_dim": 32,
     "max_target_positions": 16,
 }
+TINY = (TINY_UNET, TINY_VAE, TINY_WHISPER)
 
 
 def write_configs(root: Path, unet: dict, vae: dict, whisper: dict, vae_dir: str = "sd-vae") -> Path:
@@ -97,18 +98,22 @@ def write_configs(root: Path, unet: dict, vae: dict, whisper: dict, vae_dir: str
     return root
 
 
-def make_checkpoint_set(root: Path, seed: int = 0, vae_dir: str = "sd-vae", safetensors: bool = False) -> Path:
-    """A tiny random-weight MuseTalk 1.5 set under `root` (MuseTalk's models folder), as distributed:
+def make_checkpoint_set(
+    root: Path, seed: int = 0, vae_dir: str = "sd-vae", safetensors: bool = False, full: bool = False
+) -> Path:
+    """A random-weight MuseTalk 1.5 set under `root` (MuseTalk's models folder), as distributed:
     unet.pth a plain state dict, the VAE by diffusers' save_pretrained, whisper as
-    WhisperForConditionalGeneration (keys under model.)."""
+    WhisperForConditionalGeneration (keys under model.). Tiny configs, or with `full` the public
+    ones (3.9 GB of files; for benchmarks)."""
     torch.manual_seed(seed)
-    write_configs(root, TINY_UNET, TINY_VAE, TINY_WHISPER, vae_dir)
-    unet = UNet2DConditionModel.from_config(TINY_UNET)
+    unet_config, vae_config, whisper_config = (FULL_UNET, FULL_VAE, FULL_WHISPER) if full else TINY
+    write_configs(root, unet_config, vae_config, whisper_config, vae_dir)
+    unet = UNet2DConditionModel.from_config(unet_config)
     with torch.no_grad():  # diffusers zero-initialises the output conv; random weights everywhere draw a face
         for parameter in unet.parameters():
-            parameter.normal_(0.0, 0.05)
+            parameter.normal_(0.0, 0.05 if not full else 0.01)
     torch.save(unet.state_dict(), root / "musetalkV15" / "unet.pth")
-    AutoencoderKL.from_config(TINY_VAE).save_pretrained(root / vae_dir, safe_serialization=safetensors)
-    whisper = WhisperForConditionalGeneration(WhisperConfig(**TINY_WHISPER))
+    AutoencoderKL.from_config(vae_config).save_pretrained(root / vae_dir, safe_serialization=safetensors)
+    whisper = WhisperForConditionalGeneration(WhisperConfig(**whisper_config))
     whisper.save_pretrained(root / "whisper", safe_serialization=True)
     return root
