@@ -284,3 +284,19 @@ def test_new_options_keep_old_job_ids_unless_changed():
 
     with pytest.raises(InputError, match="parsing_mode='hair'"):
         GenerateOptions(parsing_mode="hair")
+
+
+def test_doctor_says_whether_the_musetalk_files_are_there(weights, tmp_path, monkeypatch):
+    from heygem_ops.doctor import diagnose
+    from heygem_ops.settings import get_settings
+
+    def musetalk():
+        get_settings.cache_clear()
+        return next(check for check in diagnose().checks if check.name == "musetalk")
+
+    assert not musetalk().ok and "HEYGEM_MUSETALK_DIR" in musetalk().fix
+    monkeypatch.setenv("HEYGEM_MUSETALK_DIR", str(weights))
+    assert musetalk().ok and "unet.pth" in musetalk().files
+    monkeypatch.setenv("HEYGEM_MUSETALK_DIR", str(tmp_path))
+    found = musetalk()
+    assert not found.ok and "unet.pth" in found.detail and "download_weights.sh" in found.fix
