@@ -1,11 +1,13 @@
 """GPU-first batching shared by the torch engines: precision choice, batch size from free memory,
-and halving the batch on out-of-memory (for that call and every later one), down to one item."""
+halving the batch on out-of-memory (for that call and every later one, down to one item), and
+uploads through pinned memory."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
+import numpy as np
 import torch
 
 from heygem_ops.errors import InputError, ResourceError
@@ -37,6 +39,14 @@ def fit_batch(device: torch.device, bytes_per_item: int, cpu_batch: int, max_bat
     free, _ = torch.cuda.mem_get_info(device)
     fits = int(free * GPU_MEMORY_SHARE // bytes_per_item)
     return max(1, min(max_batch, 1 << max(fits, 1).bit_length() - 1))
+
+
+def upload(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Host array -> device tensor; through pinned memory and an asynchronous copy on CUDA."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type != "cuda":
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 class Batches:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate, SpeechNeeds, SpeechWindow
-from heygem_ops.engines.batching import DTYPES, Batches, choose_precision, fit_batch
+from heygem_ops.engines.batching import DTYPES, Batches, choose_precision, fit_batch, upload
 from heygem_ops.engines.musetalk.audio import (
     SEGMENT,
     WINDOW,
@@ -113,7 +113,7 @@ class MuseTalkEngine(Engine):
         return np.concatenate(out) if out else np.zeros((0, 2 * LATENT_CHANNELS, 32, 32), dtype=np.float16)
 
     def _encode(self, crops: np.ndarray) -> np.ndarray:
-        faces = self._upload(crops).permute(0, 3, 1, 2).to(self.dtype).div_(255.0)  # (B, 3, 256, 256) RGB 0..1
+        faces = upload(crops, self.device).permute(0, 3, 1, 2).to(self.dtype).div_(255.0)  # (B, 3, 256, 256) RGB 0..1
         masked = faces.clone()
         masked[:, :, FACE_SIZE // 2 :] = 0.0  # the lower half is what the UNet must draw
         both = torch.cat((masked, faces)).mul_(2.0).sub_(1.0)  # VAE input range -1..1
@@ -175,20 +175,13 @@ class MuseTalkEngine(Engine):
 
     def _forward(self, latents: np.ndarray, audio: torch.Tensor) -> np.ndarray:
         """One batch: UNet at timestep 0 on the latents with the audio as encoder states, then decode."""
-        inputs = self._upload(latents).to(self.dtype)
+        inputs = upload(latents, self.device).to(self.dtype)
         states = audio + self.positions
         timestep = torch.zeros((), device=self.device, dtype=torch.long)
         predicted = self.unet(inputs, timestep, encoder_hidden_states=states).sample
         image = self.vae.decode(predicted / self.scale).sample
         pixels = image.float().div_(2.0).add_(0.5).clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
         return pixels.permute(0, 2, 3, 1).contiguous().cpu().numpy()
-
-    def _upload(self, array: np.ndarray) -> torch.Tensor:
-        """Host array -> device tensor; through pinned memory and an asynchronous copy on CUDA."""
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if self.device.type != "cuda":
-            return tensor
-        return tensor.pin_memory().to(self.device, non_blocking=True)
 
 
 def _digest(samples: np.ndarray) -> str:

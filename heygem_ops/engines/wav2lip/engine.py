@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate
-from heygem_ops.engines.batching import DTYPES, Batches, choose_precision, fit_batch
+from heygem_ops.engines.batching import DTYPES, Batches, choose_precision, fit_batch, upload
 from heygem_ops.engines.wav2lip.checkpoint import GET_WEIGHTS, load_wav2lip
 from heygem_ops.engines.wav2lip.model import FACE_SIZE, MEL_BINS, MEL_STEPS, Wav2Lip
 from heygem_ops.errors import CheckpointError, EngineError
@@ -106,8 +106,8 @@ class Wav2LipEngine(Engine):
 
     def _forward(self, crops: np.ndarray, mels: np.ndarray) -> np.ndarray:
         """One batch through the network; pre- and post-processing run on the device."""
-        faces = self._upload(crops)  # (B, 96, 96, 3) uint8 RGB
-        audio = self._upload(mels.astype(np.float32, copy=False)).reshape(-1, 1, MEL_BINS, MEL_STEPS)
+        faces = upload(crops, self.device)  # (B, 96, 96, 3) uint8 RGB
+        audio = upload(mels.astype(np.float32, copy=False), self.device).reshape(-1, 1, MEL_BINS, MEL_STEPS)
         reference = faces.permute(0, 3, 1, 2).flip(1).float().div_(255.0)  # RGB -> BGR, as in training
         masked = reference.clone()
         masked[:, :, FACE_SIZE // 2 :] = 0.0  # the network must draw the lower half from the audio
@@ -118,13 +118,6 @@ class Wav2LipEngine(Engine):
             predicted = self.model(audio, inputs)
         pixels = predicted.float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
         return pixels.flip(1).permute(0, 2, 3, 1).contiguous().cpu().numpy()
-
-    def _upload(self, array: np.ndarray) -> torch.Tensor:
-        """Host array -> device tensor; through pinned memory and an asynchronous copy on CUDA."""
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if self.device.type != "cuda":
-            return tensor
-        return tensor.pin_memory().to(self.device, non_blocking=True)
 
     @contextlib.contextmanager
     def _autocast(self) -> Iterator[None]:
