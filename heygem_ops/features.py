@@ -55,7 +55,6 @@ class JobFeatures:
     track_seconds: float
     crops_path: Path | None = None  # cache entry of the template's face crops, for engines that ask for them
     prepared_path: Path | None = None  # cache entry of the engine's preparation of those crops (`face.prepared`)
-    prepared_cached: bool = False  # True when that preparation came from the cache (no engine work)
 
 
 def track_cache_name(spec: TrackerSpec) -> str:
@@ -124,22 +123,21 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
     return path
 
 
-def job_prepared(plan: JobPlan, crops: Path | None, host: ModelHost) -> tuple[Path | None, bool]:
-    """The engine's cached preparation of the template's crops (built now on first use), when it prepares.
-
-    Returns (entry path or None, was_cached). This is MuseTalk's avatar preparation: once per
-    template content, crops and weights, whichever job comes first.
+def job_prepared(plan: JobPlan, crops: Path | None, host: ModelHost) -> Path | None:
+    """The cache entry of the engine's preparation of the template's crops (built now on first use),
+    None when the engine prepares nothing. This is MuseTalk's avatar preparation: once per template
+    content, crops and weights, whichever job comes first.
     """
     options = plan.options
     if crops is None or not engine_needs(options.engine).prepares:
-        return None, False
+        return None
     weights = weights_digest(options.engine, options.checkpoint_dir) if options.checkpoint_dir else "default"
     name = prepared_entry_name(options.engine, weights, crops)
     cache = TemplateCache(get_settings().resolved_cache_dir)
     spec = plan.engine
     path, cached = template_prepared(cache, plan.template_hash, crops, name, lambda faces: host.prepare(spec, faces))
     log.info("%s preparation of %s %s", options.engine, plan.template.path.name, "from cache" if cached else "done")
-    return path, cached
+    return path
 
 
 def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None) -> JobFeatures:
@@ -159,8 +157,8 @@ def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], N
     samples = np.load(plan.audio_16k)
     features = audio_features(samples, plan.fps, plan.frame_count)
     crops = job_crops(plan, track)
-    prepared, prepared_cached = job_prepared(plan, crops, host)
-    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared, prepared_cached)
+    prepared = job_prepared(plan, crops, host)
+    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared)
 
 
 def load_track(path: Path) -> FaceTrack:
