@@ -66,9 +66,9 @@ def frame_windows(states: dict[int, torch.Tensor], starts: np.ndarray, total: in
     inside = (positions >= 0) & (positions < valid)
     for segment in np.unique(positions[inside] // SEGMENT_POSITIONS):
         hit = inside & (positions // SEGMENT_POSITIONS == segment)
-        rows, cols = np.nonzero(hit)
-        local = torch.from_numpy(positions[rows, cols] - segment * SEGMENT_POSITIONS).to(some.device)
-        out[torch.from_numpy(rows), torch.from_numpy(cols)] = states[int(segment)][local]
+        rows, cols = (torch.from_numpy(index).to(some.device) for index in np.nonzero(hit))
+        local = torch.from_numpy(positions[hit] - segment * SEGMENT_POSITIONS).to(some.device)
+        out[rows, cols] = states[int(segment)][local]
     return out.flatten(1, 2)
 
 
