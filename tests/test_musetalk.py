@@ -143,7 +143,7 @@ def test_engine_output_equals_the_recipe_computed_directly(engine, weights, tmp_
     assert update.present.tolist() == [True, True, False, True, True, True]
     assert not update.patches[2].any()
     difference = np.abs(update.patches[update.present].astype(int) - expected[update.present].astype(int))
-    assert difference.mean() < 0.25 and difference.max() <= 3, (difference.mean(), difference.max())
+    assert difference.mean() < 0.05 and difference.max() <= 2, difference.max()  # latents kept in fp16
     assert expected.std() > 5  # the comparison is of real pictures, not of two blanks
 
 
