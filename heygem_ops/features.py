@@ -6,9 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,13 +20,13 @@ from heygem_ops.face.prepared import prepared_entry_name, template_prepared
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest
+from heygem_ops.host import ModelHost
 from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo, probe_video
+from heygem_ops.media.segments import EncodeSettings
+from heygem_ops.orders import ChunkInputs, ChunkOrder
 from heygem_ops.plan import JobPlan, weights_digest
 from heygem_ops.settings import get_settings
-
-if TYPE_CHECKING:
-    from heygem_ops.hosting import ModelHost
 
 log = get_logger(__name__)
 TRACK_VERSION = "1"  # bump when tracking changes, so stale tracks are rebuilt
@@ -38,7 +36,7 @@ TRACK_VERSION = "1"  # bump when tracking changes, so stale tracks are rebuilt
 class JobFeatures:
     """What inference and compose need beyond the plan.
 
-    track_path:   the cached face track of the template (load with `load_track`).
+    track_path:   the cached face track of the template (load with `face.track.load_track`).
     audio:        per-output-frame audio features.
     mouth_width:  the template's median mouth width, in interocular distances.
     track_cached: True when the track came from the cache (no face detection ran).
@@ -54,7 +52,7 @@ class JobFeatures:
     track_cached: bool
     track_seconds: float
     crops_path: Path | None = None  # cache entry of the template's face crops, for engines that ask for them
-    prepared_path: Path | None = None  # cache entry of the engine's preparation of those crops (`face.prepared`)
+    prepared_path: Path | None = None  # cache entry of the engine's preparation of those crops
 
 
 def track_cache_name(spec: TrackerSpec) -> str:
@@ -113,11 +111,10 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
     needs = engine_needs(options.engine)
     if needs.crop_size is None:
         return None
-    spec = TrackerSpec(options.tracker, options.face, options.face_weights)
     rule = CropRule(needs.crop_box, options.bbox_shift, options.extra_margin)
     cache = TemplateCache(get_settings().resolved_cache_dir)
     path, cached = template_crops(
-        cache, plan.template_hash, plan.template, track, track_cache_name(spec), needs.crop_size, rule
+        cache, plan.template_hash, plan.template, track, track_cache_name(plan.tracker), needs.crop_size, rule
     )
     log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
     return path
@@ -143,8 +140,7 @@ def job_prepared(plan: JobPlan, crops: Path | None, host: ModelHost) -> Path | N
 def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None) -> JobFeatures:
     """Run the feature stage for `plan`; raises NoFaceError when the template never shows a face."""
     started = time.perf_counter()
-    spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
-    track, path, cached = template_track(plan.template, plan.template_hash, spec, host, progress)
+    track, path, cached = template_track(plan.template, plan.template_hash, plan.tracker, host, progress)
     seconds = time.perf_counter() - started
     present = track.present
     if not present.any():
@@ -161,11 +157,35 @@ def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], N
     return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared)
 
 
-def load_track(path: Path) -> FaceTrack:
-    """A cached track file, kept in memory so the chunks of a job read it once per process."""
-    return _load_track(str(path), path.stat().st_mtime_ns)
+def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]:
+    """Cut the plan and the features into one small work order per chunk, once per job.
 
-
-@lru_cache(maxsize=8)
-def _load_track(path: str, mtime_ns: int) -> FaceTrack:
-    return FaceTrack.load(Path(path))
+    The one place where per-frame inputs are sliced for a chunk: a new one is a field of
+    `ChunkInputs` and a slice here.
+    """
+    encode = EncodeSettings(plan.options.preset, plan.options.crf)
+    return tuple(
+        ChunkOrder(
+            job_id=plan.job_id,
+            chunk=chunk,
+            frames=plan.schedule[chunk.start : chunk.stop],  # a slice pickles as its own frames only
+            video=plan.template,
+            fps=plan.fps,
+            encode=encode,
+            work_dir=plan.work_dir,
+            track_path=features.track_path,
+            engine=plan.engine,
+            inputs=ChunkInputs(
+                audio=features.audio.window(chunk.start, chunk.stop),
+                mouth_width=features.mouth_width,
+                audio_16k=plan.audio_16k,
+                crops_path=features.crops_path,
+                prepared_path=features.prepared_path,
+            ),
+            progress_key=plan.progress_key,
+            job_frames=plan.frame_count,
+            qa=plan.options.qa,
+            blend=plan.options.parsing_mode,
+        )
+        for chunk in plan.chunks
+    )

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from heygem_ops.constants import STILL_FPS, frame_rate
+from heygem_ops.engines.registry import available_engines
 from heygem_ops.errors import InputError
+from heygem_ops.face.trackers import TrackerSpec, available_trackers
 from heygem_ops.settings import Settings, get_settings
 
+_DEFAULTS = Settings.model_fields  # the dataclass defaults are the settings' own: one home for each
 _FACE = re.compile(r"^(largest|center|\d+)$")
 PARSING_MODES = ("jaw", "raw", "neck")  # MuseTalk's blending modes; see compose.paste.BLEND_REGIONS
-_DEFAULT_WHEN_OMITTED = {"bbox_shift": 0, "extra_margin": 10, "parsing_mode": "jaw"}  # ids predate them
+_ADDED_LATER = ("bbox_shift", "extra_margin", "parsing_mode")  # in a job's identity only when changed
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -21,23 +25,28 @@ _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "s
 class GenerateOptions:
     """Options of one job; everything that changes the output is part of the job's identity."""
 
-    engine: str = "warp"  # lip-sync engine name (see available_engines())
-    tracker: str = "mesh"  # face tracker backend: mesh or fan
-    device: str = "auto"  # auto, cpu, cuda, cuda:N
-    face: str = "largest"  # which face to animate: largest, center, or a size rank (0 = largest)
-    still_fps: Fraction = Fraction(25)  # frame rate of the output when the template is a still image
-    chunk_frames: int = 100  # output frames per chunk: bounds memory, unit of parallel work
-    preset: str = "veryfast"  # libx264 preset
-    crf: int = 18  # libx264 quality (lower is better, 0-51)
+    engine: str = _DEFAULTS["engine"].default  # lip-sync engine name (see available_engines())
+    tracker: str = _DEFAULTS["tracker"].default  # face tracker backend (see available_trackers())
+    device: str = _DEFAULTS["device"].default  # auto, cpu, cuda, cuda:N
+    face: str = _DEFAULTS["face"].default  # which face to animate: largest, center, or a size rank (0 = largest)
+    still_fps: Fraction = STILL_FPS  # frame rate of the output when the template is a still image
+    chunk_frames: int = _DEFAULTS["chunk_frames"].default  # output frames per chunk: bounds memory, unit of work
+    preset: str = _DEFAULTS["x264_preset"].default  # libx264 preset
+    crf: int = _DEFAULTS["x264_crf"].default  # libx264 quality (lower is better, 0-51)
     checkpoint: str | None = None  # engine weights file, for engines that have weights
     face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
     checkpoint_dir: str | None = None  # engine weights folder, for engines with several files (musetalk)
-    bbox_shift: int = 0  # px, musetalk crop: moves the nose-bridge split down (+) or up (−); MuseTalk 1.5: 0
-    extra_margin: int = 10  # px, musetalk crop: added below the chin (MuseTalk 1.5's default)
-    parsing_mode: str = "jaw"  # where a generated face is blended in: jaw (default), raw, or neck
+    bbox_shift: int = _DEFAULTS["bbox_shift"].default  # px, musetalk crop: moves the nose-bridge split (+ down)
+    extra_margin: int = _DEFAULTS["extra_margin"].default  # px, musetalk crop: added below the chin
+    parsing_mode: str = _DEFAULTS["parsing_mode"].default  # where a generated face is blended: jaw, raw, neck
+    qa: bool = _DEFAULTS["qa"].default  # measure sync and fidelity of the output while it is composed
 
     def __post_init__(self) -> None:
         problems = []
+        if self.engine not in available_engines():
+            problems.append(f"engine={self.engine!r} (use one of {', '.join(available_engines())})")
+        if self.tracker not in available_trackers():
+            problems.append(f"tracker={self.tracker!r} (use one of {', '.join(available_trackers())})")
         if not _FACE.match(self.face):
             problems.append(f"face={self.face!r} (use largest, center or a number)")
         if not Fraction(1) <= Fraction(self.still_fps) <= Fraction(120):
@@ -64,28 +73,37 @@ class GenerateOptions:
         base: dict[str, Any] = {
             "engine": settings.engine,
             "tracker": settings.tracker,
+            "face": settings.face,
+            "still_fps": settings.still_fps,
             "device": settings.device,
             "chunk_frames": settings.chunk_frames,
             "preset": settings.x264_preset,
             "crf": settings.x264_crf,
+            "qa": settings.qa,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
             "checkpoint_dir": str(settings.musetalk_dir) if settings.musetalk_dir else None,
+            "bbox_shift": settings.bbox_shift,
+            "extra_margin": settings.extra_margin,
+            "parsing_mode": settings.parsing_mode,
         }
         base.update({key: value for key, value in overrides.items() if value is not None})
-        if "still_fps" in base:
-            base["still_fps"] = Fraction(base["still_fps"]).limit_denominator(1001)
+        base["still_fps"] = frame_rate(base["still_fps"])
         return cls(**base)
 
+    def tracker_spec(self) -> TrackerSpec:
+        """The tracker this job's template is tracked with: the key of its cached track."""
+        return TrackerSpec(self.tracker, self.face, self.face_weights)
+
     def identity(self) -> dict[str, Any]:
-        """The options that change the output pixels: device, chunking and checkpoint paths do not.
+        """The options that change the output pixels: device, chunking, checkpoint paths and QA do not.
 
         Options added later count only when changed from their default, so older job ids still hold.
         """
         fields = dataclasses.asdict(self)
-        for name in ("device", "chunk_frames", "checkpoint", "face_weights", "checkpoint_dir"):
+        for name in ("device", "chunk_frames", "checkpoint", "face_weights", "qa", "checkpoint_dir"):
             fields.pop(name)
-        for name, default in _DEFAULT_WHEN_OMITTED.items():
-            if fields[name] == default:
+        for name in _ADDED_LATER:
+            if fields[name] == _DEFAULTS[name].default:
                 fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
         return fields

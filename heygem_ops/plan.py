@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from heygem_ops.atomic import write_atomically
-from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.constants import ID_CHARS, SAMPLE_RATE
 from heygem_ops.engines.registry import EngineSpec, engine_weight_files
 from heygem_ops.errors import LimitExceededError, OutputPathError
+from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import AudioInfo, VideoInfo, check_pixels, probe_audio, probe_video
@@ -60,6 +61,16 @@ class JobPlan:
         options = self.options
         return EngineSpec(options.engine, options.device, options.checkpoint, options.checkpoint_dir)
 
+    @property
+    def tracker(self) -> TrackerSpec:
+        """The tracker that follows this job's face, as a host keys its loaded trackers."""
+        return self.options.tracker_spec()
+
+    @property
+    def progress_key(self) -> str:
+        """The key under which this job's stages report progress (`progress.board`): its output path."""
+        return str(self.output)
+
 
 def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) -> str:
     """A job's id: the hash of its input contents and the options that change the output."""
@@ -69,7 +80,7 @@ def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) 
     if options.checkpoint_dir:
         identity["checkpoint_dir"] = weights_digest(options.engine, options.checkpoint_dir)
     identity["pipeline"] = PIPELINE_VERSION
-    return value_digest(identity)[:20]
+    return value_digest(identity)[:ID_CHARS]
 
 
 def weights_digest(engine: str, checkpoint_dir: str | Path) -> str:

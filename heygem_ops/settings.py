@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from heygem_ops.constants import STILL_FPS
 from heygem_ops.errors import InputError
 
 
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     engine: str = Field("warp", description="lip-sync engine name")
     tracker: str = Field("mesh", description="face tracker backend")
+    face: str = Field("largest", description="which face: largest, center, or a size rank 0, 1, ...")
+    still_fps: float = Field(float(STILL_FPS), ge=1, le=120, description="output frame rate for image templates")
     chunk_frames: int = Field(100, ge=8, description="output frames per chunk; bounds memory")
     x264_preset: str = Field("veryfast", description="libx264 preset for the output video")
     x264_crf: int = Field(18, ge=0, le=51, description="libx264 constant rate factor")
@@ -55,6 +58,9 @@ class Settings(BaseSettings):
 
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
     musetalk_dir: Path | None = Field(None, description="MuseTalk's models folder (musetalkV15/, sd-vae/, whisper/)")
+    bbox_shift: int = Field(0, ge=-200, le=200, description="musetalk crop: px moving its nose-bridge split (+ down)")
+    extra_margin: int = Field(10, ge=0, le=200, description="musetalk crop: px added below the chin")
+    parsing_mode: str = Field("jaw", description="where an image engine's face is blended in: jaw, raw or neck")
     ray_address: str | None = Field(None, description="Ray cluster to join ('local' starts one)")
 
     # The web UI (`heygem ui`): HEYGEM_UI_* variables.

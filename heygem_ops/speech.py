@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.constants import SAMPLE_RATE
 from heygem_ops.engines.base import SpeechNeeds, SpeechWindow
 
 

@@ -20,7 +20,6 @@ from media_factory import make_audio
 from musetalk_factory import make_checkpoint_set
 from output_checks import assert_output_contract
 
-from flows.cli.commands import register_commands
 from flows.cli.main import cli
 from heygem_ops import GenerateOptions, generate
 from heygem_ops.engines.musetalk import MuseTalkEngine
@@ -31,7 +30,6 @@ from heygem_ops.media.probe import probe_video
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 
 SPEECH = "sadtalker_bus_chinese.wav"
-register_commands(cli)
 
 
 def trimmed(source: Path, target: Path, frames: int) -> Path:

@@ -17,7 +17,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.constants import SAMPLE_RATE
 
 POSITIONS_PER_SECOND = 50  # whisper encoder output rate
 SEGMENT_SECONDS = 30  # whisper's input length
