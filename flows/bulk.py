@@ -106,6 +106,10 @@ def bulk(
     tracker: str | None = None,
     checkpoint: str | None = None,
     face_weights: str | None = None,
+    checkpoint_dir: str | None = None,
+    bbox_shift: int | None = None,
+    extra_margin: int | None = None,
+    parsing_mode: str | None = None,
     ray_address: str | None = None,
     jobs_at_once: int | None = None,
     verify_outputs: bool = False,
@@ -117,8 +121,9 @@ def bulk(
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     defaults = GenerateOptions.from_settings(
-        engine=engine, device=device, face=face, tracker=tracker, checkpoint=checkpoint, face_weights=face_weights
-    )
+        engine=engine, device=device, face=face, tracker=tracker, checkpoint=checkpoint, face_weights=face_weights,
+        checkpoint_dir=checkpoint_dir, bbox_shift=bbox_shift, extra_margin=extra_margin, parsing_mode=parsing_mode,
+    )  # fmt: skip
     jobs = collect_jobs(out, defaults, manifest, templates, audios)
     store = ResultsStore(out)
     store.append([job.as_result() for job in jobs if isinstance(job, JobSpecError)])

@@ -31,6 +31,10 @@ def generate(
     still_fps: float | None = None,
     checkpoint: str | None = None,
     face_weights: str | None = None,
+    checkpoint_dir: str | None = None,
+    bbox_shift: int | None = None,
+    extra_margin: int | None = None,
+    parsing_mode: str | None = None,
     preset: str | None = None,
     crf: int | None = None,
     chunk_frames: int | None = None,
@@ -43,7 +47,8 @@ def generate(
     """
     options = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
-        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, loop=loop,
+        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, checkpoint_dir=checkpoint_dir,
+        bbox_shift=bbox_shift, extra_margin=extra_margin, parsing_mode=parsing_mode, loop=loop,
     )  # fmt: skip
     stages = TaskStages(ray_address)
     run = JobRun(stages, Path(template), Path(audio), Path(output), options, flow_run_id=current_flow_run_id())

@@ -154,11 +154,36 @@ def engine_checks(checkpoint: str | Path | None, verify: bool) -> list[Check]:
     for name in available_engines():
         if name == "wav2lip":
             checks.append(_wav2lip_check(checkpoint, verify))
+        elif name == "musetalk":
+            checks.append(_musetalk_check())
         else:
             checks.append(
                 Check("engine", name, True, "registered" + (" (no weights needed)" if name == "warp" else ""))
             )
     return checks
+
+
+def _musetalk_check() -> Check:
+    """Whether the musetalk extra is installed and HEYGEM_MUSETALK_DIR holds MuseTalk 1.5's files (names only)."""
+    import importlib.util
+
+    from heygem_ops.engines.musetalk.layout import DOWNLOAD, locate
+    from heygem_ops.errors import CheckpointError
+
+    absent = [name for name in ("diffusers", "transformers", "safetensors") if importlib.util.find_spec(name) is None]
+    if absent:
+        fix = "bash install.sh musetalk (or pip install 'heygem-ops[musetalk]')"
+        return Check("engine", "musetalk", False, f"not installed: {', '.join(absent)}", fix, required=False)
+    folder = get_settings().musetalk_dir
+    if not folder:
+        fix = "set HEYGEM_MUSETALK_DIR=/path/to/models (or pass --checkpoint-dir); " + DOWNLOAD.format(where="")
+        return Check("engine", "musetalk", False, "no weights folder configured", fix, required=False)
+    try:
+        files = locate(folder)
+    except CheckpointError as error:
+        return Check("engine", "musetalk", False, f"{error.path}: {error.detail}", error.hint, required=False)
+    found = {path.name: str(path) for path in (*files.weights, files.whisper_preprocessor)}
+    return Check("engine", "musetalk", True, f"{folder} (all files present)", None, False, found)
 
 
 def _wav2lip_check(checkpoint: str | Path | None, verify: bool) -> Check:

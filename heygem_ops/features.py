@@ -14,8 +14,9 @@ from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
 from heygem_ops.engines.registry import engine_needs
 from heygem_ops.errors import NoFaceError
-from heygem_ops.face.crops import template_crops
+from heygem_ops.face.crops import CropRule, template_crops
 from heygem_ops.face.landmarks import mouth_width
+from heygem_ops.face.prepared import prepared_entry_name, template_prepared
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest
@@ -24,7 +25,7 @@ from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo, probe_video
 from heygem_ops.media.segments import EncodeSettings
 from heygem_ops.orders import ChunkInputs, ChunkOrder
-from heygem_ops.plan import JobPlan
+from heygem_ops.plan import JobPlan, weights_digest
 from heygem_ops.settings import get_settings
 
 log = get_logger(__name__)
@@ -41,6 +42,7 @@ class JobFeatures:
     track_cached: True when the track came from the cache (no face detection ran).
     track_seconds: time spent getting the track (tracking, or loading it).
     crops_path:   see `heygem_ops.face.crops.load_template_crops`; None unless the engine needs crops.
+    prepared_path: see `heygem_ops.face.prepared`; None unless the engine prepares its crops.
     """
 
     track_path: Path
@@ -50,6 +52,7 @@ class JobFeatures:
     track_cached: bool
     track_seconds: float
     crops_path: Path | None = None  # cache entry of the template's face crops, for engines that ask for them
+    prepared_path: Path | None = None  # cache entry of the engine's preparation of those crops
 
 
 def track_cache_name(spec: TrackerSpec) -> str:
@@ -104,12 +107,33 @@ def prepare_template(
 
 def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
     """The cache entry of the template's face crops when the job's engine wants crops, else None."""
-    size = engine_needs(plan.options.engine).crop_size
-    if size is None:
+    options = plan.options
+    needs = engine_needs(options.engine)
+    if needs.crop_size is None:
         return None
+    rule = CropRule(needs.crop_box, options.bbox_shift, options.extra_margin)
     cache = TemplateCache(get_settings().resolved_cache_dir)
-    path, cached = template_crops(cache, plan.template_hash, plan.template, track, track_cache_name(plan.tracker), size)
+    path, cached = template_crops(
+        cache, plan.template_hash, plan.template, track, track_cache_name(plan.tracker), needs.crop_size, rule
+    )
     log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
+    return path
+
+
+def job_prepared(plan: JobPlan, crops: Path | None, host: ModelHost) -> Path | None:
+    """The cache entry of the engine's preparation of the template's crops (built now on first use),
+    None when the engine prepares nothing. This is MuseTalk's avatar preparation: once per template
+    content, crops and weights, whichever job comes first.
+    """
+    options = plan.options
+    if crops is None or not engine_needs(options.engine).prepares:
+        return None
+    weights = weights_digest(options.engine, options.checkpoint_dir) if options.checkpoint_dir else "default"
+    name = prepared_entry_name(options.engine, weights, crops)
+    cache = TemplateCache(get_settings().resolved_cache_dir)
+    spec = plan.engine
+    path, cached = template_prepared(cache, plan.template_hash, crops, name, lambda faces: host.prepare(spec, faces))
+    log.info("%s preparation of %s %s", options.engine, plan.template.path.name, "from cache" if cached else "done")
     return path
 
 
@@ -129,7 +153,8 @@ def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], N
     samples = np.load(plan.audio_16k)
     features = audio_features(samples, plan.fps, plan.frame_count)
     crops = job_crops(plan, track)
-    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops)
+    prepared = job_prepared(plan, crops, host)
+    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared)
 
 
 def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]:
@@ -155,10 +180,12 @@ def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]
                 mouth_width=features.mouth_width,
                 audio_16k=plan.audio_16k,
                 crops_path=features.crops_path,
+                prepared_path=features.prepared_path,
             ),
             progress_key=plan.progress_key,
             job_frames=plan.frame_count,
             qa=plan.options.qa,
+            blend=plan.options.parsing_mode,
         )
         for chunk in plan.chunks
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
+
 from heygem_ops.engines.base import InferenceBatch, MouthUpdate
 from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.face.track import FaceTrack
@@ -18,9 +20,11 @@ from heygem_ops.media.probe import VideoInfo
 
 
 class ModelHost(Protocol):
-    """Runs loaded models: an engine on a batch, a tracker over a template."""
+    """Runs loaded models: an engine on a batch (or on a template's crops, `prepare`), a tracker over a template."""
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate: ...
+
+    def prepare(self, spec: EngineSpec, crops: np.ndarray) -> np.ndarray: ...
 
     def track(
         self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from functools import lru_cache
 
+import numpy as np
+
 from heygem_ops.device import choose_device, describe, no_model_device
 from heygem_ops.engines.base import Engine, InferenceBatch, MouthUpdate
 from heygem_ops.engines.registry import EngineSpec, create_engine, engine_needs
@@ -37,7 +39,7 @@ class LocalHost:
     def engine(self, spec: EngineSpec) -> Engine:
         with self._lock:
             if spec not in self._engines:
-                options = {"checkpoint": spec.checkpoint} if spec.checkpoint else {}
+                options = spec.weight_options()
                 if engine_needs(spec.name).device:
                     device = choose_device(spec.device)
                 else:
@@ -57,6 +59,12 @@ class LocalHost:
         engine = self.engine(spec)
         with self._running[spec]:  # one batch fills the device; two at once only contend and double the memory
             return engine(batch)
+
+    def prepare(self, spec: EngineSpec, crops: np.ndarray) -> np.ndarray:
+        """The engine's per-template preparation of `crops` (`Engine.prepare`)."""
+        engine = self.engine(spec)
+        with self._running[spec]:
+            return engine.prepare(crops)
 
     def track(self, spec: TrackerSpec, video: VideoInfo, progress: Callable[[int], None] | None = None) -> FaceTrack:
         tracker = self.tracker(spec)

@@ -2,10 +2,10 @@
 
 A manifest row names a `template` and an `audio` (required), and optionally an `output`, a
 `job_id` and any `GenerateOptions` field (engine, tracker, device, face, still_fps, chunk_frames,
-preset, crf, checkpoint); empty cells take the defaults. Other columns are ignored (with a warning),
-so a manifest may carry the caller's own bookkeeping.
+preset, crf, checkpoint, checkpoint_dir, bbox_shift, extra_margin, parsing_mode); empty cells take
+the defaults. Other columns are ignored (with a warning), so a manifest may carry the caller's own bookkeeping.
 
-Paths: template, audio and checkpoint resolve against the manifest's folder; an output resolves
+Paths: template, audio, checkpoint and checkpoint_dir resolve against the manifest's folder; an output resolves
 against the output folder and must stay inside it. With no output, the name is
 ``<template stem>__<audio stem>__<10 hex of the job id>.mp4``: readable, unique and stable.
 
@@ -293,7 +293,7 @@ def _row_options(record: Mapping[str, Any], context: _Context) -> GenerateOption
 def _option_value(name: str, text: str, base: Path) -> Any:
     """Parse one option cell to the type its GenerateOptions field has."""
     try:
-        if name in ("crf", "chunk_frames"):
+        if name in ("crf", "chunk_frames", "bbox_shift", "extra_margin"):
             number = float(text)
             if not number.is_integer():
                 raise ValueError
@@ -303,7 +303,7 @@ def _option_value(name: str, text: str, base: Path) -> Any:
     except (ValueError, ZeroDivisionError):
         kind = "a frame rate like 25 or 30000/1001" if name == "still_fps" else "a whole number"
         raise InputError(f"invalid options: {name}={text!r} is not {kind}") from None
-    if name == "checkpoint":
+    if name in ("checkpoint", "checkpoint_dir"):
         return str((base / Path(text).expanduser()).resolve())
     return text
 

@@ -17,6 +17,9 @@ from heygem_ops.timeline import LOOPS, PINGPONG
 
 _DEFAULTS = Settings.model_fields  # the dataclass defaults are the settings' own: one home for each
 _FACE = re.compile(r"^(largest|center|\d+)$")
+PARSING_MODES = ("jaw", "raw", "neck")  # MuseTalk's blending modes; see compose.paste.BLEND_REGIONS
+# options added after job ids were first handed out: part of a job's identity only when changed from the default
+_ADDED_LATER = ("bbox_shift", "extra_margin", "parsing_mode", "loop")
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -34,6 +37,10 @@ class GenerateOptions:
     crf: int = _DEFAULTS["x264_crf"].default  # libx264 quality (lower is better, 0-51)
     checkpoint: str | None = None  # engine weights file, for engines that have weights
     face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
+    checkpoint_dir: str | None = None  # engine weights folder, for engines with several files (musetalk)
+    bbox_shift: int = _DEFAULTS["bbox_shift"].default  # px, musetalk crop: moves the nose-bridge split (+ down)
+    extra_margin: int = _DEFAULTS["extra_margin"].default  # px, musetalk crop: added below the chin
+    parsing_mode: str = _DEFAULTS["parsing_mode"].default  # where a generated face is blended: jaw, raw, neck
     qa: bool = _DEFAULTS["qa"].default  # measure sync and fidelity of the output while it is composed
     loop: str = PINGPONG  # a template shorter than the audio repeats: pingpong (forward-backward) or plain
 
@@ -55,6 +62,12 @@ class GenerateOptions:
             problems.append(f"crf={self.crf} (use 0 to 51)")
         if self.loop not in LOOPS:
             problems.append(f"loop={self.loop!r} (use {' or '.join(LOOPS)})")
+        if not -200 <= self.bbox_shift <= 200:
+            problems.append(f"bbox_shift={self.bbox_shift} (use -200 to 200 px)")
+        if not 0 <= self.extra_margin <= 200:
+            problems.append(f"extra_margin={self.extra_margin} (use 0 to 200 px)")
+        if self.parsing_mode not in PARSING_MODES:
+            problems.append(f"parsing_mode={self.parsing_mode!r} (use one of {', '.join(PARSING_MODES)})")
         if problems:
             raise InputError("invalid options: " + "; ".join(problems))
 
@@ -73,6 +86,10 @@ class GenerateOptions:
             "crf": settings.x264_crf,
             "qa": settings.qa,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
+            "checkpoint_dir": str(settings.musetalk_dir) if settings.musetalk_dir else None,
+            "bbox_shift": settings.bbox_shift,
+            "extra_margin": settings.extra_margin,
+            "parsing_mode": settings.parsing_mode,
         }
         base.update({key: value for key, value in overrides.items() if value is not None})
         base["still_fps"] = frame_rate(base["still_fps"])
@@ -83,14 +100,16 @@ class GenerateOptions:
         return TrackerSpec(self.tracker, self.face, self.face_weights)
 
     def identity(self) -> dict[str, Any]:
-        """The options that change the output pixels: device, chunking, checkpoint path and QA do not.
+        """The options that change the output pixels: device, chunking, checkpoint paths and QA do not.
 
-        The default loop is left out, so jobs made before the option existed keep their ids.
+        Options added later count only when changed from their default, so older job ids still hold.
         """
         fields = dataclasses.asdict(self)
-        for name in ("device", "chunk_frames", "checkpoint", "face_weights", "qa"):
+        for name in ("device", "chunk_frames", "checkpoint", "face_weights", "qa", "checkpoint_dir"):
             fields.pop(name)
-        if self.loop == PINGPONG:
-            fields.pop("loop")
+        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        for name in _ADDED_LATER:
+            if fields[name] == defaults[name]:
+                fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
         return fields

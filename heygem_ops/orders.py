@@ -34,12 +34,14 @@ class ChunkInputs:
     mouth_width: the template's typical mouth width, so every chunk shapes against the same reference.
     audio_16k:   the job's 16 kHz speech (.npy), for engines that cut their own windows (mel).
     crops_path:  the template's cached face crops, None unless the engine asks for crops.
+    prepared_path: the engine's cached preparation of those crops (`face.prepared`), when it prepares.
     """
 
     audio: AudioFeatures
     mouth_width: float
     audio_16k: Path
     crops_path: Path | None = None
+    prepared_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ChunkOrder:
     video:    the template, whose frames compose decodes next to the encoder.
     progress_key, job_frames: where the chunk reports rendered frames (`progress.board`), of how many.
     qa:       measure the output's mouth and pixels while composing (`quality.chunk.ChunkMeter`).
+    blend:    where an image engine's patches are blended in (`compose.paste.BLEND_REGIONS`).
     """
 
     job_id: str
@@ -65,6 +68,7 @@ class ChunkOrder:
     progress_key: str
     job_frames: int
     qa: bool = False
+    blend: str = "jaw"
 
     @property
     def segment_path(self) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 
 from heygem_ops.atomic import write_atomically
 from heygem_ops.constants import ID_CHARS, SAMPLE_RATE
-from heygem_ops.engines.registry import EngineSpec
+from heygem_ops.engines.registry import EngineSpec, engine_weight_files
 from heygem_ops.errors import LimitExceededError, OutputPathError
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest, value_digest
@@ -58,7 +58,8 @@ class JobPlan:
     @property
     def engine(self) -> EngineSpec:
         """The engine this job runs, as a host keys its loaded models."""
-        return EngineSpec(self.options.engine, self.options.device, self.options.checkpoint)
+        options = self.options
+        return EngineSpec(options.engine, options.device, options.checkpoint, options.checkpoint_dir)
 
     @property
     def tracker(self) -> TrackerSpec:
@@ -76,8 +77,15 @@ def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) 
     identity = {"template": template_hash, "audio": audio_hash, "options": options.identity()}
     if options.checkpoint:
         identity["checkpoint"] = file_digest(Path(options.checkpoint))
+    if options.checkpoint_dir:
+        identity["checkpoint_dir"] = weights_digest(options.engine, options.checkpoint_dir)
     identity["pipeline"] = PIPELINE_VERSION
     return value_digest(identity)[:ID_CHARS]
+
+
+def weights_digest(engine: str, checkpoint_dir: str | Path) -> str:
+    """Content hash of the files engine `engine` loads from `checkpoint_dir` (memoised per file)."""
+    return value_digest([file_digest(path) for path in engine_weight_files(engine, checkpoint_dir)])
 
 
 def require_mp4_name(output: Path) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import ray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
@@ -56,6 +57,9 @@ class ModelActor:
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
         return self.host.infer(spec, batch)
+
+    def prepare(self, spec: EngineSpec, crops: np.ndarray) -> np.ndarray:
+        return self.host.prepare(spec, crops)
 
     def track(self, spec: TrackerSpec, video: VideoInfo) -> FaceTrack:
         return self.host.track(spec, video)
@@ -147,6 +151,9 @@ class RayHost:
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
         return self._call("infer", spec, batch)
+
+    def prepare(self, spec: EngineSpec, crops: np.ndarray) -> np.ndarray:
+        return self._call("prepare", spec, crops)
 
     def track(self, spec: TrackerSpec, video: VideoInfo, progress: Any = None) -> FaceTrack:
         return self._call("track", spec, video)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     qa_min_face_fraction: float = Field(0.9, description="share of output frames with a face")
 
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
+    musetalk_dir: Path | None = Field(None, description="MuseTalk's models folder (musetalkV15/, sd-vae/, whisper/)")
+    bbox_shift: int = Field(0, ge=-200, le=200, description="musetalk crop: px moving its nose-bridge split (+ down)")
+    extra_margin: int = Field(10, ge=0, le=200, description="musetalk crop: px added below the chin")
+    parsing_mode: str = Field("jaw", description="where an image engine's face is blended in: jaw, raw or neck")
     ray_address: str | None = Field(None, description="Ray cluster to join ('local' starts one)")
 
     # The web UI (`heygem ui`): HEYGEM_UI_* variables.

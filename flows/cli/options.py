@@ -10,6 +10,7 @@ import click
 
 from heygem_ops.engines.registry import available_engines
 from heygem_ops.face.trackers import available_trackers
+from heygem_ops.options import PARSING_MODES
 from heygem_ops.settings import Settings, get_settings
 
 
@@ -48,7 +49,7 @@ def tracker_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--engine, --device, --face, --tracker, --checkpoint, --ray: how the jobs' models run."""
+    """--engine, --device, --face, --tracker, --checkpoint(-dir), MuseTalk's crop and blend, --ray: how models run."""
     for option in reversed(
         [
             setting_option("--engine", setting="engine", callback=check_engine),
@@ -56,6 +57,10 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
             setting_option("--face", setting="face"),
             tracker_option,
             click.option("--checkpoint", type=click.Path(path_type=Path), help="Engine weights, e.g. wav2lip_gan.pth."),
+            setting_option("--checkpoint-dir", setting="musetalk_dir", type=click.Path(path_type=Path)),
+            setting_option("--bbox-shift", setting="bbox_shift", type=click.IntRange(-200, 200)),
+            setting_option("--extra-margin", setting="extra_margin", type=click.IntRange(0, 200)),
+            setting_option("--parsing-mode", setting="parsing_mode", type=click.Choice(PARSING_MODES)),
             ray_option,
         ]
     ):

@@ -38,7 +38,7 @@ from heygem_ops.settings import Settings
 log = get_logger("ui.jobs")
 
 MANIFEST_COLUMNS = ("template", "audio", "job_id", "engine", "tracker", "device", "face", "still_fps", "crf")
-DROPPED_COLUMNS = ("output", "checkpoint")  # server paths: a browser manifest may not choose them
+DROPPED_COLUMNS = ("output", "checkpoint", "checkpoint_dir")  # server paths: a browser manifest may not choose them
 ZIP_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -104,7 +104,7 @@ def plan_manifest(
     """A browser manifest whose template/audio cells name files uploaded with it (by file name).
 
     Cells are matched on their last path part; a row naming a file that was not uploaded is refused
-    (recorded as failed) and the rest run. `output` and `checkpoint` columns are ignored.
+    (recorded as failed) and the rest run. `output`, `checkpoint` and `checkpoint_dir` columns are ignored.
     """
     frame = _read_manifest(manifest)
     records, refused = [], []

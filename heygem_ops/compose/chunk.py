@@ -47,7 +47,7 @@ def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k:
     if update.landmarks is not None:
         return render_warp(frame, source, update.landmarks[k], float(update.activity[k]))
     if update.patches is not None and update.boxes is not None:
-        return paste_patch(frame, update.patches[k], update.boxes[k], source)
+        return paste_patch(frame, update.patches[k], update.boxes[k], source, update.blend)
     raise InternalError("mouth update carries neither landmarks nor patches")
 
 

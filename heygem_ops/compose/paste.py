@@ -6,6 +6,11 @@ video). So only the lower face is taken from the patch: the same polygon every e
 check uses (`face.regions.lower_face_polygon`), cut to the crop's lower half and faded to zero
 towards its edges. The patch is first shifted in colour so that, along that soft edge, it matches
 the template it fades into. Every pixel outside the polygon stays exactly the template's.
+
+The region follows MuseTalk's blending modes, drawn from landmarks instead of its face-parsing
+network: "jaw" (the default) the lower face with room for the chin to drop, which is the region the
+quality checks allow; "raw" only up to the jaw line itself; "neck" the lower face and the neck below
+the chin down to the box's edge (outside the quality checks' region: their PSNR counts it).
 """
 
 from __future__ import annotations
@@ -18,6 +23,25 @@ from heygem_ops.face.regions import lower_face_polygon, polygon_mask
 FEATHER = 0.08  # width of the soft edge, as a fraction of the box height
 GENERATED_FROM = 0.5  # the patch is used from this fraction of the box height down (its lower half)
 BAND = (0.05, 0.95)  # mask values that count as "the edge" where colours are compared
+BLEND_REGIONS = ("jaw", "raw", "neck")  # see the module docstring; options.PARSING_MODES names the same
+NECK_FROM = (4, 12)  # jaw points whose mean height is where the neck region starts
+
+
+def blend_region(
+    frame_shape: tuple[int, int], box: tuple[int, int, int, int], landmarks: np.ndarray, mode: str
+) -> np.ndarray:
+    """(h, w) bool: where in `box` the generated face may show, for blending mode `mode` (BLEND_REGIONS)."""
+    if mode not in BLEND_REGIONS:
+        raise ValueError(f"unknown blending mode {mode!r}; one of {BLEND_REGIONS}")
+    polygon = lower_face_polygon(landmarks, jaw_margin=0.0) if mode == "raw" else lower_face_polygon(landmarks)
+    inside = region_inside(frame_shape, box, polygon)
+    if mode == "neck":
+        x0, y0 = box[0], box[1]
+        jaw = landmarks[2:15]
+        left, right = int(np.floor(jaw[:, 0].min())) - x0, int(np.ceil(jaw[:, 0].max())) - x0
+        top = int(np.round(landmarks[list(NECK_FROM), 1].mean())) - y0
+        inside[max(top, 0) :, max(left, 0) : max(right, 0)] = True
+    return inside
 
 
 def region_inside(frame_shape: tuple[int, int], box: tuple[int, int, int, int], polygon: np.ndarray) -> np.ndarray:
@@ -74,11 +98,13 @@ def match_colour(patch: np.ndarray, template: np.ndarray, mask: np.ndarray) -> n
     return patch + shift.astype(np.float32)
 
 
-def paste_patch(frame: np.ndarray, patch: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
+def paste_patch(
+    frame: np.ndarray, patch: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, mode: str = "jaw"
+) -> np.ndarray:
     """A copy of `frame` (H, W, 3 uint8) with generated `patch` (S, S, 3 uint8) blended into `box`.
 
     box: (4,) x0, y0, x1, y1 in frame pixels, where the patch's crop was cut. landmarks: (68, 2) of
-    the template face in frame pixels (shapes the mask), or None.
+    the template face in frame pixels (shapes the mask), or None. mode: the blending region (BLEND_REGIONS).
     """
     if not np.isfinite(box).all():
         return frame
@@ -89,7 +115,7 @@ def paste_patch(frame: np.ndarray, patch: np.ndarray, box: np.ndarray, landmarks
         return frame
     height, width = y1 - y0, x1 - x0
     if landmarks is not None and np.isfinite(landmarks).all():
-        inside = region_inside(frame.shape[:2], (x0, y0, x1, y1), lower_face_polygon(landmarks))
+        inside = blend_region(frame.shape[:2], (x0, y0, x1, y1), landmarks, mode)
     else:
         inside = _fallback_region((height, width))
     mask = paste_mask(inside)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from heygem_ops.engines.base import Engine, EngineNeeds
@@ -22,7 +23,17 @@ class EngineSpec:
 
     name: str
     device: str = "auto"
-    checkpoint: str | None = None
+    checkpoint: str | None = None  # weights file, for engines whose `needs.weights` is "file"
+    checkpoint_dir: str | None = None  # weights folder, for engines whose `needs.weights` is "folder"
+
+    def weight_options(self) -> dict[str, str]:
+        """The weights argument the engine takes (`needs.weights`), when one is set."""
+        kind = engine_needs(self.name).weights
+        if kind == "file" and self.checkpoint:
+            return {"checkpoint": self.checkpoint}
+        if kind == "folder" and self.checkpoint_dir:
+            return {"checkpoint_dir": self.checkpoint_dir}
+        return {}
 
 
 _ENGINES: dict[str, EngineFactory] = {}
@@ -31,6 +42,7 @@ _ENGINES: dict[str, EngineFactory] = {}
 _BUILTINS = {
     "warp": ("heygem_ops.engines.warp", "WarpEngine"),
     "wav2lip": ("heygem_ops.engines.wav2lip", "Wav2LipEngine"),
+    "musetalk": ("heygem_ops.engines.musetalk", "MuseTalkEngine"),
 }
 
 
@@ -46,6 +58,12 @@ def available_engines() -> list[str]:
 def engine_needs(name: str) -> EngineNeeds:
     """What engine `name` asks the pipeline to prepare, read from its class without loading weights."""
     return getattr(_factory(name), "needs", EngineNeeds())
+
+
+def engine_weight_files(name: str, checkpoint_dir: str | Path) -> tuple[Path, ...]:
+    """The files of a weights folder that engine `name` loads (see `Engine.weight_files`)."""
+    files = getattr(_factory(name), "weight_files", None)
+    return tuple(files(Path(checkpoint_dir))) if files else ()
 
 
 def create_engine(name: str, device: torch.device | None, **options: Any) -> Engine:

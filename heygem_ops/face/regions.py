@@ -15,14 +15,14 @@ JAW_MARGIN = 0.30  # interocular distances added around the jaw line: room for t
 NOSE_CLEARANCE = 0.35  # fraction of the nose-to-lip distance kept free under the nostrils
 
 
-def lower_face_polygon(landmarks: np.ndarray) -> np.ndarray:
+def lower_face_polygon(landmarks: np.ndarray, jaw_margin: float = JAW_MARGIN) -> np.ndarray:
     """Closed polygon around mouth, cheeks and chin, below the nose. (68, 2) -> (K, 2) float32.
 
-    The jaw line (points 2-14) is pushed outward from the mouth by JAW_MARGIN interocular
+    The jaw line (points 2-14) is pushed outward from the mouth by `jaw_margin` interocular
     distances; the top edge runs just below the nostrils.
     """
     centre = landmarks[48:68].mean(axis=0)
-    margin = JAW_MARGIN * float(interocular(landmarks))
+    margin = jaw_margin * float(interocular(landmarks))
     jaw = landmarks[JAW[2:15]]
     outward = jaw - centre
     outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-6)

@@ -19,20 +19,18 @@ import numpy as np
 import torch
 
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate
+from heygem_ops.engines.batching import DTYPES, Batches, choose_precision, fit_batch, upload
 from heygem_ops.engines.wav2lip.checkpoint import GET_WEIGHTS, load_wav2lip
 from heygem_ops.engines.wav2lip.model import FACE_SIZE, MEL_BINS, MEL_STEPS, Wav2Lip
-from heygem_ops.errors import CheckpointError, EngineError, InputError, ResourceError
+from heygem_ops.errors import CheckpointError, EngineError
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import get_settings
 
 log = get_logger(__name__)
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # auto: fp16 on CUDA, fp32 on the CPU
 CPU_BATCH = 32  # faces per forward on the CPU: throughput measured flat from here up, memory is not
 MAX_BATCH = 512
-GPU_MEMORY_SHARE = 0.5  # of the free GPU memory that one batch may take
 BYTES_PER_FACE = {"fp32": 32 * 2**20, "fp16": 16 * 2**20, "bf16": 16 * 2**20}  # peak activations, generous
-_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
@@ -46,31 +44,16 @@ def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
     return Path(chosen).expanduser()
 
 
-def choose_precision(precision: str, device: torch.device) -> str:
-    """Resolve "auto" and refuse half precision where it does not run well (fp16 on the CPU)."""
-    if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}", hint=f"choose one of: {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "fp16" if device.type == "cuda" else "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise InputError("fp16 needs a CUDA device", hint="use fp32 (or bf16) on the CPU")
-    return precision
-
-
 def initial_batch_size(device: torch.device, precision: str) -> int:
     """Faces per forward: CPU_BATCH on the CPU; on a GPU what half its free memory holds (power of two)."""
-    if device.type != "cuda":
-        return CPU_BATCH
-    free, _ = torch.cuda.mem_get_info(device)
-    fits = int(free * GPU_MEMORY_SHARE // BYTES_PER_FACE[precision])
-    return max(1, min(MAX_BATCH, 1 << max(fits, 1).bit_length() - 1))
+    return fit_batch(device, BYTES_PER_FACE[precision], CPU_BATCH, MAX_BATCH)
 
 
 class Wav2LipEngine(Engine):
     """Lip sync by the Wav2Lip generator; weights from a public `wav2lip*.pth` checkpoint."""
 
     name = "wav2lip"
-    needs = EngineNeeds(crop_size=FACE_SIZE, mel=True)
+    needs = EngineNeeds(crop_size=FACE_SIZE, mel=True, weights="file")
 
     def __init__(
         self,
@@ -83,7 +66,7 @@ class Wav2LipEngine(Engine):
         self.checkpoint = resolve_checkpoint(checkpoint)
         self.precision = choose_precision(precision, self.device)
         self.model = self._place(load_wav2lip(self.checkpoint).fuse_batchnorm())
-        self.batch_size = batch_size or initial_batch_size(self.device, self.precision)
+        self.batches = Batches(self.device, batch_size or initial_batch_size(self.device, self.precision), "Wav2Lip")
         self._lock = threading.Lock()  # one forward at a time: chunks of a job call from several threads
         log.info("Wav2Lip %s on %s, %s, batch %d", self.checkpoint.name, self.device, self.precision, self.batch_size)
 
@@ -103,39 +86,28 @@ class Wav2LipEngine(Engine):
             patches[present] = self.generate(batch.crops[present], batch.mel[present])
         return MouthUpdate(present=present, patches=patches)
 
+    @property
+    def batch_size(self) -> int:
+        return self.batches.batch_size
+
+    @batch_size.setter
+    def batch_size(self, size: int) -> None:
+        self.batches.batch_size = size
+
     def generate(self, crops: np.ndarray, mels: np.ndarray) -> np.ndarray:
         """(N, 96, 96, 3) uint8 RGB crops + (N, 80, 16) float32 mel windows -> (N, 96, 96, 3) uint8 RGB.
 
         Runs in batches of `batch_size`; an out-of-memory error halves it (for this and every later
         call) and retries the same faces, down to one face at a time.
         """
-        out, start = [], 0
         with self._lock, torch.inference_mode():
-            while start < len(crops):
-                size = self.batch_size
-                try:
-                    out.append(self._forward(crops[start : start + size], mels[start : start + size]))
-                except torch.OutOfMemoryError as err:
-                    self._back_off(err)
-                    continue
-                start += size
+            out = self.batches.run(len(crops), lambda rows: self._forward(crops[rows], mels[rows]))
         return np.concatenate(out) if out else np.zeros((0, FACE_SIZE, FACE_SIZE, 3), dtype=np.uint8)
-
-    def _back_off(self, err: torch.OutOfMemoryError) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
-        if self.batch_size == 1:
-            raise ResourceError(
-                f"out of memory on {self.device} even with one face per batch",
-                hint="free the GPU (other processes), or run with --device cpu",
-            ) from err
-        self.batch_size //= 2
-        log.warning("Out of memory on %s; Wav2Lip batch size lowered to %d", self.device, self.batch_size)
 
     def _forward(self, crops: np.ndarray, mels: np.ndarray) -> np.ndarray:
         """One batch through the network; pre- and post-processing run on the device."""
-        faces = self._upload(crops)  # (B, 96, 96, 3) uint8 RGB
-        audio = self._upload(mels.astype(np.float32, copy=False)).reshape(-1, 1, MEL_BINS, MEL_STEPS)
+        faces = upload(crops, self.device)  # (B, 96, 96, 3) uint8 RGB
+        audio = upload(mels.astype(np.float32, copy=False), self.device).reshape(-1, 1, MEL_BINS, MEL_STEPS)
         reference = faces.permute(0, 3, 1, 2).flip(1).float().div_(255.0)  # RGB -> BGR, as in training
         masked = reference.clone()
         masked[:, :, FACE_SIZE // 2 :] = 0.0  # the network must draw the lower half from the audio
@@ -147,17 +119,10 @@ class Wav2LipEngine(Engine):
         pixels = predicted.float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
         return pixels.flip(1).permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
-    def _upload(self, array: np.ndarray) -> torch.Tensor:
-        """Host array -> device tensor; through pinned memory and an asynchronous copy on CUDA."""
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if self.device.type != "cuda":
-            return tensor
-        return tensor.pin_memory().to(self.device, non_blocking=True)
-
     @contextlib.contextmanager
     def _autocast(self) -> Iterator[None]:
         if self.precision == "fp32":
             yield
             return
-        with torch.autocast(device_type=self.device.type, dtype=_DTYPES[self.precision]):
+        with torch.autocast(device_type=self.device.type, dtype=DTYPES[self.precision]):
             yield
