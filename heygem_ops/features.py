@@ -54,8 +54,10 @@ class JobFeatures:
     crops_path: Path | None = None  # cache entry of the template's face crops, for engines that ask for them
 
 
-def track_cache_name(spec: TrackerSpec) -> str:
-    return f"track-{spec.name}-face{spec.face}-v{TRACK_VERSION}.npz"
+def track_cache_name(spec: TrackerSpec, size: tuple[int, int]) -> str:
+    """The cache entry of a track: per tracker, face choice and the (width, height) frames were tracked at,
+    so a job scaled by --max-size never borrows the landmarks of the full-size frames."""
+    return f"track-{spec.name}-face{spec.face}-{size[0]}x{size[1]}-v{TRACK_VERSION}.npz"
 
 
 def template_track(
@@ -67,10 +69,11 @@ def template_track(
 ) -> tuple[FaceTrack, Path, bool]:
     """The template's face track from the cache, or tracked now and cached. Returns (track, path, cached).
 
-    Keyed by content hash, tracker and face choice: a renamed or copied template is not tracked again.
+    Keyed by content hash, tracker, face choice and frame size: a renamed or copied template is not
+    tracked again.
     """
     cache = TemplateCache(get_settings().resolved_cache_dir)
-    name = track_cache_name(spec)
+    name = track_cache_name(spec, (video.width, video.height))
 
     def build() -> FaceTrack:
         log.info("Tracking faces in %d frames of %s", video.frame_count, video.path.name)
@@ -111,7 +114,8 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
         return None
     spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
     cache = TemplateCache(get_settings().resolved_cache_dir)
-    path, cached = template_crops(cache, plan.template_hash, plan.template, track, track_cache_name(spec), size)
+    name = track_cache_name(spec, (plan.template.width, plan.template.height))
+    path, cached = template_crops(cache, plan.template_hash, plan.template, track, name, size)
     log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
     return path
 

@@ -24,6 +24,8 @@ class GenerateOptions:
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     face: str = "largest"  # which face to animate: largest, center, or a size rank (0 = largest)
     still_fps: Fraction = Fraction(25)  # frame rate of the output when the template is a still image
+    video_fps: Fraction | None = None  # frame rate of the output when the template is a video; None keeps its own
+    max_size: int | None = None  # long side, px, templates are scaled down to; None: stills 1920, videos kept
     chunk_frames: int = 100  # output frames per chunk: bounds memory, unit of parallel work
     preset: str = "veryfast"  # libx264 preset
     crf: int = 18  # libx264 quality (lower is better, 0-51)
@@ -36,6 +38,10 @@ class GenerateOptions:
             problems.append(f"face={self.face!r} (use largest, center or a number)")
         if not Fraction(1) <= Fraction(self.still_fps) <= Fraction(120):
             problems.append(f"still_fps={self.still_fps} (use 1 to 120)")
+        if self.video_fps is not None and not Fraction(1) <= Fraction(self.video_fps) <= Fraction(120):
+            problems.append(f"video_fps={self.video_fps} (use 1 to 120)")
+        if self.max_size is not None and self.max_size < 16:
+            problems.append(f"max_size={self.max_size} (use at least 16 pixels)")
         if self.chunk_frames < 8:
             problems.append(f"chunk_frames={self.chunk_frames} (use at least 8)")
         if self.preset not in _PRESETS:
@@ -57,10 +63,12 @@ class GenerateOptions:
             "preset": settings.x264_preset,
             "crf": settings.x264_crf,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
+            "max_size": settings.max_size,
         }
         base.update({key: value for key, value in overrides.items() if value is not None})
-        if "still_fps" in base:
-            base["still_fps"] = Fraction(base["still_fps"]).limit_denominator(1001)
+        for rate in ("still_fps", "video_fps"):
+            if base.get(rate) is not None:
+                base[rate] = Fraction(base[rate]).limit_denominator(1001)
         return cls(**base)
 
     def identity(self) -> dict[str, Any]:
@@ -69,4 +77,9 @@ class GenerateOptions:
         for name in ("device", "chunk_frames", "checkpoint", "face_weights"):
             fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
+        for name in ("video_fps", "max_size"):  # unset: absent, so ids of jobs from before these options hold
+            if fields[name] is None:
+                fields.pop(name)
+        if self.video_fps is not None:
+            fields["video_fps"] = str(self.video_fps)
         return fields

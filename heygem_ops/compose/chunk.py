@@ -34,16 +34,23 @@ def segment_path(work_dir: Path, chunk: Chunk) -> Path:
 def chunk_frames(video: VideoInfo, chunk: Chunk, schedule: np.ndarray) -> Iterator[np.ndarray]:
     """Template frames for the output frames of `chunk`, in output order.
 
-    A sequential chunk streams; a chunk over a ping-pong turn (or a still) holds at most its own
-    template range, which `plan_chunks` bounds by the chunk size.
+    A chunk whose frames only move forward (in order, or repeating and skipping frames to follow a
+    variable-rate template or another output rate) streams. A chunk over a ping-pong turn (or a
+    still) holds the distinct frames it shows, at most its own frame count.
     """
-    frames = iter_frames(video, chunk.template_start, chunk.template_stop)
+    run = schedule[chunk.start : chunk.stop]
+    frames = enumerate(iter_frames(video, chunk.template_start, chunk.template_stop), chunk.template_start)
     if chunk.sequential:
-        yield from frames
+        yield from (frame for _, frame in frames)
         return
-    held = list(frames)
-    for index in schedule[chunk.start : chunk.stop]:
-        yield held[index - chunk.template_start]
+    shown = np.bincount(run - chunk.template_start, minlength=chunk.template_stop - chunk.template_start)
+    if (np.diff(run) >= 0).all():
+        for index, frame in frames:
+            yield from itertools.repeat(frame, int(shown[index - chunk.template_start]))
+        return
+    held = {index: frame for index, frame in frames if shown[index - chunk.template_start]}
+    for index in run:
+        yield held[int(index)]
 
 
 def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k: int) -> np.ndarray:

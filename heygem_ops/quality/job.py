@@ -28,5 +28,6 @@ def thresholds_from_settings(settings: Settings | None = None) -> QualityThresho
 def measure_job(plan: JobPlan, track_path: Path) -> QualityReport:
     """Score the job's output, reusing the template's cached face track (no second template pass)."""
     return measure_quality(
-        plan.output, plan.audio.path, plan.template.path, template_track=load_track(track_path), still_fps=plan.fps
-    )
+        plan.output, plan.audio.path, plan.template.path, template_track=load_track(track_path), still_fps=plan.fps,
+        reference=plan.template, schedule=plan.schedule,
+    )  # fmt: skip

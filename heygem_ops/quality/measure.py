@@ -43,11 +43,15 @@ def measure_quality(
     tracker: Tracker | None = None,
     template_track: FaceTrack | None = None,
     still_fps: Fraction = Fraction(25),
+    reference: VideoInfo | None = None,
+    schedule: np.ndarray | None = None,
 ) -> QualityReport:
     """Score the lip-synced `output` against its driving `audio` (and its `template`, when given).
 
     `tracker` defaults to the mesh tracker; `template_track` (the job's cached track) spares
     tracking the template again. `still_fps` is the rate a still-image template was shown at.
+    `reference` (the template as the job probed it: scaled, tone-mapped) and `schedule` (the job's
+    template frame per output frame) replace probing the template afresh and a plain ping-pong.
     Without a template, template_leak, psnr_outside and sharpness_ratio are None.
     """
     info = probe_video(output)
@@ -57,10 +61,10 @@ def measure_quality(
     if template is None:
         track = tracker.track(iter_frames(info))
     else:
-        reference = probe_video(template, still_fps=still_fps)
+        reference = reference or probe_video(template, still_fps=still_fps)
         template_track = template_track or tracker.track(iter_frames(reference))
         _check_track(template_track, reference)
-        schedule = frame_schedule(reference.frame_count, info.frame_count)
+        schedule = frame_schedule(reference.frame_count, info.frame_count) if schedule is None else schedule
         stats = PixelStats()
         frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats)
         track = tracker.track(frames)
