@@ -99,6 +99,7 @@ def bulk(
     tracker: str | None = None,
     checkpoint: str | None = None,
     face_weights: str | None = None,
+    max_size: int | None = None,
     ray_address: str | None = None,
     jobs_at_once: int | None = None,
     verify_outputs: bool = False,
@@ -110,8 +111,9 @@ def bulk(
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     defaults = GenerateOptions.from_settings(
-        engine=engine, device=device, face=face, tracker=tracker, checkpoint=checkpoint, face_weights=face_weights
-    )
+        engine=engine, device=device, face=face, tracker=tracker, checkpoint=checkpoint, face_weights=face_weights,
+        max_size=max_size,
+    )  # fmt: skip
     jobs = collect_jobs(out, defaults, manifest, templates, audios)
     store = ResultsStore(out)
     store.append([job.as_result() for job in jobs if isinstance(job, JobSpecError)])

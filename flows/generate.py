@@ -28,6 +28,8 @@ def generate(
     face: str | None = None,
     tracker: str | None = None,
     still_fps: float | None = None,
+    video_fps: float | None = None,
+    max_size: int | None = None,
     checkpoint: str | None = None,
     face_weights: str | None = None,
     preset: str | None = None,
@@ -41,7 +43,8 @@ def generate(
     """
     options = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
-        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames,
+        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, video_fps=video_fps,
+        max_size=max_size,
     )  # fmt: skip
     result = run_job(Path(template), Path(audio), Path(output), options, ray_address=ray_address)
     return result.as_row()

@@ -1,7 +1,7 @@
 """Job manifests in: a table of jobs (CSV, Parquet or JSON Lines), or HeyGem's batch shortcuts.
 
 A manifest row names a `template` and an `audio` (required), and optionally an `output`, a
-`job_id` and any `GenerateOptions` field (engine, tracker, device, face, still_fps, chunk_frames,
+`job_id` and any `GenerateOptions` field (engine, tracker, device, face, still_fps, video_fps, max_size, chunk_frames,
 preset, crf, checkpoint); empty cells take the defaults. Other columns are ignored (with a warning),
 so a manifest may carry the caller's own bookkeeping.
 
@@ -293,15 +293,15 @@ def _row_options(record: Mapping[str, Any], context: _Context) -> GenerateOption
 def _option_value(name: str, text: str, base: Path) -> Any:
     """Parse one option cell to the type its GenerateOptions field has."""
     try:
-        if name in ("crf", "chunk_frames"):
+        if name in ("crf", "chunk_frames", "max_size"):
             number = float(text)
             if not number.is_integer():
                 raise ValueError
             return int(number)
-        if name == "still_fps":
+        if name in ("still_fps", "video_fps"):
             return Fraction(text).limit_denominator(1001)
     except (ValueError, ZeroDivisionError):
-        kind = "a frame rate like 25 or 30000/1001" if name == "still_fps" else "a whole number"
+        kind = "a frame rate like 25 or 30000/1001" if name.endswith("fps") else "a whole number"
         raise InputError(f"invalid options: {name}={text!r} is not {kind}") from None
     if name == "checkpoint":
         return str((base / Path(text).expanduser()).resolve())

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from flows.cli.main import is_debug, quiet_prefect, reports_errors
-from flows.cli.options import as_strings, engine_options
+from flows.cli.options import as_strings, engine_options, max_size_option
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
 from heygem_ops.logs import get_logger
@@ -21,13 +21,21 @@ log = get_logger("cli")
 @click.option("--audio", "-a", required=True, type=click.Path(path_type=Path), help="Speech recording (or a video).")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="MP4 file to write.")
 @engine_options
-@click.option("--fps", "still_fps", type=click.FloatRange(1, 120), help="Output frame rate for image templates.")
+@click.option(
+    "--fps",
+    type=click.FloatRange(1, 120),
+    help="Output frame rate: an image template's (default 25), or a video's (default: its own; 30 halves 60).",
+)
+@max_size_option
 @click.option("--crf", type=click.IntRange(0, 51), help="Output quality, lower is better (default: 18).")
 @click.option("--preset", help="libx264 preset (default: veryfast).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
 @reports_errors
-def generate_command(template: Path, audio: Path, output: Path, as_json: bool, **options: object) -> None:
+def generate_command(
+    template: Path, audio: Path, output: Path, as_json: bool, fps: float | None, **options: object
+) -> None:
     """Lip-sync TEMPLATE to AUDIO and write OUTPUT."""
+    options.update(still_fps=fps, video_fps=fps)
     quiet_prefect(is_debug())
     with temporary_prefect_api():
         from flows.generate import generate

@@ -32,7 +32,7 @@ from heygem_ops.media.timestamps import frame_timestamps
 from heygem_ops.media.tonemap import HDR_TRANSFERS
 
 _REENCODE_HINT = "re-encode it (e.g. H.264 video, AAC or WAV audio)"
-_CONVERT_AUDIO = "WAV or M4A (AAC), e.g. ffmpeg -i INPUT -ar 16000 -ac 1 speech.wav"
+_CONVERT_AUDIO = "16-bit PCM WAV or M4A (AAC), e.g. ffmpeg -i INPUT -ar 16000 -ac 1 speech.wav"
 _CONVERT_VIDEO = "H.264 MP4, e.g. ffmpeg -i INPUT -c:v libx264 -pix_fmt yuv420p template.mp4"
 MIN_AUDIO_S = 0.04  # one frame at 25 fps: a shorter recording cannot drive a single output frame
 
