@@ -18,7 +18,7 @@ from av.video.stream import VideoStream
 
 from heygem_ops.media._av import open_input, video_stream
 from heygem_ops.media.probe import VideoInfo
-from heygem_ops.media.stills import load_still
+from heygem_ops.media.stills import still_picture
 from heygem_ops.media.timestamps import frame_timestamps
 from heygem_ops.media.tonemap import tone_map
 
@@ -36,7 +36,7 @@ def iter_frames(info: VideoInfo, start: int = 0, stop: int | None = None) -> Ite
     if start >= stop:
         return
     if info.is_still:
-        yield load_still(info.path, (info.width, info.height))
+        yield still_picture(info.path, (info.width, info.height))
         return
     table = frame_timestamps(info.path)
     with open_input(info.path) as container:
