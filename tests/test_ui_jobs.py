@@ -229,3 +229,11 @@ def test_importing_the_ui_package_does_not_import_gradio() -> None:
 
     code = "import sys, flows.ui, flows.ui.jobs, flows.ui.uploads, flows.ui.history; print('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_the_size_choice_reaches_the_job_options() -> None:
+    """Issue 13: the UI's "Largest side" dropdown (0: the default) becomes GenerateOptions.max_size."""
+    from flows.ui.common import choices_from
+
+    assert choices_from("warp", "cpu", "largest", 18, 25, 1280).options().max_size == 1280
+    assert choices_from("warp", "cpu", "largest", 18, 25, 0).options().max_size is None

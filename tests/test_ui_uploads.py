@@ -9,7 +9,14 @@ import pytest
 
 from flows.ui.uploads import STORED_NAME, UploadStore, clean_label, sniff
 from heygem_ops.errors import InputError, LimitExceededError, UnreadableMediaError
-from tests.media_factory import make_audio, make_random_bytes, make_still, make_truncated, make_video
+from tests.media_factory import (
+    make_audio,
+    make_random_bytes,
+    make_still,
+    make_truncated,
+    make_video,
+    make_voice_message,
+)
 
 
 @pytest.fixture
@@ -71,6 +78,27 @@ def test_templates_and_audio_are_stored_under_generated_names(store: UploadStore
     assert [u.label for u in uploaded] == ["passwd.png", "speech.wav", "clip.mp4"]  # labels only, never paths
     assert sorted(p.name for p in store.folder.iterdir() if p.suffix != ".jsonl") == sorted(u.name for u in uploaded)
     assert uploaded[1].duration_s == pytest.approx(1.0, abs=0.05) and uploaded[0].duration_s is None
+
+
+def test_phone_photos_and_voice_messages_are_accepted(store: UploadStore, tmp_path: Path) -> None:
+    """Issue 13: an iPhone HEIC, an AMR and an Opus voice message in Ogg and in WebM."""
+    from PIL import Image
+
+    make_still(tmp_path / "p.png", size=(64, 48))
+    Image.open(tmp_path / "p.png").save(tmp_path / "IMG_1.HEIC")
+    amr = make_voice_message(tmp_path / "v.amr", codec="libopencore_amrnb", sample_rate=8000)
+    ogg = make_voice_message(tmp_path / "v.opus", codec="libopus", sample_rate=48000)
+    webm = make_voice_message(tmp_path / "v.webm", codec="libopus", sample_rate=48000)
+    uploaded = [
+        store.ingest(tmp_path / "IMG_1.HEIC", "template"),
+        *(store.ingest(path, "audio") for path in (amr, ogg, webm)),
+        store.ingest(webm, "media"),
+    ]
+    assert [Path(u.name).suffix for u in uploaded] == [".heic", ".amr", ".opus", ".webm", ".webm"]
+    assert [u.family for u in uploaded] == ["image", "audio", "audio", "audio", "audio"]
+    assert all(u.duration_s == pytest.approx(1.0, abs=0.06) for u in uploaded[1:])
+    with pytest.raises(InputError, match="no video stream"):
+        store.ingest(webm, "template")
 
 
 def test_the_extension_comes_from_the_content_not_the_name(store: UploadStore, tmp_path: Path) -> None:
