@@ -34,6 +34,7 @@ from heygem_ops.errors import LimitExceededError
 from heygem_ops.media import decode_audio, iter_frames, probe_audio, probe_video
 from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import plan_job
+from heygem_ops.quality import measure_quality
 from heygem_ops.settings import get_settings
 
 pytestmark = pytest.mark.timeout(300)
@@ -227,6 +228,8 @@ def test_4k60_phone_video_scaled_and_halved(media_dir, tmp_path, quick) -> None:
     result = generate(clip, speech, output, GenerateOptions.from_settings(max_size=1280, video_fps=30))
     assert result.succeeded and (result.width, result.height, result.frames) == (1280, 720, 30)
     assert_output_contract(output, width=1280, height=720, fps=Fraction(30), audio_seconds=1.0)
+    report = measure_quality(output, speech, clip)  # as `heygem eval` does: finds the scale and the rate itself
+    assert report.face_fraction == 1.0 and report.psnr_outside > 30, report.summary()
 
 
 def test_variable_frame_rate_output_follows_the_real_timestamps(tmp_path) -> None:

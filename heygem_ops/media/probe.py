@@ -6,6 +6,7 @@ summary or raise the `InputError` subclass that tells the user what to fix.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -102,7 +103,7 @@ def probe_video(
         check_decode_pixels(path, context.width * context.height, max_decode_pixels)
         stored = (context.width, context.height)
         size = scaled_size(*stored, long_side_limit(False, max_size))  # a turn swaps the sides, not the area
-        check_pixels(path, size[0] * size[1], max_pixels)
+        check_pixels(path, size[0] * size[1], max_pixels, size)
         rotation = _first_frame_rotation(path, container, stream)
         upright = stored if rotation in (0, 180) else stored[::-1]
         size = size if rotation in (0, 180) else size[::-1]
@@ -176,13 +177,17 @@ def _audio_duration(container: InputContainer, stream: Stream) -> float:
     return float(sum(packet.duration or 0 for packet in packets) * stream.time_base)
 
 
-def check_pixels(path: Path, pixels: int, max_pixels: int | None) -> None:
-    """Refuse frames of more than `max_pixels` (None: no limit) to work on, naming the fixes."""
+def check_pixels(path: Path, pixels: int, max_pixels: int | None, size: tuple[int, int] | None = None) -> None:
+    """Refuse frames of more than `max_pixels` (None: no limit) to work on, naming the fixes; with the
+    frame's `size` (width, height), the hint names a --max-size that fits."""
     if max_pixels is not None and pixels > max_pixels:
+        fits = 1920
+        if size is not None:
+            fits = min(fits, int(math.sqrt(max_pixels * max(size) / min(size))) // 16 * 16)
         raise LimitExceededError(
             f"has {pixels} pixels per frame, over the {max_pixels} limit",
             path=path,
-            hint="scale it down with --max-size (e.g. --max-size 1920) or raise HEYGEM_MAX_PIXELS",
+            hint=f"scale it down with --max-size (e.g. --max-size {fits}) or raise HEYGEM_MAX_PIXELS",
         )
 
 

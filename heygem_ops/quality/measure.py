@@ -18,6 +18,7 @@ from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
 from heygem_ops.media import VideoInfo, decode_audio, iter_frames, probe_video
+from heygem_ops.plan import template_forward
 from heygem_ops.quality.correlation import best_sync, pearson
 from heygem_ops.quality.pixels import PixelStats, scheduled_frames
 from heygem_ops.quality.report import QualityReport
@@ -61,10 +62,12 @@ def measure_quality(
     if template is None:
         track = tracker.track(iter_frames(info))
     else:
-        reference = reference or probe_video(template, still_fps=still_fps)
+        reference = reference or _reference(template, still_fps, info)
         template_track = template_track or tracker.track(iter_frames(reference))
         _check_track(template_track, reference)
-        schedule = frame_schedule(reference.frame_count, info.frame_count) if schedule is None else schedule
+        if schedule is None:
+            forward = template_forward(reference, info.fps)
+            schedule = frame_schedule(reference.frame_count, info.frame_count, forward)
         stats = PixelStats()
         frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats)
         track = tracker.track(frames)
@@ -108,6 +111,16 @@ def _template_leak(output_mouth: np.ndarray, template_mouth: np.ndarray, schedul
     first = np.flatnonzero(schedule == np.arange(len(schedule)))
     r = pearson(output_mouth[first], template_mouth[schedule[first]])
     return 0.0 if np.isnan(r) else r
+
+
+def _reference(template: Path, still_fps: Fraction, output: VideoInfo) -> VideoInfo:
+    """The template as the job saw it: scaled down to the output's long side when the job scaled it
+    (--max-size), so template and output frames compare pixel for pixel."""
+    reference = probe_video(template, still_fps=still_fps)
+    long_side = max(output.width, output.height)
+    if max(reference.width, reference.height) > long_side + 1:  # more than an odd side cropped to even
+        reference = probe_video(template, still_fps=still_fps, max_size=long_side)
+    return reference
 
 
 def _check_track(track: FaceTrack, info: VideoInfo) -> None:
