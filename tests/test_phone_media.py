@@ -164,6 +164,21 @@ def test_the_pixel_limit_applies_to_the_working_size(tmp_path, monkeypatch) -> N
     frames = list(iter_frames(plan.template))
     assert [f.shape for f in frames] == [(80, 100, 3)] * 5 and [read_index(f) for f in frames] == list(range(5))
     assert GenerateOptions(max_size=100).identity() != GenerateOptions().identity()
+    turned = make_video(tmp_path / "r.mov", size=(200, 160), frames=3, rotation=90)  # a phone held upright
+    info = plan_job(turned, audio, tmp_path / "o.mp4", GenerateOptions(max_size=101)).template
+    assert (info.width, info.height, info.decoded_size) == (100, 80, (200, 160))
+    assert [read_index(f) for f in iter_frames(info)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("size", "max_size", "scaled"),
+    [((4032, 3024), 1920, (1920, 1440)), ((3024, 4032), 1003, (752, 1002)), ((1921, 1081), 1920, (1920, 1080)),
+     ((640, 480), 1920, (640, 480)), ((641, 481), None, (641, 481))],
+)  # fmt: skip
+def test_scaled_sizes_keep_the_aspect_with_even_sides(size, max_size, scaled) -> None:
+    from heygem_ops.media.scale import scaled_size
+
+    assert scaled_size(*size, max_size) == scaled
 
 
 # ---- phone videos -------------------------------------------------------------------------------

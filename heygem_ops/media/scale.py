@@ -27,10 +27,10 @@ def scaled_size(width: int, height: int, max_size: int | None) -> tuple[int, int
     """
     if max_size is None or max(width, height) <= max_size:
         return width, height
-    scale = max_size / max(width, height)
-    return _even(width * scale), _even(height * scale)
+    scale, cap = max_size / max(width, height), max_size - max_size % 2
+    return _even(width * scale, cap), _even(height * scale, cap)
 
 
-def _even(length: float) -> int:
-    """The nearest even whole number not below 2 (yuv420p needs even sides)."""
-    return max(2, 2 * round(length / 2))
+def _even(length: float, cap: int) -> int:
+    """The nearest even whole number from 2 to `cap` (yuv420p needs even sides; the long side stays within)."""
+    return min(cap, max(2, 2 * round(length / 2)))
