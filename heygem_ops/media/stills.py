@@ -10,6 +10,7 @@ decoded straight to about the size asked for where the format allows it (JPEG's 
 from __future__ import annotations
 
 import struct
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -91,10 +92,15 @@ def _still_picture(path: str, size: tuple[int, int], file_size: int, mtime_ns: i
 @contextmanager
 def _opened(path: Path) -> Iterator[Image.Image]:
     """`Image.open(path)`, with Pillow's decompression-bomb guard re-raised as a LimitExceededError and
-    the non-OSError exceptions its decoders raise on damaged files as an UnreadableMediaError."""
+    the non-OSError exceptions its decoders raise on damaged files as an UnreadableMediaError.
+
+    Pillow's warning for pictures over 89 MP is silenced: HEYGEM_MAX_DECODE_PIXELS decides below its
+    hard limit (179 MP), and a 108 MP phone photo is no attack."""
     try:
-        with Image.open(path) as image:
-            yield image
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
     except _DAMAGED as err:
         raise UnreadableMediaError(f"is a damaged image ({err})", path=path, hint=_REEXPORT_HINT) from err
     except Image.DecompressionBombError as err:
