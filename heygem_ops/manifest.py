@@ -43,9 +43,8 @@ REQUIRED_COLUMNS = ("template", "audio")
 JOB_COLUMNS = (*REQUIRED_COLUMNS, "output", "job_id")
 OPTION_COLUMNS = tuple(field.name for field in dataclasses.fields(GenerateOptions))
 MANIFEST_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-TEMPLATE_SUFFIXES = frozenset(
-    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".heic", ".heif", ".avif"}
-)
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"})
+TEMPLATE_SUFFIXES = VIDEO_SUFFIXES | {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".heic", ".heif", ".avif"}
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".webm", ".amr", ".awb"})
 SHORT_ID_CHARS = 10  # hex of the job-id hash in default output names: 40 bits, no clash in millions of jobs
 
