@@ -8,8 +8,9 @@ cache (the face is tracked). Warm: the same template again (track cached). The r
 own time (decode..encode, as the flow reports it) over the floor. Fixed start-up — process launch
 to the job's first stage: imports, Prefect's API, compose workers, model load — is printed on its
 own, with the temporary API the CLI starts by default and with a Prefect server already running
-(PREFECT_API_URL, as deployments and the web UI use). Quality scoring (an extra tracker pass) is off
-here; its cost is printed separately.
+(PREFECT_API_URL, as deployments and the web UI use). The ratios are of jobs with quality scoring
+off; the default job (scoring on, measured during compose) is run too and printed beside them, with
+what scoring adds per minute of output and as a share of the job.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ def measure(name: str, template: Path, audio: Path, root: Path) -> list[tuple[st
         floor = floor_seconds(template, audio, int(job["frames"]), floor_out)
         rows.append((state, job["total_s"], floor, job["startup_s"]))
     qa = run_cli_job(template, audio, root / f"qa-{name}.mp4", home)
-    print(f"  {name}: quality scoring adds {qa['quality_s']:.1f} s per job when on (HEYGEM_QA, default on)")
+    added = qa["total_s"] - rows[-1][1]
+    per_minute = 60.0 * added / float(qa["duration_s"])
+    print(
+        f"  {name}: default job (quality scoring on, warm) {qa['total_s']:.1f} s: scoring adds {added:+.1f} s "
+        f"({per_minute:+.1f} s per minute of output, {100 * added / rows[-1][1]:+.0f} % of the job); "
+        f"its own stage {qa['quality_s']:.2f} s"
+    )
     return rows
 
 

@@ -17,8 +17,9 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.job import current_flow_run_id, run_job
+from flows.job import TaskStages, current_flow_run_id
 from heygem_ops.errors import HeyGemError, InternalError
+from heygem_ops.job import JobRun
 from heygem_ops.manifest import Job, JobSpec, JobSpecError, jobs_from_pairs, pending, read_jobs
 from heygem_ops.options import GenerateOptions
 from heygem_ops.results import JobResult
@@ -39,15 +40,21 @@ def collect_jobs(
 
 
 def attempt(spec: JobSpec, ray_address: str | None) -> JobResult:
-    """Run one job; any failure becomes its failed row instead of stopping the batch."""
+    """Run one job; any failure becomes its failed row (with the stage times it got to), not the batch's end."""
+    run: JobRun | None = None
     try:
         spec.output.parent.mkdir(parents=True, exist_ok=True)
-        return run_job(
-            spec.template, spec.audio, spec.output, spec.options, ray_address=ray_address, job_id=spec.job_id
+        stages, flow_run_id = TaskStages(ray_address), current_flow_run_id()
+        run = JobRun(
+            stages, spec.template, spec.audio, spec.output, spec.options, job_id=spec.job_id, flow_run_id=flow_run_id
         )
+        return run.run()
     except Exception as error:
-        failed = JobResult(spec.job_id, str(spec.template), str(spec.audio), str(spec.output))
-        failed.flow_run_id = current_flow_run_id()
+        if run is None:
+            failed = JobResult(spec.job_id, str(spec.template), str(spec.audio), str(spec.output))
+            failed.flow_run_id = current_flow_run_id()
+        else:
+            failed = run.result
         cause = error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}")
         failed.fail(cause)
         return failed

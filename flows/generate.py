@@ -8,8 +8,9 @@ from typing import Any
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.job import run_job
+from flows.job import TaskStages, current_flow_run_id
 from heygem_ops.compose.workers import chunks_in_flight
+from heygem_ops.job import JobRun
 from heygem_ops.options import GenerateOptions
 
 
@@ -46,5 +47,6 @@ def generate(
         face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, video_fps=video_fps,
         max_size=max_size,
     )  # fmt: skip
-    result = run_job(Path(template), Path(audio), Path(output), options, ray_address=ray_address)
-    return result.as_row()
+    stages = TaskStages(ray_address)
+    run = JobRun(stages, Path(template), Path(audio), Path(output), options, flow_run_id=current_flow_run_id())
+    return run.run().as_row()

@@ -11,8 +11,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.features import PreparedTemplate, prepare_template
-from heygem_ops.hosting import host_for
 from heygem_ops.manifest import TEMPLATE_SUFFIXES, expand_media
+from heygem_ops.options import GenerateOptions
+from heygem_ops.placement import host_for
 from tasks.policy import STAGE_POLICY
 
 
@@ -24,12 +25,22 @@ def prepare_one(template: Path, spec: TrackerSpec, ray_address: str | None, stil
 
 @flow(name="prepare", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def prepare(
-    templates: list[str], tracker: str = "mesh", face: str = "largest", ray_address: str | None = None
+    templates: list[str],
+    tracker: str | None = None,
+    face: str | None = None,
+    face_weights: str | None = None,
+    still_fps: float | None = None,
+    ray_address: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Warm the cache for every template file, folder or glob in `templates`; one row per template."""
+    """Warm the cache for every template file, folder or glob in `templates`; one row per template.
+
+    Options left as None take the HEYGEM_* settings, as a batch's jobs do, so the tracks warmed here
+    are the ones the batch reads.
+    """
     files = sorted({file for item in templates for file in expand_media(item, TEMPLATE_SUFFIXES, "template")})
-    spec = TrackerSpec(tracker, face)
-    futures = [prepare_one.submit(file, spec, ray_address, Fraction(25)) for file in files]
+    options = GenerateOptions.from_settings(tracker=tracker, face=face, face_weights=face_weights, still_fps=still_fps)
+    spec = options.tracker_spec()
+    futures = [prepare_one.submit(file, spec, ray_address, options.still_fps) for file in files]
     return [
         {"template": str(p.template), "frames": p.frames, "face_frames": p.face_frames, "cached": p.was_cached}
         for p in (future.result() for future in futures)

@@ -11,7 +11,8 @@ from fractions import Fraction
 
 import numpy as np
 
-SAMPLE_RATE = 16000  # Hz, the rate every feature is computed at
+from heygem_ops.constants import SAMPLE_RATE
+
 HOP = 160  # samples: 10 ms between analysis frames
 WINDOW = 400  # samples: 25 ms analysis window
 SPEECH_BAND = (300.0, 3400.0)  # Hz: where vowel formants carry the energy that moves the jaw

@@ -6,9 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,13 +19,13 @@ from heygem_ops.face.landmarks import mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest
+from heygem_ops.host import ModelHost
 from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo, probe_video
+from heygem_ops.media.segments import EncodeSettings
+from heygem_ops.orders import ChunkInputs, ChunkOrder
 from heygem_ops.plan import JobPlan
 from heygem_ops.settings import get_settings
-
-if TYPE_CHECKING:
-    from heygem_ops.hosting import ModelHost
 
 log = get_logger(__name__)
 TRACK_VERSION = "1"  # bump when tracking changes, so stale tracks are rebuilt
@@ -37,7 +35,7 @@ TRACK_VERSION = "1"  # bump when tracking changes, so stale tracks are rebuilt
 class JobFeatures:
     """What inference and compose need beyond the plan.
 
-    track_path:   the cached face track of the template (load with `load_track`).
+    track_path:   the cached face track of the template (load with `face.track.load_track`).
     audio:        per-output-frame audio features.
     mouth_width:  the template's median mouth width, in interocular distances.
     track_cached: True when the track came from the cache (no face detection ran).
@@ -112,9 +110,8 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
     size = engine_needs(plan.options.engine).crop_size
     if size is None:
         return None
-    spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
     cache = TemplateCache(get_settings().resolved_cache_dir)
-    name = track_cache_name(spec, (plan.template.width, plan.template.height))
+    name = track_cache_name(plan.tracker, (plan.template.width, plan.template.height))
     path, cached = template_crops(cache, plan.template_hash, plan.template, track, name, size)
     log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
     return path
@@ -123,8 +120,7 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
 def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], None] | None = None) -> JobFeatures:
     """Run the feature stage for `plan`; raises NoFaceError when the template never shows a face."""
     started = time.perf_counter()
-    spec = TrackerSpec(plan.options.tracker, plan.options.face, plan.options.face_weights)
-    track, path, cached = template_track(plan.template, plan.template_hash, spec, host, progress)
+    track, path, cached = template_track(plan.template, plan.template_hash, plan.tracker, host, progress)
     seconds = time.perf_counter() - started
     present = track.present
     if not present.any():
@@ -140,11 +136,33 @@ def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], N
     return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops)
 
 
-def load_track(path: Path) -> FaceTrack:
-    """A cached track file, kept in memory so the chunks of a job read it once per process."""
-    return _load_track(str(path), path.stat().st_mtime_ns)
+def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]:
+    """Cut the plan and the features into one small work order per chunk, once per job.
 
-
-@lru_cache(maxsize=8)
-def _load_track(path: str, mtime_ns: int) -> FaceTrack:
-    return FaceTrack.load(Path(path))
+    The one place where per-frame inputs are sliced for a chunk: a new one is a field of
+    `ChunkInputs` and a slice here.
+    """
+    encode = EncodeSettings(plan.options.preset, plan.options.crf)
+    return tuple(
+        ChunkOrder(
+            job_id=plan.job_id,
+            chunk=chunk,
+            frames=plan.schedule[chunk.start : chunk.stop],  # a slice pickles as its own frames only
+            video=plan.template,
+            fps=plan.fps,
+            encode=encode,
+            work_dir=plan.work_dir,
+            track_path=features.track_path,
+            engine=plan.engine,
+            inputs=ChunkInputs(
+                audio=features.audio.window(chunk.start, chunk.stop),
+                mouth_width=features.mouth_width,
+                audio_16k=plan.audio_16k,
+                crops_path=features.crops_path,
+            ),
+            progress_key=plan.progress_key,
+            job_frames=plan.frame_count,
+            qa=plan.options.qa,
+        )
+        for chunk in plan.chunks
+    )

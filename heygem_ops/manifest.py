@@ -22,13 +22,13 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from heygem_ops.constants import ID_CHARS, frame_rate
 from heygem_ops.errors import HeyGemError, InputError, OutputPathError
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.logs import get_logger
@@ -300,7 +300,7 @@ def _option_value(name: str, text: str, base: Path) -> Any:
                 raise ValueError
             return int(number)
         if name in ("still_fps", "video_fps"):
-            return Fraction(text).limit_denominator(1001)
+            return frame_rate(text)
     except (ValueError, ZeroDivisionError):
         kind = "a frame rate like 25 or 30000/1001" if name.endswith("fps") else "a whole number"
         raise InputError(f"invalid options: {name}={text!r} is not {kind}") from None
@@ -312,7 +312,7 @@ def _option_value(name: str, text: str, base: Path) -> Any:
 def _row_identity(record: Mapping[str, Any]) -> str:
     """An id for a row that has no job identity: a hash of its cells, stable across reruns."""
     cells = {str(key): _cell(value) for key, value in record.items()}
-    return value_digest({"manifest_row": cells})[:20]
+    return value_digest({"manifest_row": cells})[:ID_CHARS]
 
 
 def _collapse_duplicates(jobs: list[Job]) -> list[Job]:

@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from heygem_ops.constants import SAMPLE_RATE
+
 
 def exact_div(x: int, y: int) -> int:
     """x / y, asserting that it divides exactly (constants below must line up with each other)."""
@@ -24,7 +26,6 @@ def exact_div(x: int, y: int) -> int:
     return x // y
 
 
-SAMPLE_RATE = 16000  # Hz
 N_FFT = 800  # samples per FFT: 50 ms
 WIN_LENGTH = 800  # samples: the Hann window spans the whole FFT
 HOP = 200  # samples between columns: 12.5 ms

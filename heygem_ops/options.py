@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from heygem_ops.constants import STILL_FPS, frame_rate
+from heygem_ops.engines.registry import available_engines
 from heygem_ops.errors import InputError
+from heygem_ops.face.trackers import TrackerSpec, available_trackers
 from heygem_ops.settings import Settings, get_settings
 
+_DEFAULTS = Settings.model_fields  # the dataclass defaults are the settings' own: one home for each
 _FACE = re.compile(r"^(largest|center|\d+)$")
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -19,21 +23,26 @@ _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "s
 class GenerateOptions:
     """Options of one job; everything that changes the output is part of the job's identity."""
 
-    engine: str = "warp"  # lip-sync engine name (see available_engines())
-    tracker: str = "mesh"  # face tracker backend: mesh or fan
-    device: str = "auto"  # auto, cpu, cuda, cuda:N
-    face: str = "largest"  # which face to animate: largest, center, or a size rank (0 = largest)
-    still_fps: Fraction = Fraction(25)  # frame rate of the output when the template is a still image
+    engine: str = _DEFAULTS["engine"].default  # lip-sync engine name (see available_engines())
+    tracker: str = _DEFAULTS["tracker"].default  # face tracker backend (see available_trackers())
+    device: str = _DEFAULTS["device"].default  # auto, cpu, cuda, cuda:N
+    face: str = _DEFAULTS["face"].default  # which face to animate: largest, center, or a size rank (0 = largest)
+    still_fps: Fraction = STILL_FPS  # frame rate of the output when the template is a still image
     video_fps: Fraction | None = None  # frame rate of the output when the template is a video; None keeps its own
-    max_size: int | None = None  # long side, px, templates are scaled down to; None: stills 1920, videos kept
-    chunk_frames: int = 100  # output frames per chunk: bounds memory, unit of parallel work
-    preset: str = "veryfast"  # libx264 preset
-    crf: int = 18  # libx264 quality (lower is better, 0-51)
+    max_size: int | None = _DEFAULTS["max_size"].default  # long side templates are scaled to; None: stills 1920
+    chunk_frames: int = _DEFAULTS["chunk_frames"].default  # output frames per chunk: bounds memory, unit of work
+    preset: str = _DEFAULTS["x264_preset"].default  # libx264 preset
+    crf: int = _DEFAULTS["x264_crf"].default  # libx264 quality (lower is better, 0-51)
     checkpoint: str | None = None  # engine weights file, for engines that have weights
     face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
+    qa: bool = _DEFAULTS["qa"].default  # measure sync and fidelity of the output while it is composed
 
     def __post_init__(self) -> None:
         problems = []
+        if self.engine not in available_engines():
+            problems.append(f"engine={self.engine!r} (use one of {', '.join(available_engines())})")
+        if self.tracker not in available_trackers():
+            problems.append(f"tracker={self.tracker!r} (use one of {', '.join(available_trackers())})")
         if not _FACE.match(self.face):
             problems.append(f"face={self.face!r} (use largest, center or a number)")
         if not Fraction(1) <= Fraction(self.still_fps) <= Fraction(120):
@@ -58,23 +67,30 @@ class GenerateOptions:
         base: dict[str, Any] = {
             "engine": settings.engine,
             "tracker": settings.tracker,
+            "face": settings.face,
+            "still_fps": settings.still_fps,
             "device": settings.device,
             "chunk_frames": settings.chunk_frames,
             "preset": settings.x264_preset,
             "crf": settings.x264_crf,
+            "qa": settings.qa,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
             "max_size": settings.max_size,
         }
         base.update({key: value for key, value in overrides.items() if value is not None})
-        for rate in ("still_fps", "video_fps"):
-            if base.get(rate) is not None:
-                base[rate] = Fraction(base[rate]).limit_denominator(1001)
+        base["still_fps"] = frame_rate(base["still_fps"])
+        if base.get("video_fps") is not None:
+            base["video_fps"] = frame_rate(base["video_fps"])
         return cls(**base)
 
+    def tracker_spec(self) -> TrackerSpec:
+        """The tracker this job's template is tracked with: the key of its cached track."""
+        return TrackerSpec(self.tracker, self.face, self.face_weights)
+
     def identity(self) -> dict[str, Any]:
-        """The options that change the output pixels: device, chunking and checkpoint path do not."""
+        """The options that change the output pixels: device, chunking, checkpoint path and QA do not."""
         fields = dataclasses.asdict(self)
-        for name in ("device", "chunk_frames", "checkpoint", "face_weights"):
+        for name in ("device", "chunk_frames", "checkpoint", "face_weights", "qa"):
             fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
         for name in ("video_fps", "max_size"):  # unset: absent, so ids of jobs from before these options hold

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from heygem_ops.atomic import write_atomically
-from heygem_ops.audio import SAMPLE_RATE
+from heygem_ops.constants import ID_CHARS, SAMPLE_RATE
+from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.errors import LimitExceededError, OutputPathError
+from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.logs import get_logger
 from heygem_ops.media.audio_io import decode_audio
@@ -58,6 +60,21 @@ class JobPlan:
     chunks: tuple[Chunk, ...]
     duration_s: float  # of the decoded driving audio: the output's length
 
+    @property
+    def engine(self) -> EngineSpec:
+        """The engine this job runs, as a host keys its loaded models."""
+        return EngineSpec(self.options.engine, self.options.device, self.options.checkpoint)
+
+    @property
+    def tracker(self) -> TrackerSpec:
+        """The tracker that follows this job's face, as a host keys its loaded trackers."""
+        return self.options.tracker_spec()
+
+    @property
+    def progress_key(self) -> str:
+        """The key under which this job's stages report progress (`progress.board`): its output path."""
+        return str(self.output)
+
 
 def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) -> str:
     """A job's id: the hash of its input contents and the options that change the output."""
@@ -65,7 +82,7 @@ def job_identity(template_hash: str, audio_hash: str, options: GenerateOptions) 
     if options.checkpoint:
         identity["checkpoint"] = file_digest(Path(options.checkpoint))
     identity["pipeline"] = PIPELINE_VERSION
-    return value_digest(identity)[:20]
+    return value_digest(identity)[:ID_CHARS]
 
 
 def require_mp4_name(output: Path) -> None:

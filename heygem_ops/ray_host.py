@@ -14,26 +14,24 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import ray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
-from heygem_ops.compose.chunk import Segment, render_chunk
+from heygem_ops.compose.chunk import render_chunk
 from heygem_ops.engines.base import InferenceBatch, MouthUpdate
 from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.errors import InputError, ResourceError
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import TrackerSpec
-from heygem_ops.features import load_track
 from heygem_ops.hosting import LocalHost
-from heygem_ops.inference import ChunkInference
 from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo
-from heygem_ops.plan import JobPlan
+from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
 from heygem_ops.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -54,7 +52,7 @@ class ModelActor:
     """The body of a model actor: a LocalHost living in a Ray worker process."""
 
     def __init__(self) -> None:
-        self.host = LocalHost(compose_workers=0)  # compose runs as Ray tasks, not in the actor
+        self.host = LocalHost()
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
         return self.host.infer(spec, batch)
@@ -69,11 +67,6 @@ class ModelActor:
         import os
 
         return os.getpid()
-
-
-def _render(plan: JobPlan, track_path: Path, inference: ChunkInference) -> Segment:
-    """Compose one chunk on whichever node Ray picks (a plain task: it needs no model)."""
-    return render_chunk(plan, load_track(track_path), inference)
 
 
 def connect(address: str) -> None:
@@ -118,7 +111,6 @@ class RayHost:
         self._actors: dict[int, Any] = {}
         self._turn = itertools.count()
         self._lock = threading.Lock()
-        self._render = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=[ResourceError])(_render)
 
     def actor(self, index: int) -> Any:
         """Actor `index`, created with the cluster's resources or found by name if it exists."""
@@ -162,8 +154,20 @@ class RayHost:
     def device_name(self, spec: EngineSpec) -> str:
         return self._call("device_name", spec)
 
-    def render(self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Any = None) -> Segment:
-        segment = ray.get(self._render.remote(plan, track_path, inference))
+
+class RayRenderer:
+    """A `rendering.Renderer` that composes each chunk as a plain Ray task on whichever node Ray picks.
+
+    Only the chunk's order and its mouths travel; the task decodes the template frames where it runs.
+    """
+
+    def __init__(self) -> None:
+        self._render = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=[ResourceError])(render_chunk)
+
+    def render(
+        self, order: ChunkOrder, inference: ChunkInference, progress: Callable[[int], None] | None = None
+    ) -> Segment:
+        segment = ray.get(self._render.remote(order, inference))
         if progress:
             progress(segment.frames)
         return segment
@@ -178,10 +182,22 @@ def ray_host(address: str) -> RayHost:
         return _ray_host(address)
 
 
+def ray_renderer(address: str) -> RayRenderer:
+    """The renderer for the cluster at `address`, connected once per process."""
+    with _CONNECT_LOCK:
+        return _ray_renderer(address)
+
+
 @lru_cache(maxsize=4)
 def _ray_host(address: str) -> RayHost:
     connect_from_lasting_thread(address)
     return RayHost(actor_shape(get_settings()))
+
+
+@lru_cache(maxsize=4)
+def _ray_renderer(address: str) -> RayRenderer:
+    connect_from_lasting_thread(address)
+    return RayRenderer()
 
 
 def connect_from_lasting_thread(address: str) -> None:

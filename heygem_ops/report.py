@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from heygem_ops.errors import InputError
-from heygem_ops.results import STAGES
+from heygem_ops.results import WALL_COLUMNS
 from heygem_ops.results_store import DASK_THRESHOLD_BYTES, ResultsStore, latest_keys, latest_rows, status_of_key
 
-STAGE_COLUMNS = tuple(f"{stage}_s" for stage in (*STAGES, "total"))
+STAGE_COLUMNS = tuple(WALL_COLUMNS.values())  # wall seconds: what a user waits for
 REPORT_COLUMNS = (
     "job_id", "status", "started_at", "finished_at", "flow_run_id", "error_type", "error_message", "duration_s",
     "output", *STAGE_COLUMNS,
@@ -46,7 +46,7 @@ Frame = pd.DataFrame | dd.DataFrame
 class StageTimes:
     """Seconds one stage took over succeeded attempts."""
 
-    stage: str  # decode, feature, inference, compose, encode or total
+    stage: str  # decode, feature, render, encode, quality or total (wall seconds)
     count: int  # attempts that recorded this stage
     p50: float
     p90: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from heygem_ops.quality.report import QualityReport, QualityThresholds
 
-STAGES = ("decode", "feature", "inference", "compose", "encode", "quality")
+# What a user waits for: the job's wall-clock time, stage after stage; these add up to "total".
+# "render" is inference and compose of every chunk, which overlap.
+STAGES = ("decode", "feature", "render", "encode", "quality")
+# What a cluster pays: seconds the workers spent, summed over the chunks of the per-chunk stages.
+WORKER_STAGES = ("decode", "feature", "inference", "compose", "encode", "quality")
+WALL_COLUMNS = {stage: f"{stage}_s" for stage in (*STAGES, "total")}  # manifest column of each
+WORKER_COLUMNS = {stage: f"{stage}_worker_s" for stage in WORKER_STAGES}
 _SECONDS_LOCK = threading.Lock()
 
 
@@ -45,7 +52,8 @@ class JobResult:
     duration_s: float | None = None
     face_frames: int | None = None
     track_cached: bool | None = None
-    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per STAGES entry, and "total"
+    worker_seconds: dict[str, float] = field(default_factory=dict)  # summed worker seconds per WORKER_STAGES entry
     sync_score: float | None = None  # mouth-opening vs speech-level correlation at the best lag (quality.sync)
     q_best_lag: int | None = None
     q_confidence: float | None = None
@@ -64,9 +72,14 @@ class JobResult:
         return self.status == "succeeded"
 
     def add_seconds(self, stage: str, seconds: float) -> None:
-        """Accumulate time for `stage` (chunks of one stage may report from several threads)."""
+        """Accumulate wall time for `stage` of the job."""
         with _SECONDS_LOCK:
             self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+    def add_worker_seconds(self, stage: str, seconds: float) -> None:
+        """Accumulate worker time for `stage` (chunks of one stage may report from several threads)."""
+        with _SECONDS_LOCK:
+            self.worker_seconds[stage] = self.worker_seconds.get(stage, 0.0) + seconds
 
     def record_quality(self, report: QualityReport, thresholds: QualityThresholds) -> None:
         """Copy a quality measurement into the row and flag what falls short of `thresholds`."""
@@ -84,14 +97,19 @@ class JobResult:
         self.finished_at = utc_now()
 
     def as_row(self) -> dict[str, Any]:
-        """Flat dict for a manifest row: one `<stage>_s` column per pipeline stage."""
+        """Flat dict for a manifest row: `<stage>_s` wall seconds per stage, then `<stage>_worker_s`."""
         row = dataclasses.asdict(self)
-        stages = row.pop("stage_seconds")
-        for stage in (*STAGES, "total"):
-            row[f"{stage}_s"] = stages.get(stage)
+        stages, workers = row.pop("stage_seconds"), row.pop("worker_seconds")
+        row.update({column: stages.get(stage) for stage, column in WALL_COLUMNS.items()})
+        row.update({column: workers.get(stage) for stage, column in WORKER_COLUMNS.items()})
         return row
 
+    def read_seconds(self, row: Mapping[str, Any]) -> None:
+        """Fill both seconds tables from a row's `<stage>_s` and `<stage>_worker_s` columns (`as_row`'s)."""
+        for table, columns in ((self.stage_seconds, WALL_COLUMNS), (self.worker_seconds, WORKER_COLUMNS)):
+            table.update({stage: float(row[c]) for stage, c in columns.items() if row.get(c) is not None})
+
     def timing_summary(self) -> str:
-        """'decode 0.4s · feature 2.1s · ...' for the end of a CLI run."""
+        """'decode 0.4s · feature 2.1s · ...' (wall seconds) for the end of a CLI run."""
         stages = [stage for stage in (*STAGES, "total") if stage in self.stage_seconds]
         return " · ".join(f"{stage} {self.stage_seconds[stage]:.1f}s" for stage in stages)

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from heygem_ops.atomic import atomic_output, fsync_path
 from heygem_ops.hashing import file_digest
-from heygem_ops.results import STAGES, JobResult, utc_now
+from heygem_ops.results import WALL_COLUMNS, WORKER_COLUMNS, JobResult, utc_now
 
 RESULTS_DIRNAME = "_results"  # under the output folder; the leading underscore keeps it apart from outputs
 PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
@@ -58,7 +58,8 @@ _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}  # 
 
 
 def _build_schema() -> pa.Schema:
-    """One column per `JobResult` field, in `as_row` order: `stage_seconds` becomes trailing `<stage>_s` floats.
+    """One column per `JobResult` field, in `as_row` order: the seconds tables become trailing float columns,
+    `<stage>_s` (wall) then `<stage>_worker_s` (summed worker seconds).
 
     Fails at import when someone adds a field of a type Parquet has no mapping for here, so the
     dataset can never silently drop a column.
@@ -66,7 +67,7 @@ def _build_schema() -> pa.Schema:
     hints = typing.get_type_hints(JobResult)
     columns = []
     for field in dataclasses.fields(JobResult):
-        if field.name == "stage_seconds":
+        if field.name in ("stage_seconds", "worker_seconds"):
             continue
         hint = hints[field.name]
         args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
@@ -74,7 +75,7 @@ def _build_schema() -> pa.Schema:
         if len(inner) != 1 or inner[0] not in _ARROW_TYPES:
             raise TypeError(f"JobResult.{field.name}: no Parquet type for {hint}; extend _ARROW_TYPES")
         columns.append(pa.field(field.name, _ARROW_TYPES[inner[0]], nullable=len(args) > 1))
-    columns += [pa.field(f"{stage}_s", pa.float64()) for stage in (*STAGES, "total")]
+    columns += [pa.field(column, pa.float64()) for column in (*WALL_COLUMNS.values(), *WORKER_COLUMNS.values())]
     return pa.schema(columns, metadata={"heygem.schema": "1"})
 
 

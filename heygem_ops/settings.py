@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from heygem_ops.constants import STILL_FPS
 from heygem_ops.errors import InputError
 
 
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     engine: str = Field("warp", description="lip-sync engine name")
     tracker: str = Field("mesh", description="face tracker backend")
+    face: str = Field("largest", description="which face: largest, center, or a size rank 0, 1, ...")
+    still_fps: float = Field(float(STILL_FPS), ge=1, le=120, description="output frame rate for image templates")
     chunk_frames: int = Field(100, ge=8, description="output frames per chunk; bounds memory")
     x264_preset: str = Field("veryfast", description="libx264 preset for the output video")
     x264_crf: int = Field(18, ge=0, le=51, description="libx264 constant rate factor")

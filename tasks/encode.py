@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import task
 
-from heygem_ops.compose.chunk import Segment
-from heygem_ops.encode import encode_job
+from heygem_ops import job
+from heygem_ops.orders import Segment
 from heygem_ops.plan import JobPlan
 from tasks.policy import STAGE_POLICY
 
@@ -13,4 +13,4 @@ from tasks.policy import STAGE_POLICY
 @task(name="encode", task_run_name="encode-{plan.job_id}", **STAGE_POLICY)
 def encode_output(plan: JobPlan, segments: list[Segment]) -> str:
     """Publish the output file and return its content hash."""
-    return encode_job(plan, [segment.path for segment in segments])
+    return job.encode_stage(plan, segments)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import task
 
-from heygem_ops import progress  # module, not board: a task whose globals hold a lock cannot be sent to Dask
-from heygem_ops.features import JobFeatures, prepare_features
-from heygem_ops.hosting import host_for
+from heygem_ops import job  # module, not board: a task whose globals hold a lock cannot be sent to Dask
+from heygem_ops.features import JobFeatures
+from heygem_ops.placement import host_for
 from heygem_ops.plan import JobPlan
 from tasks.policy import STAGE_POLICY
 
@@ -14,5 +14,4 @@ from tasks.policy import STAGE_POLICY
 @task(name="feature", task_run_name="feature-{plan.job_id}", **STAGE_POLICY)
 def extract_features(plan: JobPlan, ray_address: str | None = None) -> JobFeatures:
     """Track the template's face (or load the track) and compute the audio features."""
-    advance = progress.board.counter(str(plan.output), "track", plan.template.frame_count)
-    return prepare_features(plan, host_for(ray_address), advance)
+    return job.feature_stage(plan, host_for(ray_address))

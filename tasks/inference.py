@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from prefect import task
 
-from heygem_ops.features import JobFeatures
-from heygem_ops.hosting import host_for
-from heygem_ops.inference import ChunkInference, infer_chunk
-from heygem_ops.plan import JobPlan
-from heygem_ops.timeline import Chunk
+from heygem_ops.inference import infer_chunk
+from heygem_ops.orders import ChunkInference, ChunkOrder
+from heygem_ops.placement import host_for
 from tasks.policy import STAGE_POLICY
 
 
-@task(name="inference", task_run_name="inference-{plan.job_id}-{chunk.index}", tags=["gpu"], **STAGE_POLICY)
-def run_inference(plan: JobPlan, features: JobFeatures, chunk: Chunk, ray_address: str | None = None) -> ChunkInference:
-    """New mouths for the frames of `chunk` (small arrays, no pixels)."""
-    return infer_chunk(plan, features, chunk, host_for(ray_address))
+@task(name="inference", task_run_name="inference-{order.job_id}-{order.chunk.index}", tags=["gpu"], **STAGE_POLICY)
+def run_inference(order: ChunkOrder, ray_address: str | None = None) -> ChunkInference:
+    """New mouths for the frames of the order's chunk (small arrays, no pixels)."""
+    return infer_chunk(order, host_for(ray_address))

@@ -49,7 +49,12 @@ def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
 
 def make_speech(path: Path, seconds: float, seed: int = 0) -> Path:
     """A mono 16 kHz WAV of `speech_like` sound."""
-    samples = (speech_like(seconds, seed) * 32767).astype(np.int16)
+    return write_wav(path, speech_like(seconds, seed))
+
+
+def write_wav(path: Path, speech: np.ndarray) -> Path:
+    """A mono 16 kHz 16-bit WAV of float samples in [-1, 1]."""
+    samples = (np.clip(speech, -1, 1) * 32767).astype(np.int16)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout="mono")
         frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")

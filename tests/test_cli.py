@@ -1,15 +1,15 @@
 """The `heygem` CLI as a user meets it: one clear line per failure, exit codes, no stray files."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from media_factory import make_audio, make_random_bytes, make_video, make_zero_byte
 
-from flows.cli.commands import register_commands
-from flows.cli.main import cli
-
-register_commands(cli)
+from flows.cli.main import SUBCOMMANDS, cli
+from heygem_ops.errors import InputError
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -111,3 +111,30 @@ def test_fan_tracker_without_weights_names_the_missing_files(media_dir, tmp_path
     )  # fmt: skip
     assert code == 1 and "2DFAN4" in text and str(empty) in text, text
     assert not output.exists()
+
+
+def test_the_group_is_complete_on_import_and_lists_every_subcommand():
+    code = (
+        "import sys, click; from flows.cli.main import cli; "
+        "names = cli.list_commands(click.Context(cli)); "
+        "print(' '.join(names), all(cli.get_command(click.Context(cli), n).name == n for n in names))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [*sorted(SUBCOMMANDS), "True"]
+    code, text = _run("--help")
+    assert code == 0 and all(name in text for name in SUBCOMMANDS), text
+
+
+def test_errors_are_handled_once_by_the_group(monkeypatch):
+    import flows.cli.report as report
+
+    def broken(out_dir, slowest):
+        raise InputError("is not a results folder", path=out_dir, hint="give the batch's output folder")
+
+    monkeypatch.setattr("heygem_ops.report.summarise", broken)
+    code, text = _run("report", "/nowhere")
+    assert code == 1 and text.strip().splitlines() == [text.strip()] and text.startswith("InputError: ")
+    monkeypatch.setattr("heygem_ops.report.summarise", lambda *a, **k: 1 / 0)
+    code, text = _run("report", "/nowhere")
+    assert code == 1 and "InternalError: ZeroDivisionError" in text and "this is a bug" in text
+    assert report.report_command.callback.__name__ == "report_command"  # no per-command wrapper any more

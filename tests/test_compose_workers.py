@@ -18,23 +18,25 @@ import pytest
 from face_factory import synthetic_landmarks
 from media_factory import make_audio, make_video
 
+from heygem_ops.audio import audio_features
 from heygem_ops.compose.chunk import render_chunk
 from heygem_ops.compose.relay import BEGUN, FINISHED, ProgressRelay, ProgressSender
 from heygem_ops.compose.workers import ComposeWorkers
 from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.errors import ResourceError, is_retryable
 from heygem_ops.face.track import FaceTrack
-from heygem_ops.inference import ChunkInference
+from heygem_ops.features import JobFeatures, chunk_orders
 from heygem_ops.options import GenerateOptions
-from heygem_ops.plan import JobPlan, plan_job
+from heygem_ops.orders import ChunkInference, ChunkOrder
+from heygem_ops.plan import plan_job
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 48  # one chunk: long enough that a worker can be killed in the middle of it
 
 
 @pytest.fixture
-def scene(tmp_path: Path) -> tuple[JobPlan, Path, ChunkInference]:
-    """A one-chunk job on a generated 256x256 video, a synthetic face track, and mouths opening on it."""
+def scene(tmp_path: Path) -> tuple[ChunkOrder, ChunkInference]:
+    """A one-chunk job's order on a generated 256x256 video with a synthetic face track, and mouths opening on it."""
     template = make_video(tmp_path / "template.mp4", frames=FRAMES, size=(256, 256))
     audio = make_audio(tmp_path / "speech.wav", duration_s=FRAMES / 25)
     plan = plan_job(template, audio, tmp_path / "out.mp4", GenerateOptions.from_settings(chunk_frames=FRAMES))
@@ -51,8 +53,11 @@ def scene(tmp_path: Path) -> tuple[JobPlan, Path, ChunkInference]:
     gaps = 12.0 * np.abs(np.sin(np.arange(FRAMES) / 4.0))
     targets = np.stack([synthetic_landmarks(centre=(128.0, 110.0), iod=60.0, gap=g) for g in gaps])
     update = MouthUpdate(np.ones(FRAMES, bool), targets.astype(np.float32), np.full(FRAMES, 0.8, np.float32))
-    (chunk,) = plan.chunks
-    return plan, track_path, ChunkInference(chunk, update, 0.0)
+    features = JobFeatures(
+        track_path, audio_features(np.load(plan.audio_16k), plan.fps, FRAMES), 0.8, FRAMES, False, 0.0
+    )
+    (order,) = chunk_orders(plan, features)
+    return order, ChunkInference(order.chunk, update, 0.0)
 
 
 def decoded(path: Path) -> np.ndarray:
@@ -89,21 +94,21 @@ def started_workers(count: int) -> tuple[ComposeWorkers, set[psutil.Process]]:
 
 
 def test_workers_render_the_segment_this_process_renders(scene: tuple, tmp_path: Path) -> None:
-    plan, track_path, inference = scene
+    order, inference = scene
     workers = ComposeWorkers(2)
     frames: list[int] = []
-    segment = workers.render(plan, track_path, inference, frames.append)
+    segment = workers.render(order, inference, frames.append)
     assert segment.frames == FRAMES and sum(frames) == FRAMES  # progress came back from the worker
-    here = dataclasses.replace(plan, work_dir=tmp_path / "here")
-    reference = render_chunk(here, FaceTrack.load(track_path), inference)
+    here = dataclasses.replace(order, work_dir=tmp_path / "here")
+    reference = render_chunk(here, inference)
     ours, theirs = decoded(segment.path), decoded(reference.path)
     psnr = 10 * np.log10(255.0**2 / np.mean((ours - theirs) ** 2))
     assert ours.shape == theirs.shape and psnr > 40  # only x264's threading differs
-    assert np.abs(ours[FRAMES // 2] - decoded(plan.template.path)[FRAMES // 2]).max() > 20  # a mouth was drawn
+    assert np.abs(ours[FRAMES // 2] - decoded(order.video.path)[FRAMES // 2]).max() > 20  # a mouth was drawn
 
 
 def test_a_worker_that_dies_is_a_retryable_error_and_the_pool_recovers(scene: tuple, tmp_path: Path) -> None:
-    plan, track_path, inference = scene
+    order, inference = scene
     workers, processes = started_workers(1)
     killed = threading.Event()
 
@@ -114,20 +119,20 @@ def test_a_worker_that_dies_is_a_retryable_error_and_the_pool_recovers(scene: tu
                 process.kill()
 
     with pytest.raises(ResourceError, match="compose worker died") as error:
-        workers.render(plan, track_path, inference, kill_the_worker)
+        workers.render(order, inference, kill_the_worker)
     assert killed.is_set() and is_retryable(error.value)
-    assert not list((plan.work_dir / "segments").glob("0*.mp4"))  # nothing half-written was published
-    assert workers.render(plan, track_path, inference).frames == FRAMES  # a new pool took over
+    assert not list((order.work_dir / "segments").glob("0*.mp4"))  # nothing half-written was published
+    assert workers.render(order, inference).frames == FRAMES  # a new pool took over
 
 
 def test_a_pool_broken_between_chunks_is_replaced_without_an_error(scene: tuple) -> None:
-    plan, track_path, inference = scene
+    order, inference = scene
     workers, processes = started_workers(2)
     for process in processes:  # e.g. the kernel's OOM killer, while no chunk was running
         process.kill()
     while any(alive(process) for process in processes):  # dead; the pool, their parent, reaps them
         time.sleep(0.05)
-    assert workers.render(plan, track_path, inference).frames == FRAMES
+    assert workers.render(order, inference).frames == FRAMES
 
 
 def test_a_script_without_a_main_guard_still_renders_here_with_a_warning(scene: tuple, tmp_path: Path) -> None:
@@ -138,8 +143,8 @@ def test_a_script_without_a_main_guard_still_renders_here_with_a_warning(scene: 
     script.write_text(
         "import pickle, sys\n"
         "from heygem_ops.compose.workers import ComposeWorkers\n"
-        f"plan, track_path, inference = pickle.loads(open({str(inputs)!r}, 'rb').read())\n"
-        "print('frames', ComposeWorkers(1).render(plan, track_path, inference).frames)\n"
+        f"order, inference = pickle.loads(open({str(inputs)!r}, 'rb').read())\n"
+        "print('frames', ComposeWorkers(1).render(order, inference).frames)\n"
     )
     run = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,

@@ -205,10 +205,8 @@ def test_result_rows_round_trip(media: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_the_ui_command_is_registered_and_documents_its_settings() -> None:
-    from flows.cli.commands import register_commands
     from flows.cli.main import cli
 
-    register_commands(cli)
     result = CliRunner().invoke(cli, ["ui", "--help"])
     assert result.exit_code == 0
     assert "HEYGEM_UI_USER" in result.output and "--share" in result.output
@@ -229,6 +227,38 @@ def test_importing_the_ui_package_does_not_import_gradio() -> None:
 
     code = "import sys, flows.ui, flows.ui.jobs, flows.ui.uploads, flows.ui.history; print('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_serve_starts_the_app_with_the_settings_and_blocks_until_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.ui
+    from flows.ui import app
+
+    events: list[str] = []
+
+    class FakeBlocks:
+        def block_thread(self) -> None:
+            events.append("blocked")
+            raise KeyboardInterrupt
+
+        def close(self) -> None:
+            events.append("closed")
+
+    class FakeQueue:
+        def shutdown(self, wait: bool) -> None:
+            events.append(f"queue down wait={wait}")
+
+    def fake_start(settings: Settings, **kwargs: Any) -> app.Served:
+        events.append(f"started {type(settings).__name__} {sorted(kwargs.items())}")
+        return app.Served("http://127.0.0.1:1", None, FakeBlocks(), type("Ctx", (), {"queue": FakeQueue()})())
+
+    monkeypatch.setattr(app, "start", fake_start)
+    flows.ui.serve(port=1)
+    assert events == [
+        "started Settings [('host', None), ('port', 1), ('quiet', True), ('share', False)]",
+        "blocked",
+        "closed",
+        "queue down wait=False",
+    ]
 
 
 def test_the_size_choice_reaches_the_job_options() -> None:

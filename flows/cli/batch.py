@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect, reports_errors
+from flows.cli.main import is_debug, quiet_prefect
 from flows.cli.options import as_strings, engine_options, max_size_option
 from flows.cli.prefect_api import temporary_prefect_api
 
@@ -21,7 +21,6 @@ from flows.cli.prefect_api import temporary_prefect_api
 @click.option("--dask", "dask_address", help="Run the CPU stages on the Dask cluster at this address.")
 @click.option("--jobs-at-once", type=click.IntRange(1, 1024), help="Jobs in flight at once (default: by CPUs).")
 @click.option("--verify", is_flag=True, help="Re-hash finished outputs before skipping them.")
-@reports_errors
 def batch_command(
     jobs: Path | None, out_dir: Path, audios: tuple[str, ...], templates: tuple[str, ...], dask_address: str | None,
     jobs_at_once: int | None, verify: bool, **options: object,

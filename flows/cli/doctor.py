@@ -7,15 +7,12 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import reports_errors
-
 
 @click.command("doctor")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Wav2Lip weights to check.")
 @click.option("--face-weights", type=click.Path(path_type=Path), help="Folder with the fan tracker's files.")
 @click.option("--verify", is_flag=True, help="Load every weight file found (slower, catches damaged files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@reports_errors
 def doctor_command(checkpoint: Path | None, face_weights: Path | None, verify: bool, as_json: bool) -> None:
     """Report Python, torch, CUDA, GPUs, engines, trackers, weight files, encoders, Ray and Prefect."""
     from heygem_ops.doctor import diagnose

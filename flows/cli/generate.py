@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect, reports_errors
-from flows.cli.options import as_strings, engine_options, max_size_option
+from flows.cli.main import is_debug, quiet_prefect
+from flows.cli.options import as_strings, engine_options, max_size_option, setting_option
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
 from heygem_ops.logs import get_logger
+from heygem_ops.results import WALL_COLUMNS
 
 log = get_logger("cli")
 
@@ -21,16 +22,16 @@ log = get_logger("cli")
 @click.option("--audio", "-a", required=True, type=click.Path(path_type=Path), help="Speech recording (or a video).")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="MP4 file to write.")
 @engine_options
-@click.option(
+@setting_option(
     "--fps",
+    setting="still_fps",
     type=click.FloatRange(1, 120),
-    help="Output frame rate: an image template's (default 25), or a video's (default: its own; 30 halves 60).",
+    help="Output frame rate: an image template's, or a video's (a video's default: its own; 30 halves 60).",
 )
 @max_size_option
-@click.option("--crf", type=click.IntRange(0, 51), help="Output quality, lower is better (default: 18).")
-@click.option("--preset", help="libx264 preset (default: veryfast).")
+@setting_option("--crf", setting="x264_crf", type=click.IntRange(0, 51))
+@setting_option("--preset", setting="x264_preset")
 @click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
-@reports_errors
 def generate_command(
     template: Path, audio: Path, output: Path, as_json: bool, fps: float | None, **options: object
 ) -> None:
@@ -39,19 +40,17 @@ def generate_command(
     quiet_prefect(is_debug())
     with temporary_prefect_api():
         from flows.generate import generate
-        from heygem_ops.hosting import local_host
+        from heygem_ops.rendering import local_renderer
 
         if not options.get("ray_address"):
-            local_host()  # its compose workers start while Prefect's API comes up
+            local_renderer()  # its compose workers start while Prefect's API comes up
         with progress_bars(output):
             row = generate(template=str(template), audio=str(audio), output=str(output), **as_strings(options))
     if as_json:
         click.echo(json.dumps(row, default=str))
         return
     stages = " · ".join(
-        f"{stage} {row[f'{stage}_s']:.1f}s"
-        for stage in ("decode", "feature", "inference", "compose", "encode", "quality", "total")
-        if row.get(f"{stage}_s") is not None
+        f"{stage} {row[column]:.1f}s" for stage, column in WALL_COLUMNS.items() if row.get(column) is not None
     )
     click.echo(f"Wrote {row['output']} ({row['frames']} frames at {row['fps']:.3g} fps, {row['duration_s']:.1f} s)")
     click.echo(f"Stage seconds: {stages}")

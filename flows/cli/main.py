@@ -1,4 +1,4 @@
-"""`heygem`: the command group, shared options, and the one place errors become exit codes.
+"""`heygem`: the command group, its lazily loaded subcommands, and the one place errors become exit codes.
 
 Exit 0 on success, 1 when a job fails (the message says what to do), 2 on bad usage (click).
 A traceback is shown only with --debug; it always goes to the log file.
@@ -6,11 +6,10 @@ A traceback is shown only with --debug; it always goes to the log file.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 import click
@@ -42,25 +41,52 @@ def is_debug() -> bool:
     return bool(click.get_current_context().find_root().params.get("debug", False))
 
 
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn HeyGem errors into `Type: message` on stderr and exit 1; anything else is a bug report."""
+SUBCOMMANDS = {
+    "generate": "flows.cli.generate:generate_command",
+    "batch": "flows.cli.batch:batch_command",
+    "report": "flows.cli.report:report_command",
+    "prepare": "flows.cli.prepare:prepare_command",
+    "eval": "flows.cli.eval:eval_command",
+    "doctor": "flows.cli.doctor:doctor_command",
+    "ui": "flows.cli.ui:ui_command",
+}
+"""Subcommand name → "module:attribute", imported only when that command (or the command list) is asked for."""
 
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = is_debug()
+
+class HeyGemGroup(click.Group):
+    """The `heygem` group: subcommands load lazily from `SUBCOMMANDS`, and errors are handled here once.
+
+    Lazy loading (click's documented pattern) keeps `heygem --help` fast and lets subcommand modules
+    import this one without a cycle. A `HeyGemError` becomes `Type: message` on stderr and exit 1;
+    anything else is reported as a bug with the log file's path; --debug re-raises both.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in SUBCOMMANDS and cmd_name not in self.commands:
+            module, attribute = SUBCOMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command) or command.name != cmd_name:
+                raise TypeError(f"{SUBCOMMANDS[cmd_name]} is not the click command {cmd_name!r}")
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return command(*args, **kwargs)
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
         except HeyGemError as error:
             log.debug("command failed", exc_info=True)
-            if debug:
+            if ctx.params.get("debug"):
                 raise
             click.secho(f"{error.kind}: {error}", fg="red", err=True)
-            sys.exit(1)
-        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
+            ctx.exit(1)
         except Exception as error:
             log.exception("unexpected failure")
-            if debug:
+            if ctx.params.get("debug"):
                 raise
             log_file = get_settings().resolved_log_dir / "heygem.log"
             click.secho(
@@ -69,12 +95,10 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 fg="red",
                 err=True,
             )
-            sys.exit(1)
-
-    return wrapper
+            ctx.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HeyGemGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and Prefect's logs.")
 @click.version_option(package_name="heygem-ops")
 def cli(debug: bool) -> None:
@@ -89,7 +113,4 @@ def cli(debug: bool) -> None:
 
 
 def main() -> None:
-    from flows.cli.commands import register_commands
-
-    register_commands(cli)
     cli()

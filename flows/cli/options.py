@@ -1,4 +1,4 @@
-"""Options shared by several subcommands, declared once."""
+"""Options shared by several subcommands, declared once, with help and defaults from `Settings`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,28 @@ from typing import Any
 import click
 
 from heygem_ops.engines.registry import available_engines
+from heygem_ops.face.trackers import available_trackers
+from heygem_ops.settings import Settings, get_settings
+
+
+class SettingOption(click.Option):
+    """An option whose help is its setting's description and whose shown default is the setting's
+    value where the command runs (HEYGEM_* applied); left out, the job takes that value."""
+
+    def __init__(self, *args: Any, setting: str, **kwargs: Any) -> None:
+        self.setting = setting
+        kwargs.setdefault("help", Settings.model_fields[setting].description)
+        super().__init__(*args, **kwargs)
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        extra["default"] = str(getattr(get_settings(), self.setting))
+        return extra
+
+
+def setting_option(*names: str, setting: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`click.option` for an option that overrides the setting `setting` (HEYGEM_<SETTING>)."""
+    return click.option(*names, cls=SettingOption, setting=setting, **kwargs)
 
 
 def check_engine(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -17,28 +39,35 @@ def check_engine(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+def tracker_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--tracker and --face-weights: which tracker follows the face."""
+    command = click.option(
+        "--face-weights", type=click.Path(path_type=Path), help="Folder with the fan tracker's weight files."
+    )(command)
+    return setting_option("--tracker", setting="tracker", type=click.Choice(available_trackers()))(command)
+
+
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--engine, --device, --face, --tracker, --checkpoint, --ray: how the jobs' models run."""
     for option in reversed(
         [
-            click.option("--engine", callback=check_engine, help="Lip-sync engine (default: warp)."),
-            click.option("--device", help="auto, cpu, cuda or cuda:N (default: auto)."),
-            click.option("--face", help="Which face: largest, center, or a size rank 0, 1, ... (default: largest)."),
-            click.option("--tracker", type=click.Choice(["mesh", "fan"]), help="Face tracker (default: mesh)."),
+            setting_option("--engine", setting="engine", callback=check_engine),
+            setting_option("--device", setting="device"),
+            setting_option("--face", setting="face"),
+            tracker_option,
             click.option("--checkpoint", type=click.Path(path_type=Path), help="Engine weights, e.g. wav2lip_gan.pth."),
-            click.option(
-                "--face-weights", type=click.Path(path_type=Path), help="Folder with the fan tracker's weight files."
-            ),
-            click.option(
-                "--ray",
-                "ray_address",
-                envvar="HEYGEM_RAY_ADDRESS",
-                help="Run models on Ray: 'local' or ray://host:10001.",
-            ),
+            ray_option,
         ]
     ):
         command = option(command)
     return command
+
+
+def ray_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--ray: run the models on a Ray cluster."""
+    return click.option(
+        "--ray", "ray_address", envvar="HEYGEM_RAY_ADDRESS", help="Run models on Ray: 'local' or ray://host:10001."
+    )(command)
 
 
 def as_strings(options: dict[str, Any]) -> dict[str, Any]:

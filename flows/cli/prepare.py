@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect, reports_errors
+from flows.cli.main import is_debug, quiet_prefect
+from flows.cli.options import as_strings, ray_option, setting_option, tracker_option
 
 
 @click.command("prepare")
 @click.argument("templates", nargs=-1, required=True)
-@click.option("--tracker", type=click.Choice(["mesh", "fan"]), default="mesh", show_default=True)
-@click.option("--face", default="largest", show_default=True, help="largest, center, or a size rank.")
-@click.option("--ray", "ray_address", envvar="HEYGEM_RAY_ADDRESS", help="Track on Ray: 'local' or an address.")
-@reports_errors
-def prepare_command(templates: tuple[str, ...], tracker: str, face: str, ray_address: str | None) -> None:
-    """Track the faces of TEMPLATES (files, folders or globs) into the template cache."""
+@tracker_option
+@setting_option("--face", setting="face")
+@setting_option("--fps", "still_fps", setting="still_fps", type=click.FloatRange(1, 120))
+@ray_option
+def prepare_command(templates: tuple[str, ...], **options: object) -> None:
+    """Track the faces of TEMPLATES (files, folders or globs) into the template cache.
+
+    Give the options the batch will be given (or none, to use the same HEYGEM_* settings), so the
+    tracks warmed are the ones it reads.
+    """
     from flows.prepare import prepare
 
     quiet_prefect(is_debug())
-    for row in prepare(templates=list(templates), tracker=tracker, face=face, ray_address=ray_address):
+    for row in prepare(templates=list(templates), **as_strings(options)):
         state = "already cached" if row["cached"] else "tracked"
         click.echo(f"{row['template']}: {state}, face in {row['face_frames']}/{row['frames']} frames")

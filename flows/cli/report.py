@@ -6,13 +6,10 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import reports_errors
-
 
 @click.command("report")
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--slowest", default=10, show_default=True, help="How many of the slowest jobs to list.")
-@reports_errors
 def report_command(out_dir: Path, slowest: int) -> None:
     """Summarise the results under OUT_DIR: status counts, throughput, stage times, failures."""
     from heygem_ops.report import summarise

@@ -6,7 +6,7 @@ import importlib.util
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect, reports_errors
+from flows.cli.main import is_debug, quiet_prefect
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import get_settings
 
@@ -18,7 +18,6 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--host", help="Address to listen on (default: HEYGEM_UI_HOST or 127.0.0.1; 0.0.0.0 exposes it).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: HEYGEM_UI_PORT or 7860).")
 @click.option("--share", is_flag=True, help="Also open a public Gradio share link (off unless asked; needs internet).")
-@reports_errors
 def ui_command(host: str | None, port: int | None, share: bool) -> None:
     """Start the web UI and print its URL; Ctrl+C stops it.
 
@@ -52,9 +51,4 @@ def ui_command(host: str | None, port: int | None, share: bool) -> None:
     if served.share_url:
         click.echo(f"Public share link: {served.share_url}")
     log.info("web UI serving on %s", served.url)
-    try:
-        served.app.block_thread()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        served.close()
+    served.block()

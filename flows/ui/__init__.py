@@ -17,13 +17,12 @@ Only the tab modules, common.py and app.py import Gradio; importing this package
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["serve"]
 
 
-def serve(**kwargs: Any) -> None:
-    """Start the app and block (see `flows.ui.app.serve`)."""
-    from flows.ui.app import serve as _serve
+def serve(*, host: str | None = None, port: int | None = None, share: bool = False, quiet: bool = True) -> None:
+    """Start the app with the HEYGEM_* settings (see `flows.ui.app.start`) and serve until Ctrl+C."""
+    from flows.ui.app import start
+    from heygem_ops.settings import get_settings
 
-    _serve(**kwargs)
+    start(get_settings(), host=host, port=port, share=share, quiet=quiet).block()

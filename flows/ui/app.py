@@ -41,6 +41,15 @@ class Served:
         self.app.close()  # type: ignore[attr-defined]
         self.ctx.queue.shutdown(wait=False)  # type: ignore[attr-defined]
 
+    def block(self) -> None:
+        """Serve until Ctrl+C (or the app stops), then close."""
+        try:
+            self.app.block_thread()  # type: ignore[attr-defined]
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
 
 def build_app(ctx):
     """The Blocks of the whole UI, with page load refreshing pickers, history and system info."""

@@ -13,6 +13,7 @@ from flows.ui.context import UiContext
 from flows.ui.jobs import Choices
 from flows.ui.runner import FAILED, QUEUED, TicketView
 from flows.ui.uploads import Upload
+from heygem_ops.constants import STILL_FPS
 from heygem_ops.engines.registry import available_engines
 from heygem_ops.errors import HeyGemError
 
@@ -59,7 +60,9 @@ def option_widgets(ctx: UiContext, prefix: str) -> OptionWidgets:
             FACES, value="largest", label="Face (largest, most central, or size rank)", elem_id=f"{prefix}-face"
         )
         quality = gr.Dropdown(qualities, value=settings.x264_crf, label="Output quality", elem_id=f"{prefix}-quality")
-        still_fps = gr.Number(25, minimum=1, maximum=120, label="Frame rate for a portrait", elem_id=f"{prefix}-fps")
+        still_fps = gr.Number(
+            float(STILL_FPS), minimum=1, maximum=120, label="Frame rate for a portrait", elem_id=f"{prefix}-fps"
+        )
         max_size = gr.Dropdown(SIZES, value=0, label="Largest side of the output", elem_id=f"{prefix}-size")
     return OptionWidgets(engine, device, face, quality, still_fps, max_size)
 

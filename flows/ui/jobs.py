@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from flows.ui.runner import Ticket, TicketView
+from heygem_ops.constants import ID_CHARS
 from heygem_ops.errors import HeyGemError, InputError, InternalError
 from heygem_ops.hashing import file_digest, value_digest
 from heygem_ops.logs import get_logger
@@ -31,7 +32,7 @@ from heygem_ops.manifest import Job, JobSpec, JobSpecError, default_output_name,
 from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import job_identity
 from heygem_ops.progress import board
-from heygem_ops.results import STAGES, JobResult, utc_now
+from heygem_ops.results import JobResult, utc_now
 from heygem_ops.results_store import PART_PREFIX, ResultsStore, read_files
 from heygem_ops.settings import Settings
 
@@ -129,13 +130,13 @@ def run_single(
 
 def result_from_row(row: Mapping[str, Any]) -> JobResult:
     """A `JobResult` back from its `as_row()` dict (as a flow returns it)."""
-    names = {f.name for f in dataclasses.fields(JobResult)} - {"stage_seconds"}
+    names = {f.name for f in dataclasses.fields(JobResult)} - {"stage_seconds", "worker_seconds"}
     values = {name: row[name] for name in names if name in row}
     for name in ("started_at", "finished_at"):
         if isinstance(values.get(name), str):
             values[name] = datetime.fromisoformat(values[name])
     result = JobResult(**values)
-    result.stage_seconds = {s: float(row[f"{s}_s"]) for s in (*STAGES, "total") if row.get(f"{s}_s") is not None}
+    result.read_seconds(row)
     return result
 
 
@@ -243,7 +244,7 @@ def _base(cell: str | None) -> str:
 
 
 def _refused_row(manifest: Path, number: int, cells: Mapping[str, str | None], missing: list[str]) -> JobResult:
-    job_id = cells.get("job_id") or value_digest({"ui_manifest_row": dict(cells)})[:20]
+    job_id = cells.get("job_id") or value_digest({"ui_manifest_row": dict(cells)})[:ID_CHARS]
     result = JobResult(job_id, cells.get("template") or "", cells.get("audio") or "", "")
     result.fail(InputError(f"{' and '.join(missing)} not among the uploaded files", hint="upload it with the manifest"))
     result.error_message = f"manifest row {number}: {result.error_message}"

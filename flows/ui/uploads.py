@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from heygem_ops.atomic import atomic_output
+from heygem_ops.constants import ID_CHARS
 from heygem_ops.errors import InputError, LimitExceededError, NoAudioStreamError, NoVideoStreamError
 from heygem_ops.hashing import file_digest
 from heygem_ops.media import probe_audio, probe_video
@@ -203,7 +204,7 @@ class UploadStore:
         if kind == "media":
             kind = "audio" if family == "audio" else "template"
         duration = self._check_media(source, kind, found, label)
-        name = f"{file_digest(source)[:20]}{found.extension}"
+        name = f"{file_digest(source)[:ID_CHARS]}{found.extension}"
         self._store(source, name)
         upload = Upload(name, kind, label, family, size, duration, time.time())
         self._record(upload)

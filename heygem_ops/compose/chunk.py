@@ -9,8 +9,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -18,38 +16,33 @@ from heygem_ops.compose.paste import paste_patch
 from heygem_ops.compose.warp import render_warp
 from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.errors import InternalError
-from heygem_ops.face.track import FaceTrack
-from heygem_ops.inference import ChunkInference
+from heygem_ops.face.track import load_track
 from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import SegmentWriter
-from heygem_ops.plan import JobPlan
+from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
+from heygem_ops.quality.chunk import ChunkMeter
 from heygem_ops.timeline import Chunk
 
 
-def segment_path(work_dir: Path, chunk: Chunk) -> Path:
-    return work_dir / "segments" / f"{chunk.index:06d}.mp4"
-
-
-def chunk_frames(video: VideoInfo, chunk: Chunk, schedule: np.ndarray) -> Iterator[np.ndarray]:
-    """Template frames for the output frames of `chunk`, in output order.
+def chunk_frames(video: VideoInfo, chunk: Chunk, frames: np.ndarray) -> Iterator[np.ndarray]:
+    """Template frames for the output frames of `chunk` (`frames`: their template indices), in output order.
 
     A chunk whose frames only move forward (in order, or repeating and skipping frames to follow a
     variable-rate template or another output rate) streams. A chunk over a ping-pong turn (or a
     still) holds the distinct frames it shows, at most its own frame count.
     """
-    run = schedule[chunk.start : chunk.stop]
-    frames = enumerate(iter_frames(video, chunk.template_start, chunk.template_stop), chunk.template_start)
+    decoded = enumerate(iter_frames(video, chunk.template_start, chunk.template_stop), chunk.template_start)
     if chunk.sequential:
-        yield from (frame for _, frame in frames)
+        yield from (frame for _, frame in decoded)
         return
-    shown = np.bincount(run - chunk.template_start, minlength=chunk.template_stop - chunk.template_start)
-    if (np.diff(run) >= 0).all():
-        for index, frame in frames:
+    shown = np.bincount(np.asarray(frames) - chunk.template_start, minlength=chunk.template_stop - chunk.template_start)
+    if (np.diff(frames) >= 0).all():
+        for index, frame in decoded:
             yield from itertools.repeat(frame, int(shown[index - chunk.template_start]))
         return
-    held = {index: frame for index, frame in frames if shown[index - chunk.template_start]}
-    for index in run:
+    held = {index: frame for index, frame in decoded if shown[index - chunk.template_start]}
+    for index in frames:
         yield held[int(index)]
 
 
@@ -64,18 +57,8 @@ def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k:
     raise InternalError("mouth update carries neither landmarks nor patches")
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A rendered chunk: its video file, frames, and the seconds compose spent on it (0 if reused)."""
-
-    path: Path
-    frames: int
-    seconds: float
-
-
 def render_chunk(
-    plan: JobPlan,
-    track: FaceTrack,
+    order: ChunkOrder,
     inference: ChunkInference,
     progress: Callable[[int], None] | None = None,
     encoder_threads: int = 0,
@@ -86,23 +69,27 @@ def render_chunk(
     hash everything that changes the pixels, so it is the same segment. `encoder_threads`: see
     `SegmentWriter`.
     """
-    chunk, update = inference.chunk, inference.update
+    chunk, update, video = order.chunk, inference.update, order.video
     started = time.perf_counter()
-    path = segment_path(plan.work_dir, chunk)
+    path = order.segment_path
     if path.exists():
         if progress:
             progress(chunk.frame_count)
         return Segment(path, chunk.frame_count, 0.0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    video, options = plan.template, plan.options
-    sources = track.landmarks[plan.schedule[chunk.start : chunk.stop]]
+    track = load_track(order.track_path)
+    sources = track.landmarks[order.frames]
     written = 0
+    meter = ChunkMeter(track, order.frames) if order.qa else None
     with SegmentWriter(
-        path, video.width, video.height, plan.fps, preset=options.preset, crf=options.crf, colour=video.colour,
-        threads=encoder_threads,
+        path, video.width, video.height, order.fps, preset=order.encode.preset, crf=order.encode.crf,
+        colour=video.colour, threads=encoder_threads,
     ) as writer:  # fmt: skip
-        for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, plan.schedule), chunk.frame_count)):
-            writer.write(compose_frame(frame, sources[k], update, k))
+        for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, order.frames), chunk.frame_count)):
+            composed = compose_frame(frame, sources[k], update, k)
+            writer.write(composed)
+            if meter is not None:
+                meter.add(composed, frame)
             written += 1
             if progress:
                 progress(1)
@@ -112,4 +99,4 @@ def render_chunk(
                 path=video.path,
                 hint="the file's frame count is inconsistent; re-export it and retry",
             )
-    return Segment(path, written, time.perf_counter() - started)
+    return Segment(path, written, time.perf_counter() - started, meter.finish(path) if meter else None)

@@ -22,17 +22,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 
 import cv2
 
-from heygem_ops.compose.chunk import Segment, render_chunk
+from heygem_ops.compose.chunk import render_chunk
 from heygem_ops.compose.relay import BEGUN, FINISHED, ProgressRelay, ProgressSender, relay_supported
 from heygem_ops.errors import ResourceError
-from heygem_ops.features import load_track
-from heygem_ops.inference import ChunkInference
 from heygem_ops.logs import get_logger
-from heygem_ops.plan import JobPlan
+from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
 from heygem_ops.settings import get_settings
 
 log = get_logger(__name__)
@@ -76,9 +73,7 @@ _NO_WORKERS = (
 )
 
 
-def _render_in_worker(
-    token: int, plan: JobPlan, track_path: Path, inference: ChunkInference, encoder_threads: int
-) -> Segment:
+def _render_in_worker(token: int, order: ChunkOrder, inference: ChunkInference, encoder_threads: int) -> Segment:
     assert _sender is not None
     sender = _sender
     sender.send(token, BEGUN)  # from here on, this worker dying fails the chunk
@@ -92,7 +87,7 @@ def _render_in_worker(
             pending = 0
 
     try:
-        return render_chunk(plan, load_track(track_path), inference, advance, encoder_threads)
+        return render_chunk(order, inference, advance, encoder_threads)
     finally:
         if pending:
             sender.send(token, pending)
@@ -124,7 +119,7 @@ class ComposeWorkers:
             self._started = True
 
     def render(
-        self, plan: JobPlan, track_path: Path, inference: ChunkInference, progress: Callable[[int], None] | None = None
+        self, order: ChunkOrder, inference: ChunkInference, progress: Callable[[int], None] | None = None
     ) -> Segment:
         """Render one chunk in a worker and wait for it.
 
@@ -137,9 +132,9 @@ class ComposeWorkers:
         try:
             for _ in range(HANDOVER_ATTEMPTS):
                 if (pool := self._pool) is None:
-                    return render_chunk(plan, load_track(track_path), inference, progress)
+                    return render_chunk(order, inference, progress)
                 try:
-                    job = (token, plan, track_path, inference, self._encoder_threads)
+                    job = (token, order, inference, self._encoder_threads)
                     segment = pool.submit(_render_in_worker, *job).result()
                 except BrokenProcessPool:
                     self._replace(pool)
@@ -151,7 +146,7 @@ class ComposeWorkers:
                 return segment
             raise ResourceError(
                 f"a compose worker died while rendering chunk {inference.chunk.index}",
-                path=plan.template.path,
+                path=order.video.path,
                 hint="the machine may be out of memory: lower HEYGEM_COMPOSE_WORKERS or HEYGEM_CHUNK_FRAMES, "
                 "then retry",
             )

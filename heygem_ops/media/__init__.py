@@ -10,14 +10,13 @@ FFmpeg's errors never leave this package: they become `UnreadableMediaError` (or
 `InputError`, `ResourceError`) naming the file and the fix.
 """
 
-from heygem_ops.media.audio_io import SPEECH_RATE, decode_audio
+from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import AudioInfo, VideoInfo, probe_audio, probe_video
 from heygem_ops.media.publish import aac_rate, publish_video
 from heygem_ops.media.segments import SegmentWriter, output_size
 
 __all__ = [
-    "SPEECH_RATE",
     "AudioInfo",
     "SegmentWriter",
     "VideoInfo",

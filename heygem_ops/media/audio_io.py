@@ -13,13 +13,12 @@ import numpy as np
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 
+from heygem_ops.constants import SAMPLE_RATE
 from heygem_ops.errors import EmptyAudioError, LimitExceededError, NoAudioStreamError
 from heygem_ops.media._av import audio_stream, open_input
 
-SPEECH_RATE = 16000  # Hz: what speech features (mel, VAD) expect
 
-
-def decode_audio(path: str | Path, sample_rate: int = SPEECH_RATE, max_seconds: float | None = None) -> np.ndarray:
+def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
     """The whole audio track as float32 mono in [-1, 1], shape (samples,), at `sample_rate` Hz.
 
     Channels are averaged (not summed by FFmpeg's downmix matrix, which would clip a loud stereo

@@ -18,6 +18,7 @@ from av.container import InputContainer
 from av.stream import Stream
 from av.video.stream import VideoStream
 
+from heygem_ops.constants import STILL_FPS, frame_rate
 from heygem_ops.errors import (
     EmptyAudioError,
     LimitExceededError,
@@ -75,7 +76,7 @@ class AudioInfo:
 
 def probe_video(
     path: str | Path,
-    still_fps: Fraction = Fraction(25),
+    still_fps: Fraction = STILL_FPS,
     max_pixels: int | None = None,
     *,
     max_size: int | None = None,
@@ -250,7 +251,7 @@ def _average_rate(
     if header_rate and abs(header_rate * span_s - (frame_count - 1)) <= 1:
         return Fraction(header_rate)
     if duration_s:
-        return Fraction(frame_count / duration_s).limit_denominator(1001)
+        return frame_rate(frame_count / duration_s)
     if frame_count < 2 or not span_s:
         return Fraction(header_rate or 25)
-    return Fraction((frame_count - 1) / span_s).limit_denominator(1001)
+    return frame_rate((frame_count - 1) / span_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +23,14 @@ from av.video.stream import VideoStream
 from heygem_ops.atomic import atomic_output
 from heygem_ops.errors import InternalError
 from heygem_ops.media.colour import STILL, Colour, rgb_to_yuv420
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How segments are encoded: every segment of a job shares them, so they concatenate by copying."""
+
+    preset: str = "veryfast"  # libx264 preset
+    crf: int = 18  # libx264 quality (lower is better, 0-51)
 
 
 def output_size(width: int, height: int) -> tuple[int, int]:

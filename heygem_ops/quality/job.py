@@ -1,12 +1,24 @@
-"""Quality of a finished job: measured on its published output, against the bar from the settings."""
+"""Quality of a finished job: joined from what compose measured, against the bar from the settings.
+
+Nothing is decoded twice: the speech level comes from the job's audio features, the template's
+mouth from its cached track, the output's mouth and pixels from the chunks (`quality.chunk`). Only
+a job whose segments were not measured (reused from an interrupted run) is measured on its file.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 
-from heygem_ops.features import load_track
+import numpy as np
+
+from heygem_ops.audio import SILENCE_DBFS
+from heygem_ops.face.landmarks import mouth_opening
+from heygem_ops.face.track import load_track
+from heygem_ops.features import JobFeatures
 from heygem_ops.plan import JobPlan
-from heygem_ops.quality.measure import measure_quality
+from heygem_ops.quality.chunk import ChunkQuality
+from heygem_ops.quality.measure import measure_quality, report_from_mouth
+from heygem_ops.quality.pixels import PixelStats
 from heygem_ops.quality.report import QualityReport, QualityThresholds
 from heygem_ops.settings import Settings, get_settings
 
@@ -25,9 +37,30 @@ def thresholds_from_settings(settings: Settings | None = None) -> QualityThresho
     )
 
 
-def measure_job(plan: JobPlan, track_path: Path) -> QualityReport:
-    """Score the job's output, reusing the template's cached face track (no second template pass)."""
-    return measure_quality(
-        plan.output, plan.audio.path, plan.template.path, template_track=load_track(track_path), still_fps=plan.fps,
-        reference=plan.template, schedule=plan.schedule,
-    )  # fmt: skip
+def measure_job(plan: JobPlan, features: JobFeatures, chunks: Sequence[ChunkQuality | None]) -> QualityReport:
+    """Score the job's output from its chunks' measurements (in chunk order), reusing the job's data.
+
+    Falls back to measuring the published file when a chunk was not measured.
+    """
+    template_track = load_track(features.track_path)
+    speech = np.maximum(features.audio.energy_db, SILENCE_DBFS)
+    if any(chunk is None for chunk in chunks) or not chunks:
+        return measure_quality(
+            plan.output, plan.audio.path, plan.template.path, template_track=template_track, still_fps=plan.fps,
+            speech=speech, reference=plan.template, schedule=plan.schedule,
+        )  # fmt: skip
+    measured = [chunk for chunk in chunks if chunk is not None]
+    stats = PixelStats(
+        sum(chunk.squared_error for chunk in measured),
+        sum(chunk.compared for chunk in measured),
+        [value for chunk in measured for value in chunk.output_sharpness],
+        [value for chunk in measured for value in chunk.template_sharpness],
+    )
+    return report_from_mouth(
+        np.concatenate([chunk.opening for chunk in measured]),
+        np.concatenate([chunk.width for chunk in measured]),
+        speech,
+        mouth_opening(template_track.landmarks),
+        plan.schedule,
+        stats,
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from heygem_ops.audio import SILENCE_DBFS, audio_features
+from heygem_ops.constants import STILL_FPS
 from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
@@ -43,49 +44,68 @@ def measure_quality(
     *,
     tracker: Tracker | None = None,
     template_track: FaceTrack | None = None,
-    still_fps: Fraction = Fraction(25),
+    still_fps: Fraction = STILL_FPS,
+    speech: np.ndarray | None = None,
     reference: VideoInfo | None = None,
     schedule: np.ndarray | None = None,
 ) -> QualityReport:
     """Score the lip-synced `output` against its driving `audio` (and its `template`, when given).
 
     `tracker` defaults to the mesh tracker; `template_track` (the job's cached track) spares
-    tracking the template again. `still_fps` is the rate a still-image template was shown at.
-    `reference` (the template as the job probed it: scaled, tone-mapped) and `schedule` (the job's
-    template frame per output frame) replace probing the template afresh and a plain ping-pong.
-    Without a template, template_leak, psnr_outside and sharpness_ratio are None.
+    tracking the template again; `speech` (`speech_level` per output frame, when the caller has the
+    audio's features) spares decoding the audio. `still_fps` is the rate a still-image template was
+    shown at. `reference` (the template as the job probed it: scaled, tone-mapped) and `schedule` (the
+    job's template frame per output frame) spare probing the template afresh and rebuilding the
+    schedule. Without a template, template_leak, psnr_outside and sharpness_ratio are None.
     """
     info = probe_video(output)
     tracker = tracker or create_tracker("mesh")
-    speech = speech_level(decode_audio(audio), info.fps, info.frame_count)
-    leak = psnr = sharpness = None
+    if speech is None:
+        speech = speech_level(decode_audio(audio), info.fps, info.frame_count)
     if template is None:
         track = tracker.track(iter_frames(info))
-    else:
-        reference = reference or _reference(template, still_fps, info)
-        template_track = template_track or tracker.track(iter_frames(reference))
-        _check_track(template_track, reference)
-        if schedule is None:
-            forward = template_forward(reference, info.fps)
-            schedule = frame_schedule(reference.frame_count, info.frame_count, forward)
-        stats = PixelStats()
-        frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats)
-        track = tracker.track(frames)
-        leak = _template_leak(mouth_opening(track.landmarks), mouth_opening(template_track.landmarks), schedule)
-        psnr, sharpness = stats.psnr, stats.sharpness_ratio
-    opening = mouth_opening(track.landmarks).astype(np.float32)
+        return report_from_mouth(mouth_opening(track.landmarks), mouth_width(track.landmarks), speech)
+    reference = reference or _reference(template, still_fps, info)
+    template_track = template_track or tracker.track(iter_frames(reference))
+    _check_track(template_track, reference)
+    if schedule is None:
+        schedule = frame_schedule(reference.frame_count, info.frame_count, template_forward(reference, info.fps))
+    stats = PixelStats()
+    frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats)
+    track = tracker.track(frames)
+    template_mouth = mouth_opening(template_track.landmarks)
+    return report_from_mouth(
+        mouth_opening(track.landmarks), mouth_width(track.landmarks), speech, template_mouth, schedule, stats
+    )
+
+
+def report_from_mouth(
+    opening: np.ndarray,
+    width: np.ndarray,
+    speech: np.ndarray,
+    template_mouth: np.ndarray | None = None,
+    schedule: np.ndarray | None = None,
+    stats: PixelStats | None = None,
+) -> QualityReport:
+    """The report from the output's (F,) mouth opening and width (NaN: no face) and (F,) speech level.
+
+    With the template's (N,) mouth opening, the (F,) schedule and the pixel `stats`, the template
+    figures are filled in too; without them they are None.
+    """
+    opening = np.asarray(opening, dtype=np.float32)
     sync = best_sync(opening, speech, MAX_LAG)
+    leak = None if template_mouth is None or schedule is None else _template_leak(opening, template_mouth, schedule)
     return QualityReport(
-        frames=track.frame_count,
-        face_fraction=float(track.present.mean()) if track.frame_count else 0.0,
+        frames=len(opening),
+        face_fraction=float(np.isfinite(opening).mean()) if len(opening) else 0.0,
         best_lag=sync.lag,
         sync=sync.r,
         confidence=sync.confidence,
         template_leak=leak,
-        psnr_outside=psnr,
-        sharpness_ratio=sharpness,
+        psnr_outside=None if stats is None else stats.psnr,
+        sharpness_ratio=None if stats is None else stats.sharpness_ratio,
         mouth_opening=opening,
-        mouth_width=mouth_width(track.landmarks).astype(np.float32),
+        mouth_width=np.asarray(width, dtype=np.float32),
         sync_note=sync.note,
     )
 

@@ -1,0 +1,136 @@
+"""Quality measured while a chunk is composed: the output's mouth from small crops, pixels from a few frames.
+
+Decoding a finished 1080p output again costs about as much as the job, so the measurement rides
+along with compose instead, where the output frames already exist:
+
+- **mouth**: each composed frame's face region (the template track's boxes over the chunk, fixed
+  for the chunk, with a margin) is cut, downscaled to `FACE_SIDE` pixels (the mesh's own input
+  size) and followed by a mesh tracker kept once per process, on every `MOUTH_STRIDE`-th frame
+  (interpolated between). The mesh sees a 192-pixel crop
+  whatever the frame size, so the figures match a full-size pass; the cost no longer grows with the resolution.
+- **pixels** (PSNR outside the lower face, mouth sharpness): they must include the encoder's loss, so
+  the first `PIXEL_FRAMES` frames of the published segment are decoded and compared with the
+  template frames they replace (held meanwhile). An I-frame and the P-frames after it: the
+  figures of the whole output within a fraction of a dB.
+
+`ChunkMeter` lives in the compose worker; its `ChunkQuality` (small arrays) travels back with the
+segment, and `heygem_ops.quality.job` joins the chunks of a job into one `QualityReport`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from heygem_ops.face.landmarks import mouth_opening, mouth_width
+from heygem_ops.face.track import FaceTrack
+from heygem_ops.face.trackers import Tracker, create_tracker
+from heygem_ops.media import iter_frames, probe_video
+from heygem_ops.quality.pixels import PixelStats
+
+FACE_SIDE = 192  # pixels: side of the downscaled face region the tracker follows
+REGION_MARGIN = 0.4  # the region spans the chunk's face boxes plus this fraction of their size on each side
+PIXEL_FRAMES = 6  # first frames of each segment decoded at full size for the pixel figures
+MOUTH_STRIDE = 2  # the mouth is tracked on every 2nd frame and interpolated between: lips move below 6 Hz
+
+
+@dataclass(frozen=True)
+class ChunkQuality:
+    """What compose measured on one chunk of F output frames.
+
+    opening, width: (F,) float32 mouth opening and width in interocular distances; NaN where no face.
+    squared_error, compared, output_sharpness, template_sharpness: `PixelStats` over the chunk's
+    first frames, as published.
+    """
+
+    opening: np.ndarray
+    width: np.ndarray
+    squared_error: float
+    compared: int
+    output_sharpness: tuple[float, ...]
+    template_sharpness: tuple[float, ...]
+
+
+class ChunkMeter:
+    """Collects one chunk's measurements frame by frame; `finish` returns them once the segment is out.
+
+    track: the template's face track; schedule: (F,) template frame of each of the chunk's output frames.
+    Holds F / MOUTH_STRIDE downscaled crops (192 x 192 x 3 bytes each) and PIXEL_FRAMES template frames.
+    """
+
+    def __init__(self, track: FaceTrack, schedule: np.ndarray) -> None:
+        self._landmarks = track.landmarks[schedule]
+        self._region = face_region(track.boxes[schedule], track.size)
+        self._crops: list[np.ndarray] = []
+        self._templates: list[np.ndarray] = []
+        self._added = 0
+
+    def add(self, composed: np.ndarray, template: np.ndarray) -> None:
+        """The chunk's next output frame (RGB uint8, as encoded) and the template frame it replaces."""
+        if self._region is not None and self._added % MOUTH_STRIDE == 0:
+            x0, y0, x1, y1 = self._region
+            self._crops.append(cv2.resize(composed[y0:y1, x0:x1], (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_AREA))
+        if len(self._templates) < PIXEL_FRAMES:
+            self._templates.append(template)
+        self._added += 1
+
+    def finish(self, segment: Path) -> ChunkQuality:
+        """Track the mouth through the held crops and compare the segment's first frames with the template."""
+        count = len(self._landmarks)
+        opening = width = np.full(count, np.nan, dtype=np.float32)
+        if self._crops:
+            with _TRACKER_LOCK:  # one interpreter: the frames of two chunks must not interleave
+                landmarks = _tracker().track(self._crops).landmarks
+            opening, width = _every_frame(mouth_opening(landmarks), count), _every_frame(mouth_width(landmarks), count)
+        stats = PixelStats()
+        published = itertools.islice(iter_frames(probe_video(segment)), len(self._templates))
+        for k, (output, template) in enumerate(zip(published, self._templates, strict=False)):
+            landmarks = self._landmarks[k]
+            stats.add(output, template, None if np.isnan(landmarks).any() else landmarks)
+        return ChunkQuality(
+            opening,
+            width,
+            stats.squared_error,
+            stats.compared,
+            tuple(stats.output_sharpness),
+            tuple(stats.template_sharpness),
+        )
+
+
+def _every_frame(sampled: np.ndarray, count: int) -> np.ndarray:
+    """(count,) float32 from values at frames 0, MOUTH_STRIDE, 2 * MOUTH_STRIDE ...: linear in between,
+    NaN next to a sample without a face, the last sample held after it."""
+    at = np.arange(len(sampled)) * MOUTH_STRIDE
+    frames = np.arange(count)
+    values = np.interp(frames, at, np.nan_to_num(sampled, nan=0.0))
+    missing = np.interp(frames, at, np.isnan(sampled).astype(np.float64)) > 0
+    return np.where(missing, np.nan, values).astype(np.float32)
+
+
+def face_region(boxes: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """A square x0, y0, x1, y1 around all (N, 4) face boxes plus REGION_MARGIN, inside a (width, height)
+    frame; None when no box is known. Square, so downscaling keeps the face's proportions."""
+    known = boxes[~np.isnan(boxes).any(axis=1)]
+    if len(known) == 0:
+        return None
+    low, high = known[:, :2].min(axis=0), known[:, 2:].max(axis=0)
+    side = float((high - low).max()) * (1 + 2 * REGION_MARGIN)
+    side = min(side, float(min(size)))
+    centre = (low + high) / 2
+    x0, y0 = (np.clip(centre - side / 2, 0, np.array(size) - side)).astype(int)
+    return int(x0), int(y0), int(x0 + side), int(y0 + side)
+
+
+_TRACKER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _tracker() -> Tracker:
+    """The mesh tracker of this process, built once and reused by every chunk of every job."""
+    return create_tracker("mesh")
