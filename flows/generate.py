@@ -36,6 +36,7 @@ def generate(
     preset: str | None = None,
     crf: int | None = None,
     chunk_frames: int | None = None,
+    loop: str | None = None,
     ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Lip-sync `template` (video or image) to `audio`, writing `output`; returns the results row.
@@ -44,7 +45,7 @@ def generate(
     """
     options = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
-        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, video_fps=video_fps,
+        face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, loop=loop, video_fps=video_fps,
         max_size=max_size,
     )  # fmt: skip
     stages = TaskStages(ray_address)

@@ -142,7 +142,7 @@ def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]
     The one place where per-frame inputs are sliced for a chunk: a new one is a field of
     `ChunkInputs` and a slice here.
     """
-    encode = EncodeSettings(plan.options.preset, plan.options.crf)
+    encode = EncodeSettings(plan.options.preset, plan.options.crf, get_settings().encoder)
     return tuple(
         ChunkOrder(
             job_id=plan.job_id,

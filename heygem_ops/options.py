@@ -13,6 +13,7 @@ from heygem_ops.engines.registry import available_engines
 from heygem_ops.errors import InputError
 from heygem_ops.face.trackers import TrackerSpec, available_trackers
 from heygem_ops.settings import Settings, get_settings
+from heygem_ops.timeline import LOOPS, PINGPONG
 
 _DEFAULTS = Settings.model_fields  # the dataclass defaults are the settings' own: one home for each
 _FACE = re.compile(r"^(largest|center|\d+)$")
@@ -36,6 +37,7 @@ class GenerateOptions:
     checkpoint: str | None = None  # engine weights file, for engines that have weights
     face_weights: str | None = None  # folder with the fan tracker's weights (default: the torch hub cache)
     qa: bool = _DEFAULTS["qa"].default  # measure sync and fidelity of the output while it is composed
+    loop: str = PINGPONG  # a template shorter than the audio repeats: pingpong (forward-backward) or plain
 
     def __post_init__(self) -> None:
         problems = []
@@ -57,6 +59,8 @@ class GenerateOptions:
             problems.append(f"preset={self.preset!r} (use one of {', '.join(_PRESETS)})")
         if not 0 <= self.crf <= 51:
             problems.append(f"crf={self.crf} (use 0 to 51)")
+        if self.loop not in LOOPS:
+            problems.append(f"loop={self.loop!r} (use {' or '.join(LOOPS)})")
         if problems:
             raise InputError("invalid options: " + "; ".join(problems))
 
@@ -88,10 +92,15 @@ class GenerateOptions:
         return TrackerSpec(self.tracker, self.face, self.face_weights)
 
     def identity(self) -> dict[str, Any]:
-        """The options that change the output pixels: device, chunking, checkpoint path and QA do not."""
+        """The options that change the output pixels: device, chunking, checkpoint path and QA do not.
+
+        The default loop is left out, so jobs made before the option existed keep their ids.
+        """
         fields = dataclasses.asdict(self)
         for name in ("device", "chunk_frames", "checkpoint", "face_weights", "qa"):
             fields.pop(name)
+        if self.loop == PINGPONG:
+            fields.pop("loop")
         fields["still_fps"] = str(self.still_fps)
         for name in ("video_fps", "max_size"):  # unset: absent, so ids of jobs from before these options hold
             if fields[name] is None:

@@ -212,7 +212,7 @@ def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions
     save_samples(audio_16k, samples)
     fps, duration_s = output_rate(video, options), len(samples) / SAMPLE_RATE
     frame_count = output_frame_count(duration_s, fps)
-    schedule = frame_schedule(video.frame_count, frame_count, template_forward(video, fps))
+    schedule = frame_schedule(video.frame_count, frame_count, options.loop, template_forward(video, fps))
     chunks = tuple(plan_chunks(schedule, options.chunk_frames))
     return JobPlan(
         job_id, video, sound, output, options, template_hash, audio_hash, work_dir, audio_16k, fps,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     chunk_frames: int = Field(100, ge=8, description="output frames per chunk; bounds memory")
     x264_preset: str = Field("veryfast", description="libx264 preset for the output video")
     x264_crf: int = Field(18, ge=0, le=51, description="libx264 constant rate factor")
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
+        "libx264", description="video encoder of the segments: auto takes h264_nvenc when it opens here, else libx264"
+    )
     compose_workers: int | None = Field(
         None, ge=0, description="processes rendering chunks on this machine; default one per CPU, 0 renders in threads"
     )
@@ -81,6 +85,29 @@ class Settings(BaseSettings):
     ui_bulk_deployment: str | None = Field(
         None, description="run web UI batches as this Prefect deployment ('bulk/<name>') instead of in-process"
     )
+
+    # The HTTP service (`heygem serve`): HEYGEM_API_* variables, and the HeyGem-style data folder.
+    data_root: Path | None = Field(
+        None,
+        description="folder request paths are read from (relative ones resolve there) and outputs go under; HOME/data",
+    )
+    api_host: str = Field(
+        "127.0.0.1", description="address the HTTP service listens on; another needs HEYGEM_API_TOKEN"
+    )
+    api_port: int = Field(8383, ge=1, le=65535, description="port of the HTTP service (HeyGem's own)")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token the HTTP service requires on every route but /healthz"
+    )
+    api_workers: int = Field(1, ge=1, description="jobs the HTTP service runs at once; the rest queue")
+    api_max_upload_mb: float = Field(
+        500.0, gt=0, description="largest file the HTTP service takes (upload or URL), MiB"
+    )
+    api_max_duration_s: float = Field(600.0, gt=0, description="longest template or audio the HTTP service takes, s")
+    api_url_timeout_s: float = Field(60.0, gt=0, description="longest an input URL may take to download, s")
+    api_page_size: int = Field(20, ge=1, le=500, description="jobs per page of GET /v1/jobs unless asked")
+    api_generate_deployment: str | None = Field(
+        None, description="run HTTP service jobs as this Prefect deployment ('generate/<name>') instead of in-process"
+    )
     ray_gpus_per_actor: float | None = Field(None, gt=0, description="GPU share per model actor (default 1)")
     ray_actors: int | None = Field(None, ge=1, description="model actors to run (default: one per GPU share)")
     ray_actor_cpus: float = Field(1.0, gt=0, description="CPUs each model actor claims")
@@ -100,6 +127,10 @@ class Settings(BaseSettings):
     @property
     def resolved_ui_dir(self) -> Path:
         return self.ui_dir or self.home / "ui"
+
+    @property
+    def resolved_data_root(self) -> Path:
+        return (self.data_root or self.home / "data").expanduser().resolve()
 
 
 @lru_cache(maxsize=1)

@@ -1,9 +1,10 @@
 """The output timeline: which template frame each output frame shows, and how frames split into chunks.
 
-The output is as long as the audio. A shorter template plays forward then backward ("ping-pong"),
-so there is never a visible jump back to frame 0; a longer template is cut. One forward pass
-follows the template's real timestamps (`forward_pass`), so a phone's variable-rate video, or an
-output rate other than the template's, keeps the template's timing within a frame. Chunks are the unit of
+The output is as long as the audio. A shorter template plays forward then backward ("ping-pong",
+the default), so there is never a visible jump back to frame 0, or, when asked (HeyGem's `pn=0`),
+plainly again from frame 0; a longer template is cut. One forward pass follows the template's real
+timestamps (`forward_pass`), so a phone's variable-rate video, or an output rate other than the
+template's, keeps the template's timing within a frame. Chunks are the unit of
 parallel work and of memory: each covers at most `chunk_frames` output frames, and compose decodes
 its template frames with one seek and one forward pass.
 """
@@ -15,25 +16,35 @@ from fractions import Fraction
 
 import numpy as np
 
+PINGPONG, PLAIN = "pingpong", "plain"
+LOOPS = (PINGPONG, PLAIN)  # how a template shorter than the audio repeats
+
 
 def output_frame_count(audio_seconds: float, fps: Fraction) -> int:
     """Frames needed to cover the audio: at least one, within one frame of its length."""
     return max(1, round(audio_seconds * float(fps)))
 
 
-def frame_schedule(template_frames: int, output_frames: int, forward: np.ndarray | None = None) -> np.ndarray:
-    """Template frame index for every output frame, looping forward-then-backward.
+def frame_schedule(
+    template_frames: int, output_frames: int, loop: str = PINGPONG, forward: np.ndarray | None = None
+) -> np.ndarray:
+    """Template frame index for every output frame, looping forward-then-backward (or plainly).
 
-    Returns (output_frames,) int32. With 4 template frames: 0 1 2 3 2 1 0 1 2 3 2 ...; the end
-    frames are not repeated, so motion never freezes for a frame at the turn. `forward` (see
-    `forward_pass`) is one forward play at the output rate; by default each frame once, in order.
+    Returns (output_frames,) int32. With 4 template frames, ping-pong: 0 1 2 3 2 1 0 1 2 3 2 ...;
+    the end frames are not repeated, so motion never freezes for a frame at the turn. Plain:
+    0 1 2 3 0 1 2 3 ... (a jump back at every turn). `forward` (see `forward_pass`) is one forward
+    play at the output rate; by default each frame once, in order.
     """
     if template_frames < 1 or output_frames < 0:
         raise ValueError(f"bad frame counts: template {template_frames}, output {output_frames}")
+    if loop not in LOOPS:
+        raise ValueError(f"loop {loop!r} is not one of {', '.join(LOOPS)}")
     forward = np.arange(template_frames) if forward is None else np.asarray(forward)
     steps = np.arange(output_frames, dtype=np.int64)
     if len(forward) == 1:
         return np.full(output_frames, forward[0], dtype=np.int32)
+    if loop == PLAIN:
+        return forward[steps % len(forward)].astype(np.int32)
     period = 2 * (len(forward) - 1)
     phase = steps % period
     return forward[np.where(phase < len(forward), phase, period - phase)].astype(np.int32)

@@ -9,6 +9,15 @@ from pathlib import Path
 import av
 
 
+def playable(path: Path) -> bool:
+    """Whether `path` is a whole video: it opens and at least one picture decodes."""
+    try:
+        with av.open(str(path)) as container:
+            return sum(1 for _ in container.decode(video=0)) > 0
+    except av.FFmpegError:
+        return False
+
+
 def top_level_atoms(path: Path) -> list[str]:
     """Names of an MP4's top-level boxes, in file order."""
     names, data = [], path.read_bytes()

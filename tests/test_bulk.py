@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import av
 import pandas as pd
 import pytest
 from face_clips import make_face_clip, make_speech
 from media_factory import make_random_bytes
+from output_checks import playable
 
 from heygem_ops.results_store import ResultsStore
 
@@ -39,14 +39,6 @@ def _heygem(*args: str) -> subprocess.Popen:
         [sys.executable, "-c", "from flows.cli import main; main()", *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
-
-
-def _playable(path: Path) -> bool:
-    try:
-        with av.open(str(path)) as container:
-            return sum(1 for _ in container.decode(video=0)) > 0
-    except av.FFmpegError:
-        return False
 
 
 def test_batch_records_every_job_and_fails_bad_ones_alone(media_dir, tmp_path):
@@ -81,7 +73,7 @@ def test_killed_batch_resumes_and_finishes_every_job_exactly_once(media_dir, tmp
     run.wait()
     finished_before = set(ResultsStore(out).succeeded_ids())
     assert 0 < len(finished_before) < 8
-    assert all(_playable(path) for path in out.glob("*.mp4"))  # nothing half-written under an output name
+    assert all(playable(path) for path in out.glob("*.mp4"))  # nothing half-written under an output name
     rerun = _heygem("batch", str(manifest), "--out", str(out))
     text, _ = rerun.communicate(timeout=400)
     assert rerun.returncode == 0, text
@@ -91,5 +83,5 @@ def test_killed_batch_resumes_and_finishes_every_job_exactly_once(media_dir, tmp
     assert len(succeeded) == 8 and (succeeded == 1).all()  # every job succeeded exactly once
     latest = store.latest()
     assert (latest["status"] == "succeeded").all() and len(latest) == 8
-    assert all(_playable(Path(path)) for path in latest["output"])
+    assert all(playable(Path(path)) for path in latest["output"])
     assert not [p for p in out.iterdir() if p.is_file() and p.suffix != ".mp4"]  # no temp files left

@@ -156,7 +156,7 @@ def test_frames_without_a_face_give_zero_confidence_and_nan(tracker: MeshTracker
     )
     done: list[int] = []
     track = tracker.track([frame] * 3, progress=done.append)
-    assert done == [1, 2, 3]
+    assert done == [1, 1, 1]  # one more frame each time: what a progress board counter adds up
     assert track.size == (640, 360) and track.backend == "mesh"
     assert np.all(track.confidence == 0)
     assert np.isnan(track.landmarks).all() and np.isnan(track.boxes).all()

@@ -16,8 +16,8 @@ from tqdm import tqdm
 
 from flows.cli import progress as cli_progress
 from flows.cli.main import cli
-from flows.ui.jobs import Choices, run_single
-from flows.ui.runner import JobQueue, Ticket
+from flows.jobs_queue import JobQueue, Ticket
+from flows.single_job import Choices, run_single
 from tests.face_clips import make_face_clip, make_speech
 
 FRAMES = 30  # template frames (tracked) and output frames (1.2 s of speech at 25 fps)

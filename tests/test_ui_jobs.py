@@ -11,20 +11,18 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flows.ui import jobs
+from flows import single_job
+from flows.jobs_queue import JobQueue, Ticket
+from flows.single_job import Choices, result_from_row, run_single
 from flows.ui.jobs import (
-    Choices,
     Workspace,
     batch_table,
     plan_manifest,
     plan_pairs,
-    result_from_row,
     run_batch,
-    run_single,
     zip_entry_name,
     zip_outputs,
 )
-from flows.ui.runner import JobQueue, Ticket
 from heygem_ops.errors import InputError, NoFaceError
 from heygem_ops.manifest import JobSpec
 from heygem_ops.progress import board
@@ -125,7 +123,7 @@ def test_single_jobs_run_the_generate_flow_and_record_their_row(
         Path(parameters["output"]).write_bytes(b"mp4")
         return _row(media["t1"], media["a1"], Path(parameters["output"]), "job-1")
 
-    monkeypatch.setattr(jobs, "_call_flow", fake_flow)
+    monkeypatch.setattr(single_job, "call_flow", fake_flow)
     queue = JobQueue()
     ticket = queue.submit("one", lambda t: run_single(t, media["t1"], media["a1"], Choices(face="center"),
                                                       workspace.outputs, None, "ray://head:10001"))  # fmt: skip
@@ -150,7 +148,7 @@ def test_a_failed_single_job_is_recorded_and_reported(
     def no_face(*args: Any) -> None:
         raise NoFaceError("no face in any frame", path="1a2b.png", hint="use another template")
 
-    monkeypatch.setattr(jobs, "_call_flow", no_face)
+    monkeypatch.setattr(single_job, "call_flow", no_face)
     queue = JobQueue()
     ticket = queue.submit("one", lambda t: run_single(t, media["t1"], media["a1"], Choices(), workspace.outputs))
     view = _wait(queue, ticket)
@@ -177,7 +175,7 @@ def test_batches_run_the_bulk_flow_and_the_table_follows_the_rows(
         workspace.store.append([done, failed])
         return {"jobs": 2, "succeeded": 1, "failed": 1, "skipped": 0, "invalid": 0}
 
-    monkeypatch.setattr(jobs, "_call_flow", fake_bulk)
+    monkeypatch.setattr(single_job, "call_flow", fake_bulk)
     queue = JobQueue()
     ticket = queue.submit("batch", lambda t: run_batch(t, plan, workspace.outputs))
     view = _wait(queue, ticket)
@@ -225,7 +223,8 @@ def test_importing_the_ui_package_does_not_import_gradio() -> None:
     import subprocess
     import sys
 
-    code = "import sys, flows.ui, flows.ui.jobs, flows.ui.uploads, flows.ui.history; print('gradio' in sys.modules)"
+    modules = "flows.ui, flows.ui.jobs, flows.uploads, flows.ui.history, flows.single_job"
+    code = f"import sys, {modules}; print('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 

@@ -13,6 +13,7 @@ from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
 from heygem_ops.logs import get_logger
 from heygem_ops.results import WALL_COLUMNS
+from heygem_ops.timeline import LOOPS
 
 log = get_logger("cli")
 
@@ -31,6 +32,7 @@ log = get_logger("cli")
 @max_size_option
 @setting_option("--crf", setting="x264_crf", type=click.IntRange(0, 51))
 @setting_option("--preset", setting="x264_preset")
+@click.option("--loop", type=click.Choice(LOOPS), help="How a short template repeats (default: pingpong).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
 def generate_command(
     template: Path, audio: Path, output: Path, as_json: bool, fps: float | None, **options: object

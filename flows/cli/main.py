@@ -49,6 +49,7 @@ SUBCOMMANDS = {
     "eval": "flows.cli.eval:eval_command",
     "doctor": "flows.cli.doctor:doctor_command",
     "ui": "flows.cli.ui:ui_command",
+    "serve": "flows.cli.serve:serve_command",
 }
 """Subcommand name → "module:attribute", imported only when that command (or the command list) is asked for."""
 

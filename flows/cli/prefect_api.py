@@ -62,6 +62,20 @@ def temporary_prefect_api() -> Iterator[None]:
         yield
 
 
+def share_with_threads() -> None:
+    """Inside the block: make its API the process-wide default, for threads that did not start in it.
+
+    Prefect reads a thread's settings from its context, and a thread the block did not start (a
+    server's job workers) has none: it falls back to the process-global settings, which this resets.
+    """
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        os.environ["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
+        refresh_global_settings_context()
+
+
 def _start() -> _Server:
     global _server
     port = _free_port()

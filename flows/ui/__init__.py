@@ -7,10 +7,12 @@
     tab_system.py   device, engines, trackers, Ray/Prefect status (heygem_ops.doctor), log tail
     common.py       option widgets and status rendering shared by the Single and Batch tabs
     context.py      what every tab shares: settings, folders, uploads, queue, results
-    runner.py       the job queue: handlers submit and poll; worker threads run the flows
     jobs.py         what the queue runs (flows `generate` and `bulk`), batch tables and zips
-    uploads.py      uploads checked by content and limits, stored under generated names
     history.py      paging and recorded deletion over the results dataset
+
+Shared with the HTTP service (`flows.service`): the job queue (`flows.jobs_queue`: handlers submit
+and poll, worker threads run the flows), single jobs (`flows.single_job`) and uploads checked by
+content and limits, stored under generated names (`flows.uploads`).
 
 Only the tab modules, common.py and app.py import Gradio; importing this package does not.
 """

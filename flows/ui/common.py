@@ -9,10 +9,10 @@ from pathlib import Path
 import gradio as gr
 import torch
 
+from flows.jobs_queue import FAILED, QUEUED, TicketView
+from flows.single_job import Choices
 from flows.ui.context import UiContext
-from flows.ui.jobs import Choices
-from flows.ui.runner import FAILED, QUEUED, TicketView
-from flows.ui.uploads import Upload
+from flows.uploads import Upload
 from heygem_ops.constants import STILL_FPS
 from heygem_ops.engines.registry import available_engines
 from heygem_ops.errors import HeyGemError
@@ -85,7 +85,7 @@ def choices_from(
         face or None,
         int(crf) if crf is not None else None,
         float(still_fps) if still_fps else None,
-        int(max_size) if max_size else None,
+        max_size=int(max_size) if max_size else None,
     )
 
 

@@ -1,17 +1,16 @@
-"""What the web UI runs: single jobs through the `generate` flow, batches through the `bulk` flow.
+"""What the web UI runs: single jobs through the `generate` flow (`flows.single_job`), batches through `bulk`.
 
 The same flows as the CLI, embedded in this process by default (Prefect's ephemeral API), or as a
 Prefect deployment when HEYGEM_UI_GENERATE_DEPLOYMENT / HEYGEM_UI_BULK_DEPLOYMENT name one (the
 worker must then see the same file system as the UI). Every attempt becomes a row of the results
 dataset of the UI's output folder, which the History tab reads.
 
-All inputs are stored uploads (`flows.ui.uploads`), all outputs get generated names inside the
+All inputs are stored uploads (`flows.uploads`), all outputs get generated names inside the
 output folder: nothing the browser sends becomes a path that is written.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -23,14 +22,14 @@ from typing import Any
 
 import pandas as pd
 
-from flows.ui.runner import Ticket, TicketView
+from flows import single_job
+from flows.jobs_queue import Ticket, TicketView
+from flows.single_job import Choices
 from heygem_ops.constants import ID_CHARS
-from heygem_ops.errors import HeyGemError, InputError, InternalError
-from heygem_ops.hashing import file_digest, value_digest
+from heygem_ops.errors import InputError
+from heygem_ops.hashing import value_digest
 from heygem_ops.logs import get_logger
-from heygem_ops.manifest import Job, JobSpec, JobSpecError, default_output_name, pair_records, read_jobs
-from heygem_ops.options import GenerateOptions
-from heygem_ops.plan import job_identity
+from heygem_ops.manifest import Job, JobSpec, JobSpecError, pair_records, read_jobs
 from heygem_ops.progress import board
 from heygem_ops.results import JobResult, utc_now
 from heygem_ops.results_store import PART_PREFIX, ResultsStore, read_files
@@ -69,93 +68,6 @@ class Workspace:
     @property
     def store(self) -> ResultsStore:
         return ResultsStore(self.outputs)
-
-
-@dataclass(frozen=True)
-class Choices:
-    """The options a user picks in the UI; None means the HEYGEM_* default."""
-
-    engine: str | None = None
-    device: str | None = None
-    face: str | None = None
-    crf: int | None = None
-    still_fps: float | None = None
-    max_size: int | None = None  # long side templates are scaled down to, px
-
-    def options(self) -> GenerateOptions:
-        """Validated options (InputError names a bad one)."""
-        return GenerateOptions.from_settings(**dataclasses.asdict(self))
-
-    def given(self) -> dict[str, Any]:
-        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
-
-
-# ---- single jobs --------------------------------------------------------------------------------
-
-
-def plan_single(template: Path, audio: Path, choices: Choices, out_dir: Path) -> tuple[str, Path]:
-    """The job's id (content hash of inputs and options) and its generated output path."""
-    job_id = job_identity(file_digest(template), file_digest(audio), choices.options())
-    return job_id, out_dir / default_output_name(template, audio, job_id)
-
-
-def run_single(
-    ticket: Ticket,
-    template: Path,
-    audio: Path,
-    choices: Choices,
-    out_dir: Path,
-    deployment: str | None = None,
-    ray_address: str | None = None,
-) -> dict[str, Any]:
-    """Run one job through the `generate` flow, reporting progress to `ticket`; record its row either way."""
-    job_id, output = plan_single(template, audio, choices, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store = ResultsStore(out_dir)
-    parameters = {"template": str(template), "audio": str(audio), "output": str(output), **choices.given()}
-    if ray_address:
-        parameters["ray_address"] = ray_address
-    try:
-        with board.listening(str(output), ticket.listener(str(output))):
-            row = _call_flow("generate", deployment, parameters)
-    except Exception as error:
-        failed = JobResult(job_id, str(template), str(audio), str(output))
-        failed.engine = choices.options().engine
-        failed.fail(error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}"))
-        store.append([failed])
-        raise
-    store.append([result_from_row(row)])
-    return row
-
-
-def result_from_row(row: Mapping[str, Any]) -> JobResult:
-    """A `JobResult` back from its `as_row()` dict (as a flow returns it)."""
-    names = {f.name for f in dataclasses.fields(JobResult)} - {"stage_seconds", "worker_seconds"}
-    values = {name: row[name] for name in names if name in row}
-    for name in ("started_at", "finished_at"):
-        if isinstance(values.get(name), str):
-            values[name] = datetime.fromisoformat(values[name])
-    result = JobResult(**values)
-    result.read_seconds(row)
-    return result
-
-
-def _call_flow(name: str, deployment: str | None, parameters: dict[str, Any]) -> Any:
-    """Run flow `name` in-process, or as `deployment` on a Prefect server and wait for it."""
-    if deployment is None:
-        if name == "generate":
-            from flows.generate import generate as flow
-        else:
-            from flows.bulk import bulk as flow
-        return flow(**parameters)
-    from prefect.deployments import run_deployment
-
-    flow_run = run_deployment(deployment, parameters=parameters, timeout=None)
-    state = flow_run.state
-    if state is None or not state.is_completed():
-        message = state.message if state is not None else "no final state"
-        raise InternalError(f"flow run {flow_run.name} of {deployment} ended {state.name if state else '?'}: {message}")
-    return state.result()
 
 
 # ---- batches ------------------------------------------------------------------------------------
@@ -284,7 +196,7 @@ def run_batch(
         with ExitStack() as stack:
             for output in plan.outputs:
                 stack.enter_context(board.listening(str(output), ticket.listener(str(output))))
-            result = _call_flow("bulk", deployment, parameters)
+            result = single_job.call_flow("bulk", deployment, parameters)
         summary = {**result, "jobs": result["jobs"] + len(plan.refused), "failed": result["failed"] + len(plan.refused)}
     return summary
 

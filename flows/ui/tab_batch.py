@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from flows.jobs_queue import FAILED, QUEUED, TicketView
 from flows.ui.common import (
     POLL_S,
     choices_from,
@@ -27,7 +28,6 @@ from flows.ui.common import (
 )
 from flows.ui.context import UiContext
 from flows.ui.jobs import BatchPlan, batch_table, plan_manifest, plan_pairs, run_batch, zip_outputs
-from flows.ui.runner import FAILED, QUEUED, TicketView
 from flows.ui.tab_single import _discard_temp
 from heygem_ops.errors import HeyGemError, InputError
 

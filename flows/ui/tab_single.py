@@ -10,6 +10,8 @@ from typing import Any
 
 import gradio as gr
 
+from flows.jobs_queue import SUCCEEDED, Ticket
+from flows.single_job import Choices, plan_single, run_single
 from flows.ui.common import (
     POLL_S,
     choices_from,
@@ -23,8 +25,6 @@ from flows.ui.common import (
     upload_name,
 )
 from flows.ui.context import UiContext
-from flows.ui.jobs import Choices, plan_single, run_single
-from flows.ui.runner import SUCCEEDED, Ticket
 from heygem_ops.errors import HeyGemError
 
 

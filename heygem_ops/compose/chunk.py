@@ -83,7 +83,7 @@ def render_chunk(
     meter = ChunkMeter(track, order.frames) if order.qa else None
     with SegmentWriter(
         path, video.width, video.height, order.fps, preset=order.encode.preset, crf=order.encode.crf,
-        colour=video.colour, threads=encoder_threads,
+        colour=video.colour, threads=encoder_threads, encoder=order.encode.encoder,
     ) as writer:  # fmt: skip
         for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, order.frames), chunk.frame_count)):
             composed = compose_frame(frame, sources[k], update, k)

@@ -1,8 +1,11 @@
 """Encode one chunk of output frames as an H.264 segment that concatenates without re-encoding.
 
-Every segment written with the same size, rate, preset, crf and colour has identical codec
-parameters (libx264, yuv420p, the template's colour tags) and starts with an IDR keyframe, so
+Every segment written with the same encoder, size, rate, preset, crf and colour has identical codec
+parameters (H.264, yuv420p, the template's colour tags) and starts with an IDR keyframe, so
 `publish.publish_video` can join segments from any worker by copying packets.
+
+The encoder is libx264 on the CPU or h264_nvenc on an NVIDIA GPU (PyAV's wheel carries both); `auto`
+takes NVENC when it opens on this machine. The final encode is what users of GPU hosts find slow.
 """
 
 from __future__ import annotations
@@ -11,26 +14,99 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 
 import av
+import av.logging
 import numpy as np
 from av.container import OutputContainer
 from av.video.reformatter import ColorRange
 from av.video.stream import VideoStream
 
 from heygem_ops.atomic import atomic_output
-from heygem_ops.errors import InternalError
+from heygem_ops.errors import InputError, InternalError
+from heygem_ops.logs import get_logger
 from heygem_ops.media.colour import STILL, Colour, rgb_to_yuv420
+
+log = get_logger(__name__)
+ENCODERS = ("auto", "libx264", "h264_nvenc")  # auto: h264_nvenc when it opens here, else libx264
+# x264's presets on NVENC's scale (p1 fastest .. p7 best), so one --preset means the same trade-off on both.
+NVENC_PRESETS = {
+    "ultrafast": "p1", "superfast": "p2", "veryfast": "p3", "faster": "p4", "fast": "p4",
+    "medium": "p5", "slow": "p6", "slower": "p7", "veryslow": "p7",
+}  # fmt: skip
+NVENC_HINT = (
+    "use HEYGEM_ENCODER=auto (h264_nvenc when it opens, else libx264) or libx264; h264_nvenc needs an NVIDIA GPU "
+    "whose driver provides libnvidia-encode"
+)
+
+
+def encoder_options(encoder: str, preset: str, crf: int, threads: int) -> dict[str, str]:
+    """The codec options of `encoder` (libx264 or h264_nvenc) for an x264 `preset` and `crf`.
+
+    NVENC's constant-quality mode (`cq`, 1-51, like x264's crf; 0 would mean "its default") with the
+    preset of the same speed; `threads` is x264's alone, NVENC's work is on the GPU.
+    """
+    if encoder == "h264_nvenc":
+        return {"preset": NVENC_PRESETS[preset], "tune": "hq", "rc": "vbr", "cq": str(max(crf, 1))}
+    return {"preset": preset, "crf": str(crf), "threads": str(threads)}
+
+
+@lru_cache(maxsize=1)
+def nvenc_failure() -> str | None:
+    """None when h264_nvenc opens on this machine, else why not, in FFmpeg's words. Probed once per process.
+
+    FFmpeg says why (e.g. "Cannot load libcuda.so.1") only to its log, so the log is captured meanwhile.
+    """
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as said:
+            _open_nvenc()
+    except ValueError:  # av.codec.codec.UnknownCodecError
+        reason = "this PyAV build has no h264_nvenc encoder"
+    except av.FFmpegError as error:
+        reason = "; ".join(message.strip() for _, _, message in said) or str(error)
+    else:
+        reason = None
+    finally:
+        av.logging.set_level(previous)
+    log.info("h264_nvenc %s", "opens here" if reason is None else f"does not open here ({reason})")
+    return reason
+
+
+def _open_nvenc() -> None:
+    context = av.CodecContext.create("h264_nvenc", "w")
+    context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
+    context.time_base = Fraction(1, 25)
+    context.options = encoder_options("h264_nvenc", "veryfast", 18, 0)
+    context.open()
+
+
+def choose_encoder(name: str) -> str:
+    """Resolve HEYGEM_ENCODER: `auto` is h264_nvenc when it opens, else libx264; an h264_nvenc asked for by
+    name that does not open is the user's error, not a silent fall-back to the CPU."""
+    if name not in ENCODERS:
+        raise InputError(f"unknown encoder {name!r}", hint=f"use one of: {', '.join(ENCODERS)}")
+    if name == "libx264":
+        return name
+    failure = nvenc_failure()
+    if failure is None:
+        return "h264_nvenc"
+    if name == "auto":
+        return "libx264"
+    raise InputError(f"encoder h264_nvenc was asked for but does not open on this machine ({failure})", hint=NVENC_HINT)
 
 
 @dataclass(frozen=True)
 class EncodeSettings:
     """How segments are encoded: every segment of a job shares them, so they concatenate by copying."""
 
-    preset: str = "veryfast"  # libx264 preset
-    crf: int = 18  # libx264 quality (lower is better, 0-51)
+    preset: str = "veryfast"  # libx264 preset (NVENC takes the one of the same speed, see NVENC_PRESETS)
+    crf: int = 18  # libx264 quality (lower is better, 0-51); NVENC's cq
+    encoder: str = "libx264"  # one of ENCODERS (HEYGEM_ENCODER); auto is resolved where the segment is written
 
 
 def output_size(width: int, height: int) -> tuple[int, int]:
@@ -60,14 +136,16 @@ class SegmentWriter:
         crf: int = 18,
         colour: Colour = STILL,
         threads: int = 0,
+        encoder: str = "libx264",
     ) -> None:
         self.path, self.width, self.height, self.fps = Path(path), width, height, Fraction(fps)
         self.colour = colour
         self._size = output_size(width, height)
         if min(self._size) < 2:
             raise InternalError(f"frame size {width}x{height} is too small to encode", path=self.path)
-        options = {"preset": preset, "crf": str(crf), "threads": str(threads)}
-        self._file = _segment_file(self.path, self._size, self.fps, options, colour)
+        self.encoder_name = choose_encoder(encoder)
+        options = encoder_options(self.encoder_name, preset, crf, threads)
+        self._file = _segment_file(self.path, self._size, self.fps, self.encoder_name, options, colour)
         self._count = 0
 
     def __enter__(self) -> SegmentWriter:
@@ -96,11 +174,11 @@ class SegmentWriter:
 
 @contextmanager
 def _segment_file(
-    path: Path, size: tuple[int, int], fps: Fraction, options: dict[str, str], colour: Colour
+    path: Path, size: tuple[int, int], fps: Fraction, encoder: str, options: dict[str, str], colour: Colour
 ) -> Iterator[tuple[OutputContainer, VideoStream]]:
-    """An open MP4 container with a tagged libx264 stream; flushed and published after a clean exit."""
+    """An open MP4 container with a tagged H.264 stream; flushed and published after a clean exit."""
     with atomic_output(path) as temporary, av.open(str(temporary), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options=options)
+        stream = container.add_stream(encoder, rate=fps, options=options)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         context = stream.codec_context

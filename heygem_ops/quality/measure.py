@@ -23,7 +23,7 @@ from heygem_ops.plan import template_forward
 from heygem_ops.quality.correlation import best_sync, pearson
 from heygem_ops.quality.pixels import PixelStats, scheduled_frames
 from heygem_ops.quality.report import QualityReport
-from heygem_ops.timeline import frame_schedule
+from heygem_ops.timeline import PINGPONG, frame_schedule
 
 MAX_LAG = 15  # frames searched either side for the sync peak (0.6 s at 25 fps)
 
@@ -48,15 +48,17 @@ def measure_quality(
     speech: np.ndarray | None = None,
     reference: VideoInfo | None = None,
     schedule: np.ndarray | None = None,
+    loop: str = PINGPONG,
 ) -> QualityReport:
     """Score the lip-synced `output` against its driving `audio` (and its `template`, when given).
 
     `tracker` defaults to the mesh tracker; `template_track` (the job's cached track) spares
     tracking the template again; `speech` (`speech_level` per output frame, when the caller has the
     audio's features) spares decoding the audio. `still_fps` is the rate a still-image template was
-    shown at. `reference` (the template as the job probed it: scaled, tone-mapped) and `schedule` (the
-    job's template frame per output frame) spare probing the template afresh and rebuilding the
-    schedule. Without a template, template_leak, psnr_outside and sharpness_ratio are None.
+    shown at, `loop` how the job repeated the template (`heygem_ops.timeline.LOOPS`). `reference` (the
+    template as the job probed it: scaled, tone-mapped) and `schedule` (the job's template frame per
+    output frame) spare probing the template afresh and rebuilding the schedule. Without a template,
+    template_leak, psnr_outside and sharpness_ratio are None.
     """
     info = probe_video(output)
     tracker = tracker or create_tracker("mesh")
@@ -69,7 +71,8 @@ def measure_quality(
     template_track = template_track or tracker.track(iter_frames(reference))
     _check_track(template_track, reference)
     if schedule is None:
-        schedule = frame_schedule(reference.frame_count, info.frame_count, template_forward(reference, info.fps))
+        forward = template_forward(reference, info.fps)
+        schedule = frame_schedule(reference.frame_count, info.frame_count, loop, forward)
     stats = PixelStats()
     frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats)
     track = tracker.track(frames)

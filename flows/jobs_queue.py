@@ -1,9 +1,10 @@
-"""The web UI's job queue: submissions return at once, a few worker threads run them in order.
+"""The job queue of the web UI and the HTTP service: submissions return at once, worker threads run them in order.
 
-Gradio event handlers only submit work and then poll their ticket, so the page never waits on a
-job, and any number of browser tabs can submit at once: each gets its own ticket (or, for the very
-same job, the ticket already running it) and sees its own result. `workers` (HEYGEM_UI_WORKERS,
-default 1) jobs or batches run at a time; one engine on one device is busiest with one job.
+Gradio event handlers (and HTTP handlers) only submit work and then poll their ticket, so no page
+or request waits on a job, and any number of clients can submit at once: each gets its own ticket
+(or, for the very same job, the ticket already running it) and sees its own result. `workers`
+(HEYGEM_UI_WORKERS, HEYGEM_API_WORKERS; default 1) jobs or batches run at a time; one engine on
+one device is busiest with one job.
 
     ticket = queue.submit("people.png + hello.wav", work, key="/out/abc.mp4")
     queue.get(ticket.id).view()   # state, queue position, per-stage progress, result or error
@@ -25,7 +26,7 @@ from typing import Any
 from heygem_ops.errors import HeyGemError
 from heygem_ops.logs import get_logger
 
-log = get_logger("ui.runner")
+log = get_logger("jobs_queue")
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -108,7 +109,7 @@ class JobQueue:
     """FIFO of tickets run by `workers` threads; tickets are found again by id."""
 
     def __init__(self, workers: int = 1) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="heygem-ui-job")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="heygem-job")
         self._tickets: OrderedDict[str, Ticket] = OrderedDict()
         self._active_keys: dict[str, Ticket] = {}
         self._lock = threading.Lock()

@@ -1,15 +1,16 @@
-"""Files from the browser: checked by content and against the limits, stored under generated names.
+"""Files from a browser or an HTTP client: checked by content and against the limits, stored under generated names.
 
-A browser upload first lands in Gradio's private temp folder. `UploadStore.ingest` then
+An upload first lands in a private temp folder (Gradio's, or the HTTP service's). `UploadStore.ingest` then
 
-1. refuses a file over ``HEYGEM_UI_MAX_UPLOAD_MB`` (Gradio's own cap stops larger ones earlier);
+1. refuses a file over the size limit (``HEYGEM_UI_MAX_UPLOAD_MB`` for the web UI, whose Gradio cap
+   stops larger ones earlier; ``HEYGEM_API_MAX_UPLOAD_MB`` for the service);
 2. sniffs its type from the first bytes (`sniff`), never from the name the browser gave it, and
    refuses a kind the field does not take (a text file called ``.mp4`` is text);
 3. probes media with the library (`probe_video` / `probe_audio`): truncated or undecodable files
-   fail here, and a template or recording over ``HEYGEM_UI_MAX_DURATION_S`` is refused;
-4. copies it to ``<ui dir>/uploads/<content hash><extension of the sniffed type>``.
+   fail here, and a template or recording over the duration limit is refused;
+4. copies it to ``<uploads folder>/<content hash><extension of the sniffed type>``.
 
-The browser's file name is kept only as a label for display; no path or name from the browser is
+The client's file name is kept only as a label for display; no path or name from the client is
 ever used to write. Later requests name uploads by their stored name, which `resolve` accepts only
 when it has the generated shape and exists in the store.
 """
@@ -181,10 +182,19 @@ def clean_label(name: str | None) -> str:
 class UploadStore:
     """Validated uploads in one folder, named by content, with an append-only index for pickers."""
 
-    def __init__(self, folder: Path, max_mb: float, max_duration_s: float) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        max_mb: float,
+        max_duration_s: float,
+        settings: tuple[str, str] = ("HEYGEM_UI_MAX_UPLOAD_MB", "HEYGEM_UI_MAX_DURATION_S"),
+        max_pixels: int | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.max_mb = max_mb
         self.max_duration_s = max_duration_s
+        self.max_pixels = max_pixels  # HEYGEM_MAX_PIXELS, checked on the header at upload rather than at decode
+        self.size_setting, self.duration_setting = settings  # named in the messages as the way to raise a limit
         self._lock = threading.Lock()
 
     def ingest(self, source: str | Path, kind: str, browser_name: str | None = None) -> Upload:
@@ -240,7 +250,7 @@ class UploadStore:
             raise LimitExceededError(
                 f"is {size / 2**20:.1f} MiB, over the {self.max_mb:g} MiB upload limit",
                 path=label,
-                hint="upload a smaller file, or raise HEYGEM_UI_MAX_UPLOAD_MB",
+                hint=f"upload a smaller file, or raise {self.size_setting}",
             )
         if size == 0:
             raise InputError("is empty", path=label, hint=f"upload {WANTED[kind]}")
@@ -263,7 +273,7 @@ class UploadStore:
             return None
         try:
             if kind == "template":
-                info = probe_video(source)
+                info = probe_video(source, max_pixels=self.max_pixels)
                 duration = None if info.is_still else info.duration_s
             else:
                 duration = probe_audio(source).duration_s
@@ -275,7 +285,7 @@ class UploadStore:
             raise LimitExceededError(
                 f"lasts {duration:.1f} s, over the {self.max_duration_s:g} s limit",
                 path=label,
-                hint="upload a shorter file, or raise HEYGEM_UI_MAX_DURATION_S",
+                hint=f"upload a shorter file, or raise {self.duration_setting}",
             )
         return duration
 
