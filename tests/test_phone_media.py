@@ -317,3 +317,13 @@ def test_an_audio_codec_ffmpeg_cannot_decode_names_the_format_and_the_fix(tmp_pa
     wav.write_bytes(b"RIFF" + len(chunks).to_bytes(4, "little") + chunks)
     with pytest.raises(Exception, match=r"odd\.wav.*in WAV.*cannot decode.*convert it to 16-bit PCM WAV or M4A"):
         probe_audio(wav)
+
+
+def test_the_http_service_takes_max_size_as_a_job_option() -> None:
+    """`/v1/jobs` options are manifest-style: max_size reaches the job, a bad one is refused up front."""
+    from flows.service.v1 import JobOptions, _choices
+    from heygem_ops.errors import InputError
+
+    assert _choices(JobOptions(max_size=1280)).options().max_size == 1280
+    with pytest.raises(InputError, match="max_size=8"):
+        _choices(JobOptions(max_size=8))
