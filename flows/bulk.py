@@ -110,6 +110,7 @@ def bulk(
     bbox_shift: int | None = None,
     extra_margin: int | None = None,
     parsing_mode: str | None = None,
+    max_size: int | None = None,
     ray_address: str | None = None,
     jobs_at_once: int | None = None,
     verify_outputs: bool = False,
@@ -123,6 +124,7 @@ def bulk(
     defaults = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, checkpoint=checkpoint, face_weights=face_weights,
         checkpoint_dir=checkpoint_dir, bbox_shift=bbox_shift, extra_margin=extra_margin, parsing_mode=parsing_mode,
+        max_size=max_size,
     )  # fmt: skip
     jobs = collect_jobs(out, defaults, manifest, templates, audios)
     store = ResultsStore(out)

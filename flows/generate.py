@@ -29,6 +29,8 @@ def generate(
     face: str | None = None,
     tracker: str | None = None,
     still_fps: float | None = None,
+    video_fps: float | None = None,
+    max_size: int | None = None,
     checkpoint: str | None = None,
     face_weights: str | None = None,
     checkpoint_dir: str | None = None,
@@ -48,7 +50,8 @@ def generate(
     options = GenerateOptions.from_settings(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
         face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, checkpoint_dir=checkpoint_dir,
-        bbox_shift=bbox_shift, extra_margin=extra_margin, parsing_mode=parsing_mode, loop=loop,
+        bbox_shift=bbox_shift, extra_margin=extra_margin, parsing_mode=parsing_mode, loop=loop, video_fps=video_fps,
+        max_size=max_size,
     )  # fmt: skip
     stages = TaskStages(ray_address)
     run = JobRun(stages, Path(template), Path(audio), Path(output), options, flow_run_id=current_flow_run_id())

@@ -37,6 +37,7 @@ class Choices:
     still_fps: float | None = None
     tracker: str | None = None
     loop: str | None = None  # heygem_ops.timeline.LOOPS
+    max_size: int | None = None  # long side templates are scaled down to, px
 
     def options(self) -> GenerateOptions:
         """Validated options (InputError names a bad one)."""

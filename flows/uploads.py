@@ -46,8 +46,8 @@ ACCEPTS = {
     "media": frozenset({"video", "image", "audio", "container"}),
 }
 WANTED = {
-    "template": "a video (mp4, mov, mkv, webm, avi) or an image (png, jpg, webp)",
-    "audio": "a recording (wav, mp3, m4a, aac, flac, ogg, opus) or a video with sound",
+    "template": "a video (mp4, mov, mkv, webm, avi) or an image (png, jpg, webp, heic, avif)",
+    "audio": "a recording (wav, mp3, m4a, aac, flac, ogg, opus, webm, amr) or a video with sound",
     "manifest": "a job manifest (CSV, JSON Lines or Parquet)",
     "media": "a video, an image or a recording",
 }
@@ -112,11 +112,17 @@ def _sniff_image(head: bytes) -> Sniffed | None:
     return None
 
 
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"})
+
+
 def _sniff_iso(head: bytes) -> Sniffed | None:
     """ISO base media (MP4, MOV, M4A): a 'ftyp' box first; the brand says which."""
     if head[4:8] != b"ftyp":
         return None
     brand = head[8:12]
+    if brand in _HEIF_BRANDS:
+        avif = brand in (b"avif", b"avis")
+        return Sniffed("image", ".avif" if avif else ".heic", "an AVIF image" if avif else "a HEIC/HEIF photo")
     if brand in (b"M4A ", b"M4B "):
         return Sniffed("audio", ".m4a", "an M4A recording")
     if brand == b"qt  ":
@@ -125,9 +131,12 @@ def _sniff_iso(head: bytes) -> Sniffed | None:
 
 
 def _sniff_other_media(head: bytes) -> Sniffed | None:
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # a browser's or messenger's voice recording is WebM too
         webm = b"webm" in head[:64]
-        return Sniffed("video", ".webm" if webm else ".mkv", "a WebM video" if webm else "a Matroska video")
+        return Sniffed("container", ".webm" if webm else ".mkv", "a WebM file" if webm else "a Matroska file")
+    if head.startswith((b"#!AMR\n", b"#!AMR-WB\n")):
+        wide = head.startswith(b"#!AMR-WB")
+        return Sniffed("audio", ".awb" if wide else ".amr", "an AMR-WB recording" if wide else "an AMR recording")
     if head.startswith(b"fLaC"):
         return Sniffed("audio", ".flac", "a FLAC recording")
     if head.startswith(b"OggS"):

@@ -55,8 +55,10 @@ class JobFeatures:
     prepared_path: Path | None = None  # cache entry of the engine's preparation of those crops
 
 
-def track_cache_name(spec: TrackerSpec) -> str:
-    return f"track-{spec.name}-face{spec.face}-v{TRACK_VERSION}.npz"
+def track_cache_name(spec: TrackerSpec, size: tuple[int, int]) -> str:
+    """The cache entry of a track: per tracker, face choice and the (width, height) frames were tracked at,
+    so a job scaled by --max-size never borrows the landmarks of the full-size frames."""
+    return f"track-{spec.name}-face{spec.face}-{size[0]}x{size[1]}-v{TRACK_VERSION}.npz"
 
 
 def template_track(
@@ -68,10 +70,11 @@ def template_track(
 ) -> tuple[FaceTrack, Path, bool]:
     """The template's face track from the cache, or tracked now and cached. Returns (track, path, cached).
 
-    Keyed by content hash, tracker and face choice: a renamed or copied template is not tracked again.
+    Keyed by content hash, tracker, face choice and frame size: a renamed or copied template is not
+    tracked again.
     """
     cache = TemplateCache(get_settings().resolved_cache_dir)
-    name = track_cache_name(spec)
+    name = track_cache_name(spec, (video.width, video.height))
 
     def build() -> FaceTrack:
         log.info("Tracking faces in %d frames of %s", video.frame_count, video.path.name)
@@ -113,9 +116,8 @@ def job_crops(plan: JobPlan, track: FaceTrack) -> Path | None:
         return None
     rule = CropRule(needs.crop_box, options.bbox_shift, options.extra_margin)
     cache = TemplateCache(get_settings().resolved_cache_dir)
-    path, cached = template_crops(
-        cache, plan.template_hash, plan.template, track, track_cache_name(plan.tracker), needs.crop_size, rule
-    )
+    name = track_cache_name(plan.tracker, (plan.template.width, plan.template.height))
+    path, cached = template_crops(cache, plan.template_hash, plan.template, track, name, needs.crop_size, rule)
     log.info("Face crops of %s %s", plan.template.path.name, "loaded from cache" if cached else "cut and cached")
     return path
 

@@ -1,8 +1,8 @@
 """Job manifests in: a table of jobs (CSV, Parquet or JSON Lines), or HeyGem's batch shortcuts.
 
 A manifest row names a `template` and an `audio` (required), and optionally an `output`, a
-`job_id` and any `GenerateOptions` field (engine, tracker, device, face, still_fps, chunk_frames,
-preset, crf, checkpoint, checkpoint_dir, bbox_shift, extra_margin, parsing_mode); empty cells take
+`job_id` and any `GenerateOptions` field (engine, tracker, device, face, still_fps, video_fps, max_size, chunk_frames,
+preset, crf, checkpoint, checkpoint_dir, bbox_shift, extra_margin, parsing_mode, loop); empty cells take
 the defaults. Other columns are ignored (with a warning), so a manifest may carry the caller's own bookkeeping.
 
 Paths: template, audio, checkpoint and checkpoint_dir resolve against the manifest's folder; an output resolves
@@ -43,8 +43,9 @@ REQUIRED_COLUMNS = ("template", "audio")
 JOB_COLUMNS = (*REQUIRED_COLUMNS, "output", "job_id")
 OPTION_COLUMNS = tuple(field.name for field in dataclasses.fields(GenerateOptions))
 MANIFEST_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-TEMPLATE_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".png", ".jpg", ".jpeg", ".webp"})
-AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"})
+TEMPLATE_SUFFIXES = VIDEO_SUFFIXES | {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".heic", ".heif", ".avif"}
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".webm", ".amr", ".awb"})
 SHORT_ID_CHARS = 10  # hex of the job-id hash in default output names: 40 bits, no clash in millions of jobs
 
 
@@ -293,15 +294,15 @@ def _row_options(record: Mapping[str, Any], context: _Context) -> GenerateOption
 def _option_value(name: str, text: str, base: Path) -> Any:
     """Parse one option cell to the type its GenerateOptions field has."""
     try:
-        if name in ("crf", "chunk_frames", "bbox_shift", "extra_margin"):
+        if name in ("crf", "chunk_frames", "bbox_shift", "extra_margin", "max_size"):
             number = float(text)
             if not number.is_integer():
                 raise ValueError
             return int(number)
-        if name == "still_fps":
+        if name in ("still_fps", "video_fps"):
             return frame_rate(text)
     except (ValueError, ZeroDivisionError):
-        kind = "a frame rate like 25 or 30000/1001" if name == "still_fps" else "a whole number"
+        kind = "a frame rate like 25 or 30000/1001" if name.endswith("fps") else "a whole number"
         raise InputError(f"invalid options: {name}={text!r} is not {kind}") from None
     if name in ("checkpoint", "checkpoint_dir"):
         return str((base / Path(text).expanduser()).resolve())

@@ -32,6 +32,8 @@ class GenerateOptions:
     device: str = _DEFAULTS["device"].default  # auto, cpu, cuda, cuda:N
     face: str = _DEFAULTS["face"].default  # which face to animate: largest, center, or a size rank (0 = largest)
     still_fps: Fraction = STILL_FPS  # frame rate of the output when the template is a still image
+    video_fps: Fraction | None = None  # frame rate of the output when the template is a video; None keeps its own
+    max_size: int | None = _DEFAULTS["max_size"].default  # long side templates are scaled to; None: stills 1920
     chunk_frames: int = _DEFAULTS["chunk_frames"].default  # output frames per chunk: bounds memory, unit of work
     preset: str = _DEFAULTS["x264_preset"].default  # libx264 preset
     crf: int = _DEFAULTS["x264_crf"].default  # libx264 quality (lower is better, 0-51)
@@ -54,6 +56,10 @@ class GenerateOptions:
             problems.append(f"face={self.face!r} (use largest, center or a number)")
         if not Fraction(1) <= Fraction(self.still_fps) <= Fraction(120):
             problems.append(f"still_fps={self.still_fps} (use 1 to 120)")
+        if self.video_fps is not None and not Fraction(1) <= Fraction(self.video_fps) <= Fraction(120):
+            problems.append(f"video_fps={self.video_fps} (use 1 to 120)")
+        if self.max_size is not None and self.max_size < 16:
+            problems.append(f"max_size={self.max_size} (use at least 16 pixels)")
         if self.chunk_frames < 8:
             problems.append(f"chunk_frames={self.chunk_frames} (use at least 8)")
         if self.preset not in _PRESETS:
@@ -90,9 +96,12 @@ class GenerateOptions:
             "bbox_shift": settings.bbox_shift,
             "extra_margin": settings.extra_margin,
             "parsing_mode": settings.parsing_mode,
+            "max_size": settings.max_size,
         }
         base.update({key: value for key, value in overrides.items() if value is not None})
         base["still_fps"] = frame_rate(base["still_fps"])
+        if base.get("video_fps") is not None:
+            base["video_fps"] = frame_rate(base["video_fps"])
         return cls(**base)
 
     def tracker_spec(self) -> TrackerSpec:
@@ -112,4 +121,9 @@ class GenerateOptions:
             if fields[name] == defaults[name]:
                 fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
+        for name in ("video_fps", "max_size"):  # unset: absent, so ids of jobs from before these options hold
+            if fields[name] is None:
+                fields.pop(name)
+        if self.video_fps is not None:
+            fields["video_fps"] = str(self.video_fps)
         return fields

@@ -21,15 +21,20 @@ from heygem_ops.engines.registry import EngineSpec, engine_weight_files
 from heygem_ops.errors import LimitExceededError, OutputPathError
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest, value_digest
+from heygem_ops.logs import get_logger
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import AudioInfo, VideoInfo, check_pixels, probe_audio, probe_video
+from heygem_ops.media.timestamps import frame_starts
 from heygem_ops.options import GenerateOptions
 from heygem_ops.settings import Settings, get_settings
-from heygem_ops.timeline import Chunk, frame_schedule, output_frame_count, plan_chunks
+from heygem_ops.timeline import Chunk, forward_pass, frame_schedule, output_frame_count, plan_chunks
+
+log = get_logger(__name__)
 
 # Bump when a change alters output pixels, so reruns do not skip stale results or reuse stale segments.
 # 2: frames are encoded with the template's colour matrix and tags.
-PIPELINE_VERSION = "2"
+# 3: stills scaled to 1920 px, HDR tone-mapped, the output timeline follows the template's timestamps.
+PIPELINE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,39 @@ def save_samples(path: Path, samples: np.ndarray) -> None:
     write_atomically(path, buffer.getvalue())
 
 
+def probe_template(template: Path, options: GenerateOptions, settings: Settings) -> VideoInfo:
+    """The template as the job will see it: scaled by the job's max size, tone-mapped when HDR,
+    within the pixel limits; each of those changes is logged in one line."""
+    video = probe_video(
+        template,
+        still_fps=options.still_fps,
+        max_pixels=settings.max_pixels,
+        max_size=options.max_size,
+        max_decode_pixels=settings.max_decode_pixels,
+    )
+    if video.scaled:
+        width, height = video.decoded_size
+        log.info("Scaling %s from %dx%d to %dx%d", video.path.name, width, height, video.width, video.height)
+    if video.hdr:
+        log.info("Tone-mapping %s from HDR (BT.2020 %s) to SDR BT.709", video.path.name, video.hdr)
+    return video
+
+
+def output_rate(video: VideoInfo, options: GenerateOptions) -> Fraction:
+    """Frames per second of the output: a still's chosen rate, else `video_fps` or the template's own."""
+    if video.is_still or options.video_fps is None:
+        return video.fps
+    return Fraction(options.video_fps)
+
+
+def template_forward(video: VideoInfo, fps: Fraction) -> np.ndarray:
+    """One forward play of the template at the output rate `fps`, following its real frame timestamps."""
+    if video.is_still:
+        return np.zeros(1, dtype=np.int32)
+    starts = frame_starts(video.path)
+    return forward_pass(starts, float(starts[-1]) + 1 / float(video.fps), fps)
+
+
 def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions) -> JobPlan:
     """Probe and check both inputs, decode the audio once, and plan frames and chunks."""
     settings = get_settings()
@@ -168,7 +206,7 @@ def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions
             raise OutputPathError("is also an input of the job", path=output, hint="write the output to another file")
     check_file_size(Path(template), settings)
     check_file_size(Path(audio), settings)
-    video = probe_video(template, still_fps=options.still_fps, max_pixels=settings.max_pixels)
+    video = probe_template(Path(template), options, settings)
     frames_s = video.frame_count / float(video.fps)  # a header can understate the length; packets cannot
     check_limits(video.path, max(video.duration_s, frames_s), video.width * video.height, settings)
     sound = probe_audio(audio)
@@ -180,9 +218,9 @@ def plan_job(template: Path, audio: Path, output: Path, options: GenerateOptions
     samples = decode_audio(sound.path, SAMPLE_RATE, max_seconds=settings.max_duration_s)
     audio_16k = work_dir / "audio16k.npy"
     save_samples(audio_16k, samples)
-    fps, duration_s = video.fps, len(samples) / SAMPLE_RATE
+    fps, duration_s = output_rate(video, options), len(samples) / SAMPLE_RATE
     frame_count = output_frame_count(duration_s, fps)
-    schedule = frame_schedule(video.frame_count, frame_count, options.loop)
+    schedule = frame_schedule(video.frame_count, frame_count, options.loop, template_forward(video, fps))
     chunks = tuple(plan_chunks(schedule, options.chunk_frames))
     return JobPlan(
         job_id, video, sound, output, options, template_hash, audio_hash, work_dir, audio_16k, fps,

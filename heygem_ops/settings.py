@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     )
 
     max_duration_s: float = Field(4 * 3600.0, gt=0, description="longest accepted input, seconds")
-    max_pixels: int = Field(3840 * 2160, gt=0, description="largest accepted template frame, pixels")
+    max_pixels: int = Field(3840 * 2160, gt=0, description="largest template frame the pipeline works on, pixels")
+    max_decode_pixels: int = Field(
+        128_000_000, gt=0, description="largest picture decoded at all (the decompression-bomb guard), pixels"
+    )
+    max_size: int | None = Field(
+        None, ge=16, description="scale templates down to this long side, pixels; default: stills 1920, videos kept"
+    )
     max_file_mb: float = Field(4096.0, gt=0, description="largest accepted input file, MiB")
 
     qa: bool = Field(True, description="measure sync and fidelity of every output (a tracker pass over it)")

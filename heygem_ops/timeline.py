@@ -2,7 +2,9 @@
 
 The output is as long as the audio. A shorter template plays forward then backward ("ping-pong",
 the default), so there is never a visible jump back to frame 0, or, when asked (HeyGem's `pn=0`),
-plainly again from frame 0; a longer template is cut. Chunks are the unit of
+plainly again from frame 0; a longer template is cut. One forward pass follows the template's real
+timestamps (`forward_pass`), so a phone's variable-rate video, or an output rate other than the
+template's, keeps the template's timing within a frame. Chunks are the unit of
 parallel work and of memory: each covers at most `chunk_frames` output frames, and compose decodes
 its template frames with one seek and one forward pass.
 """
@@ -23,25 +25,44 @@ def output_frame_count(audio_seconds: float, fps: Fraction) -> int:
     return max(1, round(audio_seconds * float(fps)))
 
 
-def frame_schedule(template_frames: int, output_frames: int, loop: str = PINGPONG) -> np.ndarray:
+def frame_schedule(
+    template_frames: int, output_frames: int, loop: str = PINGPONG, forward: np.ndarray | None = None
+) -> np.ndarray:
     """Template frame index for every output frame, looping forward-then-backward (or plainly).
 
     Returns (output_frames,) int32. With 4 template frames, ping-pong: 0 1 2 3 2 1 0 1 2 3 2 ...;
     the end frames are not repeated, so motion never freezes for a frame at the turn. Plain:
-    0 1 2 3 0 1 2 3 ... (a jump back at every turn).
+    0 1 2 3 0 1 2 3 ... (a jump back at every turn). `forward` (see `forward_pass`) is one forward
+    play at the output rate; by default each frame once, in order.
     """
     if template_frames < 1 or output_frames < 0:
         raise ValueError(f"bad frame counts: template {template_frames}, output {output_frames}")
     if loop not in LOOPS:
         raise ValueError(f"loop {loop!r} is not one of {', '.join(LOOPS)}")
+    forward = np.arange(template_frames) if forward is None else np.asarray(forward)
     steps = np.arange(output_frames, dtype=np.int64)
-    if template_frames == 1:
-        return np.zeros(output_frames, dtype=np.int32)
+    if len(forward) == 1:
+        return np.full(output_frames, forward[0], dtype=np.int32)
     if loop == PLAIN:
-        return (steps % template_frames).astype(np.int32)
-    period = 2 * (template_frames - 1)
+        return forward[steps % len(forward)].astype(np.int32)
+    period = 2 * (len(forward) - 1)
     phase = steps % period
-    return np.where(phase < template_frames, phase, period - phase).astype(np.int32)
+    return forward[np.where(phase < len(forward), phase, period - phase)].astype(np.int32)
+
+
+def forward_pass(starts_s: np.ndarray, end_s: float, fps: Fraction) -> np.ndarray:
+    """The template frame each output frame of one forward play shows, at `fps` frames per second.
+
+    `starts_s`: (frames,) ascending seconds at which each template frame starts to show (the first at
+    0); `end_s`: when the last one stops. Output frame k stands for the interval [k, k+1) / fps and
+    shows the template frame on screen at its middle, so timing errors stay under half a frame
+    wherever the template's frames fall; at the template's own constant rate this is 0, 1, 2, ...
+    Returns (round(end_s * fps) or 1,) int32.
+    """
+    count = max(1, round(end_s * float(fps)))
+    middles = (np.arange(count) + 0.5) / float(fps) - 1e-9  # a frame starting exactly at a middle comes later
+    shown = np.searchsorted(starts_s, middles, side="right") - 1
+    return np.clip(shown, 0, len(starts_s) - 1).astype(np.int32)
 
 
 @dataclass(frozen=True)

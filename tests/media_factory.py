@@ -238,3 +238,95 @@ def _write_audio(container: OutputContainer, stream: AudioStream, signal: np.nda
         frame.sample_rate, frame.pts = stream.rate, start
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
+
+
+# ---- phone media: HDR video, large photos, voice messages ---------------------------------------
+
+_BT709_TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
+HDR_TRC = {"PQ": 16, "HLG": 18}  # AVCOL_TRC values
+REFERENCE_WHITE = 203.0  # cd/m2 that SDR white becomes in HDR (BT.2408)
+
+
+def hdr_yuv420p10(rgb: np.ndarray, transfer: str) -> np.ndarray:
+    """SDR BT.709 RGB uint8 (H, W, 3), H and W even, as an HDR camera would store it: 10-bit limited-range
+    BT.2020 Y'CbCr 4:2:0 (yuv420p10le layout, (H * 3 / 2, W) uint16) with the PQ or HLG transfer.
+
+    SDR white becomes HDR reference white (203 cd/m2); a grey stays a grey (R' = G' = B').
+    """
+    signal = rgb.astype(np.float64) / 255.0
+    linear = np.where(signal < 0.081, signal / 4.5, ((signal + 0.099) / 1.099) ** (1 / 0.45))  # BT.709 OETF^-1
+    nits = np.clip(linear @ _BT709_TO_BT2020.T, 0, None) * REFERENCE_WHITE
+    coded = _pq_inverse_eotf(nits) if transfer == "PQ" else _hlg_inverse_display(nits)
+    red, green, blue = coded[..., 0], coded[..., 1], coded[..., 2]
+    luma = 0.2627 * red + 0.6780 * green + 0.0593 * blue
+    cb, cr = (blue - luma) / 1.8814, (red - luma) / 1.4746
+    height, width = luma.shape
+    half = [(c.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))) for c in (cb, cr)]
+    planes = [64 + 876 * luma, *(512 + 896 * c for c in half)]
+    return np.concatenate([np.round(p).clip(0, 1023).astype(np.uint16).ravel() for p in planes]).reshape(-1, width)
+
+
+def _pq_inverse_eotf(nits: np.ndarray) -> np.ndarray:
+    m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 4096 * 128, 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+    power = (nits / 10000.0) ** m1
+    return ((c1 + c2 * power) / (1 + c3 * power)) ** m2
+
+
+def _hlg_inverse_display(nits: np.ndarray) -> np.ndarray:
+    """Display light on a 1000 cd/m2 HLG display -> HLG signal (system gamma 1.2 per channel)."""
+    a, b = 0.17883277, 0.28466892
+    c = 0.5 - a * np.log(4 * a)
+    scene = (nits / 1000.0) ** (1 / 1.2)
+    return np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
+
+
+def make_hdr_video(
+    path: Path, pictures: Sequence[np.ndarray], *, transfer: str = "HLG", fps: Fraction | int = 30, rotation: int = 0
+) -> Path:
+    """An HEVC Main 10 video as a phone records HDR: BT.2020, PQ or HLG, tagged so; `pictures` are the
+    upright SDR frames (RGB uint8, even sizes). Skips the calling test when this FFmpeg lacks libx265."""
+    import pytest
+
+    if "libx265" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libx265 encoder: cannot write an HEVC Main 10 HDR test video")
+    with av.open(str(path), mode="w") as container:
+        height, width = pictures[0].shape[:2]
+        stored = (width, height) if rotation in (0, 180) else (height, width)
+        stream = _add_video(container, "libx265", Fraction(fps), stored, "yuv420p10le", vfr=False)
+        context = stream.codec_context
+        context.color_primaries, context.color_trc, context.colorspace = 9, HDR_TRC[transfer], 9
+        if rotation:
+            stream.set_display_rotation(-rotation)
+        for index, picture in enumerate(pictures):
+            turned = np.ascontiguousarray(np.rot90(picture, k=rotation // 90))
+            frame = av.VideoFrame.from_ndarray(hdr_yuv420p10(turned, transfer), format="yuv420p10le")
+            frame.color_primaries, frame.color_trc, frame.colorspace = 9, HDR_TRC[transfer], 9
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
+def make_voice_message(path: Path, *, codec: str, sample_rate: int, duration_s: float = 1.0) -> Path:
+    """A voice-message recording (m4a, Ogg/WebM Opus, AMR, telephone WAV) of a 440 Hz tone.
+
+    The container follows the suffix (.amr/.awb write raw AMR); skips the calling test, naming the
+    codec, when this FFmpeg cannot encode it.
+    """
+    import pytest
+
+    if codec not in av.codecs_available:
+        pytest.skip(f"this FFmpeg has no {codec} encoder: cannot write that voice message")
+    try:
+        av.codec.Codec(codec, "w")
+    except av.codec.codec.UnknownCodecError:
+        pytest.skip(f"this FFmpeg can decode but not encode {codec}: cannot write that voice message")
+    suffix = Path(path).suffix.lower()
+    container_format = {".amr": "amr", ".awb": "amr"}.get(suffix)
+    track = AudioTrack(codec, sample_rate, 1)
+    with av.open(str(path), mode="w", format=container_format) as container:
+        stream = _add_audio(container, track)
+        if codec.startswith("libopencore_amr"):
+            stream.bit_rate = 12_200
+        _write_audio(container, stream, tone(duration_s, sample_rate))
+    return Path(path)

@@ -120,14 +120,14 @@ def test_still_over_the_pixel_limit_is_refused_before_decoding(tmp_path: Path, l
     _assert_names(caught.value, template, "HEYGEM_MAX_PIXELS", "3072 pixels", "1000 limit")
 
 
-def test_default_pixel_limit_takes_4k_and_refuses_more(tmp_path: Path) -> None:
+def test_default_limits_scale_a_large_still_and_refuse_a_bomb_before_decoding(tmp_path: Path) -> None:
+    """A still over the working pixel limit is scaled (issue 13), so only the decode guard can refuse it."""
     audio = make_audio(tmp_path / "a.wav", duration_s=0.1)
-    uhd = _png_header_only(tmp_path / "uhd.png", 3840, 2160)
     with pytest.raises(LimitExceededError) as caught:
+        _plan(_png_header_only(tmp_path / "huge.png", 12000, 12000), audio, tmp_path)
+    assert "over the 128000000 limit" in str(caught.value) and "HEYGEM_MAX_DECODE_PIXELS" in str(caught.value)
+    with pytest.raises(Exception) as truncated:  # past the limit checks: the (empty) picture fails to decode
         _plan(_png_header_only(tmp_path / "dci.png", 4096, 2160), audio, tmp_path)
-    assert "over the 8294400 limit" in str(caught.value) and "HEYGEM_MAX_PIXELS" in str(caught.value)
-    with pytest.raises(Exception) as truncated:  # past the limit check: the (empty) picture fails to decode
-        _plan(uhd, audio, tmp_path)
     assert not isinstance(truncated.value, LimitExceededError)
 
 

@@ -205,3 +205,21 @@ def test_pending_skips_only_jobs_done_at_the_same_output(tmp_path: Path, inputs:
     assert pending(jobs, finished) == [jobs[1]]
     skipped = jobs[0].skipped()
     assert skipped.status == "skipped" and skipped.job_id == jobs[0].job_id and skipped.finished_at is not None
+
+
+def test_max_size_and_video_fps_columns_are_options_of_the_job(tmp_path: Path, inputs: Path) -> None:
+    """Issue 13: a batch (or the HTTP service, through a manifest-style row) chooses the output size."""
+    rows = pd.DataFrame(
+        {
+            "template": ["inputs/t1.mp4"] * 4,
+            "audio": ["inputs/a1.wav"] * 4,
+            "max_size": ["", "1280", "1280.5", "8"],
+            "video_fps": ["", "30", "", ""],
+        }
+    )
+    plain, scaled, fractional, tiny = read_jobs(_write(rows, tmp_path / "jobs.csv"), tmp_path / "out", DEFAULTS)
+    assert plain.options.max_size is None and plain.options.video_fps is None
+    assert scaled.options.max_size == 1280 and scaled.options.video_fps == 30
+    assert scaled.job_id != plain.job_id  # a scaled job is another job
+    assert isinstance(fractional, JobSpecError) and "max_size='1280.5' is not a whole number" in str(fractional.error)
+    assert isinstance(tiny, JobSpecError) and "max_size=8" in str(tiny.error)

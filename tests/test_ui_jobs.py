@@ -258,3 +258,11 @@ def test_serve_starts_the_app_with_the_settings_and_blocks_until_stopped(monkeyp
         "closed",
         "queue down wait=False",
     ]
+
+
+def test_the_size_choice_reaches_the_job_options() -> None:
+    """Issue 13: the UI's "Largest side" dropdown (0: the default) becomes GenerateOptions.max_size."""
+    from flows.ui.common import choices_from
+
+    assert choices_from("warp", "cpu", "largest", 18, 25, 1280).options().max_size == 1280
+    assert choices_from("warp", "cpu", "largest", 18, 25, 0).options().max_size is None

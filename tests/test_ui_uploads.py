@@ -9,7 +9,14 @@ import pytest
 
 from flows.uploads import STORED_NAME, UploadStore, clean_label, sniff
 from heygem_ops.errors import InputError, LimitExceededError, UnreadableMediaError
-from tests.media_factory import make_audio, make_random_bytes, make_still, make_truncated, make_video
+from tests.media_factory import (
+    make_audio,
+    make_random_bytes,
+    make_still,
+    make_truncated,
+    make_video,
+    make_voice_message,
+)
 
 
 @pytest.fixture
@@ -28,9 +35,14 @@ def store(tmp_path: Path) -> UploadStore:
         (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", "container", ".mp4"),
         (b"\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00", "audio", ".m4a"),
         (b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00", "video", ".mov"),
-        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm", "video", ".webm"),
-        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska", "video", ".mkv"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm", "container", ".webm"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska", "container", ".mkv"),
         (b"fLaC\x00\x00\x00\x22", "audio", ".flac"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "image", ".heic"),
+        (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00", "image", ".heic"),
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", "image", ".avif"),
+        (b"#!AMR\n<\x00", "audio", ".amr"),
+        (b"#!AMR-WB\n\x04", "audio", ".awb"),
         (b"OggS\x00\x02" + bytes(22) + b"OpusHead", "audio", ".opus"),
         (b"ID3\x04\x00\x00", "audio", ".mp3"),
         (b"\xff\xfb\x90\x64", "audio", ".mp3"),
@@ -66,6 +78,27 @@ def test_templates_and_audio_are_stored_under_generated_names(store: UploadStore
     assert [u.label for u in uploaded] == ["passwd.png", "speech.wav", "clip.mp4"]  # labels only, never paths
     assert sorted(p.name for p in store.folder.iterdir() if p.suffix != ".jsonl") == sorted(u.name for u in uploaded)
     assert uploaded[1].duration_s == pytest.approx(1.0, abs=0.05) and uploaded[0].duration_s is None
+
+
+def test_phone_photos_and_voice_messages_are_accepted(store: UploadStore, tmp_path: Path) -> None:
+    """Issue 13: an iPhone HEIC, an AMR and an Opus voice message in Ogg and in WebM."""
+    from PIL import Image
+
+    make_still(tmp_path / "p.png", size=(64, 48))
+    Image.open(tmp_path / "p.png").save(tmp_path / "IMG_1.HEIC")
+    amr = make_voice_message(tmp_path / "v.amr", codec="libopencore_amrnb", sample_rate=8000)
+    ogg = make_voice_message(tmp_path / "v.opus", codec="libopus", sample_rate=48000)
+    webm = make_voice_message(tmp_path / "v.webm", codec="libopus", sample_rate=48000)
+    uploaded = [
+        store.ingest(tmp_path / "IMG_1.HEIC", "template"),
+        *(store.ingest(path, "audio") for path in (amr, ogg, webm)),
+        store.ingest(webm, "media"),
+    ]
+    assert [Path(u.name).suffix for u in uploaded] == [".heic", ".amr", ".opus", ".webm", ".webm"]
+    assert [u.family for u in uploaded] == ["image", "audio", "audio", "audio", "audio"]
+    assert all(u.duration_s == pytest.approx(1.0, abs=0.06) for u in uploaded[1:])
+    with pytest.raises(InputError, match="no video stream"):
+        store.ingest(webm, "template")
 
 
 def test_the_extension_comes_from_the_content_not_the_name(store: UploadStore, tmp_path: Path) -> None:

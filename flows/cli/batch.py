@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from flows.cli.main import is_debug, quiet_prefect
-from flows.cli.options import as_strings, engine_options
+from flows.cli.options import as_strings, engine_options, max_size_option
 from flows.cli.prefect_api import temporary_prefect_api
 
 
@@ -17,6 +17,7 @@ from flows.cli.prefect_api import temporary_prefect_api
 @click.option("--audio", "audios", multiple=True, help="Audio file(s), folder or glob (one audio × many templates).")
 @click.option("--templates", "--template", "templates", multiple=True, help="Template file(s), folder or glob.")
 @engine_options
+@max_size_option
 @click.option("--dask", "dask_address", help="Run the CPU stages on the Dask cluster at this address.")
 @click.option("--jobs-at-once", type=click.IntRange(1, 1024), help="Jobs in flight at once (default: by CPUs).")
 @click.option("--verify", is_flag=True, help="Re-hash finished outputs before skipping them.")

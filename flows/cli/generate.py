@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from flows.cli.main import is_debug, quiet_prefect
-from flows.cli.options import as_strings, engine_options, setting_option
+from flows.cli.options import as_strings, engine_options, max_size_option, setting_option
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
 from heygem_ops.logs import get_logger
@@ -23,13 +23,22 @@ log = get_logger("cli")
 @click.option("--audio", "-a", required=True, type=click.Path(path_type=Path), help="Speech recording (or a video).")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="MP4 file to write.")
 @engine_options
-@setting_option("--fps", "still_fps", setting="still_fps", type=click.FloatRange(1, 120))
+@setting_option(
+    "--fps",
+    setting="still_fps",
+    type=click.FloatRange(1, 120),
+    help="Output frame rate: an image template's, or a video's (a video's default: its own; 30 halves 60).",
+)
+@max_size_option
 @setting_option("--crf", setting="x264_crf", type=click.IntRange(0, 51))
 @setting_option("--preset", setting="x264_preset")
 @click.option("--loop", type=click.Choice(LOOPS), help="How a short template repeats (default: pingpong).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
-def generate_command(template: Path, audio: Path, output: Path, as_json: bool, **options: object) -> None:
+def generate_command(
+    template: Path, audio: Path, output: Path, as_json: bool, fps: float | None, **options: object
+) -> None:
     """Lip-sync TEMPLATE to AUDIO and write OUTPUT."""
+    options.update(still_fps=fps, video_fps=fps)
     quiet_prefect(is_debug())
     with temporary_prefect_api():
         from flows.generate import generate

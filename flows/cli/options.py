@@ -78,3 +78,11 @@ def ray_option(command: Callable[..., Any]) -> Callable[..., Any]:
 def as_strings(options: dict[str, Any]) -> dict[str, Any]:
     """Paths as plain strings: flow parameters must be JSON-friendly."""
     return {key: (str(value) if isinstance(value, Path) else value) for key, value in options.items()}
+
+
+max_size_option = click.option(
+    "--max-size",
+    type=click.IntRange(16, None),
+    help="Scale templates down to this long side in pixels (default: photos 1920, videos kept; "
+    "a video over HEYGEM_MAX_PIXELS needs it, e.g. --max-size 1920).",
+)

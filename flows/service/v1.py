@@ -42,6 +42,7 @@ class JobOptions(BaseModel):
     crf: int | None = None
     still_fps: float | None = None
     loop: str | None = Field(None, description="pingpong (default) or plain")
+    max_size: int | None = Field(None, description="scale templates down to this long side, pixels")
 
 
 class JobRequest(BaseModel):

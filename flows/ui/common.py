@@ -20,6 +20,8 @@ from heygem_ops.errors import HeyGemError
 STAGE_NAMES = {"track": "tracking face", "render": "rendering"}
 QUALITIES = [("High (CRF 18)", 18), ("Balanced (CRF 23)", 23), ("Small file (CRF 28)", 28)]
 FACES = ["largest", "center", "0", "1", "2", "3"]
+# Output size choices, (shown text, long side in px); 0 keeps the default: photos 1920, videos as they are.
+SIZES = [("Default (photos 1920 px, videos as recorded)", 0), ("1280 px", 1280), ("1920 px", 1920), ("2560 px", 2560)]
 POLL_S = 0.5  # how often a waiting handler looks at its ticket
 
 
@@ -32,13 +34,14 @@ class OptionWidgets:
     face: gr.Dropdown
     quality: gr.Dropdown
     still_fps: gr.Number
+    max_size: gr.Dropdown
 
     def inputs(self) -> list[gr.components.Component]:
-        return [self.engine, self.device, self.face, self.quality, self.still_fps]
+        return [self.engine, self.device, self.face, self.quality, self.still_fps, self.max_size]
 
 
 def option_widgets(ctx: UiContext, prefix: str) -> OptionWidgets:
-    """Engine, device, face and output quality (plus the frame rate used for a still portrait)."""
+    """Engine, device, face, output quality and size (plus the frame rate used for a still portrait)."""
     settings = ctx.settings
     qualities = (
         QUALITIES
@@ -60,7 +63,8 @@ def option_widgets(ctx: UiContext, prefix: str) -> OptionWidgets:
         still_fps = gr.Number(
             float(STILL_FPS), minimum=1, maximum=120, label="Frame rate for a portrait", elem_id=f"{prefix}-fps"
         )
-    return OptionWidgets(engine, device, face, quality, still_fps)
+        max_size = gr.Dropdown(SIZES, value=0, label="Largest side of the output", elem_id=f"{prefix}-size")
+    return OptionWidgets(engine, device, face, quality, still_fps, max_size)
 
 
 def limits_text(ctx: UiContext) -> str:
@@ -72,13 +76,16 @@ def limits_text(ctx: UiContext) -> str:
     )
 
 
-def choices_from(engine: str, device: str, face: str, crf: int | None, still_fps: float | None) -> Choices:
+def choices_from(
+    engine: str, device: str, face: str, crf: int | None, still_fps: float | None, max_size: int | None = None
+) -> Choices:
     return Choices(
         engine or None,
         device or None,
         face or None,
         int(crf) if crf is not None else None,
         float(still_fps) if still_fps else None,
+        max_size=int(max_size) if max_size else None,
     )
 
 

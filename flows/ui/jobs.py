@@ -37,7 +37,9 @@ from heygem_ops.settings import Settings
 
 log = get_logger("ui.jobs")
 
-MANIFEST_COLUMNS = ("template", "audio", "job_id", "engine", "tracker", "device", "face", "still_fps", "crf")
+MANIFEST_COLUMNS = (
+    "template", "audio", "job_id", "engine", "tracker", "device", "face", "still_fps", "video_fps", "max_size", "crf"
+)  # fmt: skip
 DROPPED_COLUMNS = ("output", "checkpoint", "checkpoint_dir")  # server paths: a browser manifest may not choose them
 ZIP_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 

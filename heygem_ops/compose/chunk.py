@@ -28,16 +28,22 @@ from heygem_ops.timeline import Chunk
 def chunk_frames(video: VideoInfo, chunk: Chunk, frames: np.ndarray) -> Iterator[np.ndarray]:
     """Template frames for the output frames of `chunk` (`frames`: their template indices), in output order.
 
-    A sequential chunk streams; a chunk over a ping-pong turn (or a still) holds at most its own
-    template range, which `plan_chunks` bounds by the chunk size.
+    A chunk whose frames only move forward (in order, or repeating and skipping frames to follow a
+    variable-rate template or another output rate) streams. A chunk over a ping-pong turn (or a
+    still) holds the distinct frames it shows, at most its own frame count.
     """
-    decoded = iter_frames(video, chunk.template_start, chunk.template_stop)
+    decoded = enumerate(iter_frames(video, chunk.template_start, chunk.template_stop), chunk.template_start)
     if chunk.sequential:
-        yield from decoded
+        yield from (frame for _, frame in decoded)
         return
-    held = list(decoded)
+    shown = np.bincount(np.asarray(frames) - chunk.template_start, minlength=chunk.template_stop - chunk.template_start)
+    if (np.diff(frames) >= 0).all():
+        for index, frame in decoded:
+            yield from itertools.repeat(frame, int(shown[index - chunk.template_start]))
+        return
+    held = {index: frame for index, frame in decoded if shown[index - chunk.template_start]}
     for index in frames:
-        yield held[index - chunk.template_start]
+        yield held[int(index)]
 
 
 def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Index i means the i-th frame in presentation order (see `timestamps.frame_timestamps`), so a chunk
 of frames [start, stop) is the same pixels however the file is cut, whatever its frame rate (CFR,
-non-integer such as 1350/61, or VFR) and wherever a worker starts reading.
+non-integer such as 1350/61, or VFR) and wherever a worker starts reading. Frames come at the
+size the probe chose (scaled by FFmpeg's area filter while converting to RGB, so a 4K frame is never
+held as 4K RGB) and, for HDR streams, tone-mapped to SDR BT.709 (see `tonemap`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from av.video.stream import VideoStream
 
 from heygem_ops.media._av import open_input, video_stream
 from heygem_ops.media.probe import VideoInfo
-from heygem_ops.media.stills import load_still
+from heygem_ops.media.stills import still_picture
 from heygem_ops.media.timestamps import frame_timestamps
+from heygem_ops.media.tonemap import tone_map
 
 _FIRST_BACKOFF = 16  # frames to step back when a seek lands past the wanted frame; grows 4x per retry
 
@@ -25,15 +28,15 @@ _FIRST_BACKOFF = 16  # frames to step back when a seek lands past the wanted fra
 def iter_frames(info: VideoInfo, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
     """Yield frames `start` .. `stop - 1` (clamped to the file) as RGB uint8 (height, width, 3).
 
-    Frames come upright: the rotation metadata is applied, so shapes match `info.height` and
-    `info.width`. A deep `start` seeks to the keyframe before it and decodes forward from there.
+    Frames come upright (the rotation metadata is applied) and scaled, so shapes match `info.height`
+    and `info.width`. A deep `start` seeks to the keyframe before it and decodes forward from there.
     A still yields its picture (EXIF orientation applied) for index 0 only.
     """
     stop = info.frame_count if stop is None else min(stop, info.frame_count)
     if start >= stop:
         return
     if info.is_still:
-        yield load_still(info.path)
+        yield still_picture(info.path, (info.width, info.height))
         return
     table = frame_timestamps(info.path)
     with open_input(info.path) as container:
@@ -43,7 +46,7 @@ def iter_frames(info: VideoInfo, start: int = 0, stop: int | None = None) -> Ite
             if index >= stop:
                 return
             if index >= start:
-                yield _upright(frame, info.rotation)
+                yield _picture(frame, info)
 
 
 def _frames_from(
@@ -78,7 +81,15 @@ def _numbered(frames: Iterator[VideoFrame], table: np.ndarray) -> Iterator[tuple
         yield index, frame
 
 
-def _upright(frame: VideoFrame, rotation: int) -> np.ndarray:
-    """RGB uint8 (height, width, 3), turned clockwise by `rotation` degrees, contiguous."""
-    rgb = frame.to_ndarray(format="rgb24")
-    return np.ascontiguousarray(np.rot90(rgb, k=-(rotation // 90))) if rotation else rgb
+def _picture(frame: VideoFrame, info: VideoInfo) -> np.ndarray:
+    """RGB uint8 (info.height, info.width, 3), contiguous: scaled, tone-mapped when HDR, turned upright.
+
+    Scaling happens in the stored orientation, before the turn by `info.rotation` degrees clockwise.
+    """
+    size = (info.width, info.height) if info.rotation in (0, 180) else (info.height, info.width)
+    scale = {"width": size[0], "height": size[1], "interpolation": "AREA"} if info.scaled else {}
+    if info.hdr is None:
+        rgb = frame.to_ndarray(format="rgb24", **scale)
+    else:
+        rgb = tone_map(frame.to_ndarray(format="rgb48le", **scale), info.hdr)
+    return np.ascontiguousarray(np.rot90(rgb, k=-(info.rotation // 90))) if info.rotation else rgb

@@ -6,6 +6,7 @@ summary or raise the `InputError` subclass that tells the user what to fix.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,11 +27,15 @@ from heygem_ops.errors import (
     UnreadableMediaError,
 )
 from heygem_ops.media._av import audio_stream, open_input, video_stream
-from heygem_ops.media.colour import STILL, Colour
+from heygem_ops.media.colour import BT709, STILL, Colour
+from heygem_ops.media.scale import long_side_limit, scaled_size
 from heygem_ops.media.stills import load_still, still_format, still_rotation, still_size
 from heygem_ops.media.timestamps import frame_timestamps
+from heygem_ops.media.tonemap import HDR_TRANSFERS
 
 _REENCODE_HINT = "re-encode it (e.g. H.264 video, AAC or WAV audio)"
+_CONVERT_AUDIO = "16-bit PCM WAV or M4A (AAC), e.g. ffmpeg -i INPUT -ar 16000 -ac 1 speech.wav"
+_CONVERT_VIDEO = "H.264 MP4, e.g. ffmpeg -i INPUT -c:v libx264 -pix_fmt yuv420p template.mp4"
 MIN_AUDIO_S = 0.04  # one frame at 25 fps: a shorter recording cannot drive a single output frame
 
 
@@ -48,7 +53,14 @@ class VideoInfo:
     codec: str  # FFmpeg decoder name ("h264", "hevc", ...) or Pillow format ("jpeg", "png", ...)
     is_still: bool  # a PNG / JPEG / WebP / BMP image, recognised by content
     has_audio: bool  # the file also carries an audio stream
-    colour: Colour  # the stream's colour tags; the output is encoded with the same matrix and tagged alike
+    colour: Colour  # what the frames handed out mean; the output is encoded with that matrix and tagged alike
+    decoded_size: tuple[int, int]  # (width, height) upright as decoded, before scaling to (width, height)
+    hdr: str | None  # "PQ" or "HLG": an HDR stream whose frames are tone-mapped to SDR BT.709; None for SDR
+
+    @property
+    def scaled(self) -> bool:
+        """Whether frames are scaled down from their decoded size to (width, height)."""
+        return self.decoded_size != (self.width, self.height)
 
 
 @dataclass(frozen=True)
@@ -62,17 +74,26 @@ class AudioInfo:
     codec: str  # FFmpeg decoder name ("pcm_s24le", "mp3", "aac", ...)
 
 
-def probe_video(path: str | Path, still_fps: Fraction = STILL_FPS, max_pixels: int | None = None) -> VideoInfo:
-    """Describe a template video or still portrait.
+def probe_video(
+    path: str | Path,
+    still_fps: Fraction = STILL_FPS,
+    max_pixels: int | None = None,
+    *,
+    max_size: int | None = None,
+    max_decode_pixels: int | None = None,
+) -> VideoInfo:
+    """Describe a template video or still portrait, as the frames `iter_frames` will hand out.
 
-    Raises UnreadableMediaError (zero-byte, random bytes, truncated, undecodable),
-    NoVideoStreamError (an audio-only file), and LimitExceededError for frames of more than
-    `max_pixels` (checked on the header, before anything is decoded).
+    Frames larger than `max_size` on the long side are scaled down to it (a still without one to
+    `scale.STILL_MAX_SIZE`); `width` and `height` are the scaled size. Raises UnreadableMediaError
+    (zero-byte, random bytes, truncated, undecodable), NoVideoStreamError (an audio-only file), and
+    LimitExceededError for a picture of more than `max_decode_pixels` as stored (the bomb guard, read
+    from the header before anything is decoded) or frames of more than `max_pixels` after scaling.
     """
     path = Path(path)
     image_format = still_format(path)
     if image_format is not None:
-        return _still_info(path, image_format, Fraction(still_fps), max_pixels)
+        return _still_info(path, image_format, Fraction(still_fps), (max_pixels, max_size, max_decode_pixels))
     with open_input(path) as container:
         stream = video_stream(container)
         if stream is None:
@@ -80,14 +101,21 @@ def probe_video(path: str | Path, still_fps: Fraction = STILL_FPS, max_pixels: i
                 "holds no video stream (is it an audio file?)", path=path, hint="use a video or image template"
             )
         context = _decodable(stream, path)
-        check_pixels(path, context.width * context.height, max_pixels)
-        rotation = _first_frame_rotation(path, container, stream)
+        check_decode_pixels(path, context.width * context.height, max_decode_pixels)
         stored = (context.width, context.height)
+        size = scaled_size(*stored, long_side_limit(False, max_size))  # a turn swaps the sides, not the area
+        check_pixels(path, size[0] * size[1], max_pixels, size)
+        rotation = _first_frame_rotation(path, container, stream)
+        upright = stored if rotation in (0, 180) else stored[::-1]
+        size = size if rotation in (0, 180) else size[::-1]
         has_audio = audio_stream(container) is not None
         stream_s = float(stream.duration * stream.time_base) if stream.duration else None
         header_rate, time_base = stream.average_rate, stream.time_base
         codec = context.codec.canonical_name
         colour = Colour.of(context)
+    hdr = HDR_TRANSFERS.get(colour.trc)
+    if hdr is not None:  # frames are tone-mapped to SDR BT.709, and the output says so
+        colour = Colour(BT709, BT709, BT709)
     table = frame_timestamps(path)
     if (np.diff(table) == 0).any():  # frame i is found by its timestamp: two frames may not share one
         raise UnreadableMediaError(
@@ -96,8 +124,9 @@ def probe_video(path: str | Path, still_fps: Fraction = STILL_FPS, max_pixels: i
     span_s = Fraction(int(table[-1] - table[0])) * time_base if len(table) else Fraction(0)
     fps = _average_rate(header_rate, len(table), span_s, stream_s)
     duration_s = stream_s or float(span_s + 1 / fps)
-    width, height = stored if rotation in (0, 180) else stored[::-1]
-    return VideoInfo(path, width, height, fps, len(table), duration_s, rotation, codec, False, has_audio, colour)
+    return VideoInfo(
+        path, *size, fps, len(table), duration_s, rotation, codec, False, has_audio, colour, upright, hdr
+    )  # fmt: skip
 
 
 def probe_audio(path: str | Path) -> AudioInfo:
@@ -126,10 +155,15 @@ def probe_audio(path: str | Path) -> AudioInfo:
 
 
 def _decodable(stream: Stream, path: Path) -> CodecContext:
-    """The stream's decoder context; a stream FFmpeg has no decoder for is an UnreadableMediaError."""
+    """The stream's decoder context; a stream FFmpeg has no decoder for is an UnreadableMediaError
+    naming the container and what to convert it to."""
     if stream.codec_context is None:
+        container = stream.container.format.long_name or stream.container.format.name
+        target = _CONVERT_AUDIO if stream.type == "audio" else _CONVERT_VIDEO
         raise UnreadableMediaError(
-            f"its {stream.type} stream uses a codec FFmpeg cannot decode", path=path, hint=_REENCODE_HINT
+            f"its {stream.type} stream (in {container}) uses a codec this FFmpeg cannot decode",
+            path=path,
+            hint=f"convert it to {target}",
         )
     return stream.codec_context
 
@@ -144,24 +178,48 @@ def _audio_duration(container: InputContainer, stream: Stream) -> float:
     return float(sum(packet.duration or 0 for packet in packets) * stream.time_base)
 
 
-def check_pixels(path: Path, pixels: int, max_pixels: int | None) -> None:
-    """Refuse frames of more than `max_pixels` (None: no limit), naming the setting to raise."""
+def check_pixels(path: Path, pixels: int, max_pixels: int | None, size: tuple[int, int] | None = None) -> None:
+    """Refuse frames of more than `max_pixels` (None: no limit) to work on, naming the fixes; with the
+    frame's `size` (width, height), the hint names a --max-size that fits."""
     if max_pixels is not None and pixels > max_pixels:
+        fits = 1920
+        if size is not None:
+            fits = min(fits, int(math.sqrt(max_pixels * max(size) / min(size))) // 16 * 16)
         raise LimitExceededError(
             f"has {pixels} pixels per frame, over the {max_pixels} limit",
             path=path,
-            hint="raise HEYGEM_MAX_PIXELS or downscale the template",
+            hint=f"scale it down with --max-size (e.g. --max-size {fits}) or raise HEYGEM_MAX_PIXELS",
         )
 
 
-def _still_info(path: Path, image_format: str, fps: Fraction, max_pixels: int | None) -> VideoInfo:
-    """A still is a one-frame template shown for one frame period at `fps`; decoded once to prove it reads."""
-    width, height = still_size(path)
-    check_pixels(path, width * height, max_pixels)
-    height, width = load_still(path).shape[:2]
+def check_decode_pixels(path: Path, pixels: int, max_decode_pixels: int | None) -> None:
+    """Refuse a picture of more than `max_decode_pixels` (None: no limit) before decoding any of it."""
+    if max_decode_pixels is not None and pixels > max_decode_pixels:
+        raise LimitExceededError(
+            f"stores {pixels} pixels per picture, over the {max_decode_pixels} limit of what is decoded at all",
+            path=path,
+            hint="downscale it first, or raise HEYGEM_MAX_DECODE_PIXELS if it is genuine",
+        )
+
+
+def _still_info(
+    path: Path, image_format: str, fps: Fraction, limits: tuple[int | None, int | None, int | None]
+) -> VideoInfo:
+    """A still is a one-frame template shown for one frame period at `fps`; decoded once to prove it reads.
+
+    `limits`: (max_pixels, max_size, max_decode_pixels), as `probe_video` takes them.
+    """
+    max_pixels, max_size, max_decode_pixels = limits
+    stored = still_size(path)
+    check_decode_pixels(path, stored[0] * stored[1], max_decode_pixels)
+    rotation = still_rotation(path)
+    upright = stored if rotation in (0, 180) else stored[::-1]
+    size = scaled_size(*upright, long_side_limit(True, max_size))
+    check_pixels(path, size[0] * size[1], max_pixels)
+    height, width = load_still(path, size).shape[:2]
     return VideoInfo(
-        path, width, height, fps, 1, float(1 / fps), still_rotation(path), image_format.lower(), True, False, STILL
-    )
+        path, width, height, fps, 1, float(1 / fps), rotation, image_format.lower(), True, False, STILL, upright, None
+    )  # fmt: skip
 
 
 def _first_frame_rotation(path: Path, container: InputContainer, stream: VideoStream) -> int:

@@ -47,7 +47,7 @@ def measure_job(plan: JobPlan, features: JobFeatures, chunks: Sequence[ChunkQual
     if any(chunk is None for chunk in chunks) or not chunks:
         return measure_quality(
             plan.output, plan.audio.path, plan.template.path, template_track=template_track, still_fps=plan.fps,
-            speech=speech, loop=plan.options.loop,
+            speech=speech, loop=plan.options.loop, reference=plan.template, schedule=plan.schedule,
         )  # fmt: skip
     measured = [chunk for chunk in chunks if chunk is not None]
     stats = PixelStats(

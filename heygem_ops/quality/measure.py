@@ -19,6 +19,7 @@ from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
 from heygem_ops.media import VideoInfo, decode_audio, iter_frames, probe_video
+from heygem_ops.plan import template_forward
 from heygem_ops.quality.correlation import best_sync, pearson
 from heygem_ops.quality.pixels import PixelStats, scheduled_frames
 from heygem_ops.quality.report import QualityReport
@@ -45,6 +46,8 @@ def measure_quality(
     template_track: FaceTrack | None = None,
     still_fps: Fraction = STILL_FPS,
     speech: np.ndarray | None = None,
+    reference: VideoInfo | None = None,
+    schedule: np.ndarray | None = None,
     loop: str = PINGPONG,
 ) -> QualityReport:
     """Score the lip-synced `output` against its driving `audio` (and its `template`, when given).
@@ -52,8 +55,10 @@ def measure_quality(
     `tracker` defaults to the mesh tracker; `template_track` (the job's cached track) spares
     tracking the template again; `speech` (`speech_level` per output frame, when the caller has the
     audio's features) spares decoding the audio. `still_fps` is the rate a still-image template was
-    shown at, `loop` how the job repeated the template (`heygem_ops.timeline.LOOPS`). Without a
-    template, template_leak, psnr_outside and sharpness_ratio are None.
+    shown at, `loop` how the job repeated the template (`heygem_ops.timeline.LOOPS`). `reference` (the
+    template as the job probed it: scaled, tone-mapped) and `schedule` (the job's template frame per
+    output frame) spare probing the template afresh and rebuilding the schedule. Without a template,
+    template_leak, psnr_outside and sharpness_ratio are None.
     """
     info = probe_video(output)
     tracker = tracker or create_tracker("mesh")
@@ -62,10 +67,12 @@ def measure_quality(
     if template is None:
         track = tracker.track(iter_frames(info))
         return report_from_mouth(mouth_opening(track.landmarks), mouth_width(track.landmarks), speech)
-    reference = probe_video(template, still_fps=still_fps)
+    reference = reference or _reference(template, still_fps, info)
     template_track = template_track or tracker.track(iter_frames(reference))
     _check_track(template_track, reference)
-    schedule = frame_schedule(reference.frame_count, info.frame_count, loop)
+    if schedule is None:
+        forward = template_forward(reference, info.fps)
+        schedule = frame_schedule(reference.frame_count, info.frame_count, loop, forward)
     stats = PixelStats()
     frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats)
     track = tracker.track(frames)
@@ -127,6 +134,16 @@ def _template_leak(output_mouth: np.ndarray, template_mouth: np.ndarray, schedul
     first = np.flatnonzero(schedule == np.arange(len(schedule)))
     r = pearson(output_mouth[first], template_mouth[schedule[first]])
     return 0.0 if np.isnan(r) else r
+
+
+def _reference(template: Path, still_fps: Fraction, output: VideoInfo) -> VideoInfo:
+    """The template as the job saw it: scaled down to the output's long side when the job scaled it
+    (--max-size), so template and output frames compare pixel for pixel."""
+    reference = probe_video(template, still_fps=still_fps)
+    long_side = max(output.width, output.height)
+    if max(reference.width, reference.height) > long_side + 1:  # more than an odd side cropped to even
+        reference = probe_video(template, still_fps=still_fps, max_size=long_side)
+    return reference
 
 
 def _check_track(track: FaceTrack, info: VideoInfo) -> None:
