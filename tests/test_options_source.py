@@ -58,7 +58,7 @@ def test_tracker_names_go_through_a_registry() -> None:
         assert trackers.create_tracker("still", face="center").face == "center"
         assert dataclasses.replace(GenerateOptions(), tracker="still").tracker_spec().name == "still"
     finally:
-        trackers._TRACKERS.pop("still")
+        trackers._TRACKERS.unregister("still")
 
 
 @pytest.mark.media

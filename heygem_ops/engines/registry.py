@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from heygem_ops.engines.base import Engine, EngineNeeds
-from heygem_ops.errors import InputError
+from heygem_ops.registry import LazyRegistry
 
 if TYPE_CHECKING:
     import torch
@@ -36,46 +35,37 @@ class EngineSpec:
         return {}
 
 
-_ENGINES: dict[str, EngineFactory] = {}
-
 # Built-in engines by module, imported on first use: a warp job never loads torch for Wav2Lip's sake.
-_BUILTINS = {
-    "warp": ("heygem_ops.engines.warp", "WarpEngine"),
-    "wav2lip": ("heygem_ops.engines.wav2lip", "Wav2LipEngine"),
-    "musetalk": ("heygem_ops.engines.musetalk", "MuseTalkEngine"),
-}
+_ENGINES: LazyRegistry[EngineFactory] = LazyRegistry(
+    "engine",
+    {
+        "warp": ("heygem_ops.engines.warp", "WarpEngine"),
+        "wav2lip": ("heygem_ops.engines.wav2lip", "Wav2LipEngine"),
+        "musetalk": ("heygem_ops.engines.musetalk", "MuseTalkEngine"),
+    },
+)
 
 
 def register_engine(name: str, factory: EngineFactory) -> None:
     """Make `factory(device, **options)` available as engine `name` (e.g. from a plugin's import)."""
-    _ENGINES[name] = factory
+    _ENGINES.register(name, factory)
 
 
 def available_engines() -> list[str]:
-    return sorted(set(_ENGINES) | set(_BUILTINS))
+    return _ENGINES.names()
 
 
 def engine_needs(name: str) -> EngineNeeds:
     """What engine `name` asks the pipeline to prepare, read from its class without loading weights."""
-    return getattr(_factory(name), "needs", EngineNeeds())
+    return getattr(_ENGINES.find(name), "needs", EngineNeeds())
 
 
 def engine_weight_files(name: str, checkpoint_dir: str | Path) -> tuple[Path, ...]:
     """The files of a weights folder that engine `name` loads (see `Engine.weight_files`)."""
-    files = getattr(_factory(name), "weight_files", None)
+    files = getattr(_ENGINES.find(name), "weight_files", None)
     return tuple(files(Path(checkpoint_dir))) if files else ()
 
 
 def create_engine(name: str, device: torch.device | None, **options: Any) -> Engine:
     """Build engine `name` on `device`; an unknown name lists the valid ones."""
-    factory = _factory(name)
-    if factory is None:
-        raise InputError(f"unknown engine {name!r}", hint=f"choose one of: {', '.join(available_engines())}")
-    return factory(device, **options)
-
-
-def _factory(name: str) -> EngineFactory | None:
-    if name not in _ENGINES and name in _BUILTINS:
-        module, attribute = _BUILTINS[name]
-        register_engine(name, getattr(importlib.import_module(module), attribute))
-    return _ENGINES.get(name)
+    return _ENGINES.get(name)(device, **options)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from heygem_ops.errors import InputError
 from heygem_ops.face.track import FaceTrack
+from heygem_ops.registry import LazyRegistry
 
 
 @dataclass(frozen=True)
@@ -30,28 +29,20 @@ class Tracker(Protocol):
 
 TrackerFactory = Callable[..., Tracker]  # factory(face=..., weights=...) -> Tracker
 
-_TRACKERS: dict[str, TrackerFactory] = {}
-
 # Built-in trackers by module, imported on first use: a mesh job never loads torch for fan's sake.
-_BUILTINS = {
-    "mesh": ("heygem_ops.face.tracking", "mesh_tracker"),
-    "fan": ("heygem_ops.face.fan", "FanTracker"),
-}
+_TRACKERS: LazyRegistry[TrackerFactory] = LazyRegistry(
+    "face tracker",
+    {"mesh": ("heygem_ops.face.tracking", "mesh_tracker"), "fan": ("heygem_ops.face.fan", "FanTracker")},
+)
 
 
 def register_tracker(name: str, factory: TrackerFactory) -> None:
     """Make `factory(face=..., weights=...)` available as tracker `name` (e.g. from a plugin's import)."""
-    _TRACKERS[name] = factory
+    _TRACKERS.register(name, factory)
 
 
 def available_trackers() -> list[str]:
-    return sorted(set(_TRACKERS) | set(_BUILTINS))
-
-
-def check_tracker(name: str) -> None:
-    """Refuse an unknown tracker name, listing the known ones."""
-    if name not in available_trackers():
-        raise InputError(f"unknown face tracker {name!r}", hint=f"choose one of: {', '.join(available_trackers())}")
+    return _TRACKERS.names()
 
 
 def create_tracker(name: str, *, face: str = "largest", weights: str | None = None) -> Tracker:
@@ -60,8 +51,4 @@ def create_tracker(name: str, *, face: str = "largest", weights: str | None = No
     weights: a folder holding the tracker's weight files, for trackers that have them (fan: default
     the torch hub cache).
     """
-    check_tracker(name)
-    if name not in _TRACKERS:
-        module, attribute = _BUILTINS[name]
-        register_tracker(name, getattr(importlib.import_module(module), attribute))
-    return _TRACKERS[name](face=face, weights=weights)
+    return _TRACKERS.get(name)(face=face, weights=weights)
