@@ -6,6 +6,7 @@ and face tracks), run, pass its own bars and write both reports, skipping the CU
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -50,7 +51,11 @@ def test_the_gpu_check_runs_on_the_cpu(media_dir: Path, tmp_path: Path) -> None:
     assert run["encoder"] == "auto" and run["output_frames"] == run["frames"] == 25 and run["track_cached"]
     assert run["orchestration"] == []  # a library job imports no Prefect, Ray, Dask or Gradio
     assert steps["jobs"]["512"]["floor_s"] > 0 and run["ratio_to_floor"] > 1
-    assert "skipped" in steps["musetalk"]
+    musetalk_installed = all(importlib.util.find_spec(name) for name in ("diffusers", "transformers", "safetensors"))
+    if musetalk_installed:  # the extra is there (as in CI): the check ran the MuseTalk bench on this device
+        assert "MuseTalk engine on cpu" in steps["musetalk"]["output_tail"]
+    else:
+        assert steps["musetalk"]["skipped"].startswith("not present")
     table = (out / "gpu_check.md").read_text()
     assert "| bf16 vs fp32 on 8 faces | yes |" in table and "Whole `--engine wav2lip` jobs" in table
 

@@ -5,6 +5,8 @@ diffusers/transformers computation of MuseTalk's recipe."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -284,6 +286,14 @@ def test_new_options_keep_old_job_ids_unless_changed():
 
     with pytest.raises(InputError, match="parsing_mode='hair'"):
         GenerateOptions(parsing_mode="hair")
+
+
+def test_reading_the_layout_imports_neither_diffusers_nor_transformers():
+    """heygem doctor and the UI's System tab read the layout: they must not pay seconds of imports."""
+    loaded = "sorted({'diffusers', 'transformers'} & {*sys.modules})"
+    code = f"import sys, heygem_ops.engines.musetalk.layout; print({loaded})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_doctor_says_whether_the_musetalk_files_are_there(weights, tmp_path, monkeypatch):

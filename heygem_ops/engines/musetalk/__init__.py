@@ -1,7 +1,27 @@
-"""The MuseTalk 1.5 engine: its files' layout, strict loading, whisper windows, and the engine."""
+"""The MuseTalk 1.5 engine: its files' layout, strict loading, whisper windows, and the engine.
 
-from heygem_ops.engines.musetalk.checkpoint import MuseTalkModels, load_musetalk
-from heygem_ops.engines.musetalk.engine import FACE_SIZE, MuseTalkEngine
-from heygem_ops.engines.musetalk.layout import MuseTalkFiles, locate
+Names load on first use (PEP 562): reading the file layout (`heygem doctor`, the web UI's System
+tab) must not import diffusers and transformers, which takes seconds.
+"""
 
-__all__ = ["FACE_SIZE", "MuseTalkEngine", "MuseTalkFiles", "MuseTalkModels", "load_musetalk", "locate"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "MuseTalkModels": "checkpoint",
+    "load_musetalk": "checkpoint",
+    "FACE_SIZE": "engine",
+    "MuseTalkEngine": "engine",
+    "MuseTalkFiles": "layout",
+    "locate": "layout",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
