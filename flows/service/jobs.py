@@ -25,7 +25,8 @@ from flows.service.table import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobRecord,
 from flows.single_job import Choices, plan_single, run_single
 from flows.ui.history import delete_result
 from flows.uploads import Upload
-from heygem_ops.errors import HeyGemError, InputError, InternalError
+from heygem_ops.errors import InputError, as_heygem_error
+from heygem_ops.i18n import N_, Message
 from heygem_ops.logs import get_logger
 from heygem_ops.results import WALL_COLUMNS
 from heygem_ops.results_store import ResultsStore
@@ -123,10 +124,13 @@ class JobService:
         elif record.state == SUCCEEDED and not record.output_deleted:
             self._delete_output(record)
         else:
+            state = (
+                N_("job {job} is {state} and its output is deleted: nothing to cancel or delete")
+                if record.output_deleted
+                else N_("job {job} is {state}: nothing to cancel or delete")
+            )
             raise InputError(
-                f"job {record_id} is {record.state}{' and its output is deleted' if record.output_deleted else ''}: "
-                "nothing to cancel or delete",
-                hint="submit it again to make a new output",
+                Message(state, job=record_id, state=record.state), hint="submit it again to make a new output"
             )
         return self.get(record_id)  # type: ignore[return-value]
 
@@ -163,7 +167,7 @@ class JobService:
                 self.settings.api_generate_deployment, self.settings.ray_address,
             )  # fmt: skip
         except Exception as error:
-            known = error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}")
+            known = as_heygem_error(error)
             if self.table.finish(record.id, FAILED, error=(known.kind, str(known))):
                 self.metrics.finished(FAILED, None)
             raise
