@@ -2,8 +2,9 @@
 
 `diagnose()` never raises: every probe becomes a `Check` (what was looked at, whether it is usable,
 what was found, and the fix when it is not), so the CLI, the web UI and a support ticket all show
-the same facts, in the current language (`heygem_ops.i18n`). Probes are cheap by default (files are found, not loaded; servers get a two-second
-connect); `verify_weights=True` also loads every weights file strictly.
+the same facts, in the current language (`heygem_ops.i18n`). Probes are cheap by default (files
+are found, not loaded; servers get a two-second connect); `verify_weights=True` also loads every
+weights file strictly.
 """
 
 from __future__ import annotations

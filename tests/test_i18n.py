@@ -68,7 +68,9 @@ def test_a_translated_error_still_names_the_file_the_limit_and_the_fix() -> None
         limit=3.0,
         setting="HEYGEM_UI_MAX_UPLOAD_MB",
     )
-    assert str(error) == "big.mp4: is 3.4 MiB, over the 3 MiB upload limit; upload a smaller file, or raise HEYGEM_UI_MAX_UPLOAD_MB"
+    assert str(error) == (
+        "big.mp4: is 3.4 MiB, over the 3 MiB upload limit; upload a smaller file, or raise HEYGEM_UI_MAX_UPLOAD_MB"
+    )
     chinese = error.localized("zh")
     assert chinese == "big.mp4：大小为 3.4 MiB，超出 3 MiB 的上传限制；请上传更小的文件，或调高 HEYGEM_UI_MAX_UPLOAD_MB"
     with use_language("zh"):
@@ -139,7 +141,8 @@ def test_cli_errors_follow_the_locale(variable: str, value: str, tmp_path: Path,
     get_settings.cache_clear()
     result = CliRunner().invoke(cli, ["report", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.output.strip() == f"InputError：{tmp_path / RESULTS_DIRNAME}：不含结果数据集；请先向该文件夹运行一次批量任务"
+    folder = tmp_path / RESULTS_DIRNAME
+    assert result.output.strip() == f"InputError：{folder}：不含结果数据集；请先向该文件夹运行一次批量任务"
     monkeypatch.setenv(variable, "en_US.UTF-8" if variable == "LANG" else "en")
     get_settings.cache_clear()
     english = CliRunner().invoke(cli, ["report", str(tmp_path)]).output
@@ -193,7 +196,7 @@ def test_service_messages_follow_accept_language(api, tmp_path, accept, query_ms
     headers = {"Accept-Language": accept} if accept else {}
     root = (tmp_path / "data").resolve()
     query_msg = query_msg or "code is missing: GET /easy/query?code=<the code given to /easy/submit>"
-    missing_msg = (missing_msg or "InputError: video_url is missing; give video_url as a path under {root} or a URL")
+    missing_msg = missing_msg or "InputError: video_url is missing; give video_url as a path under {root} or a URL"
     job_msg = job_msg or "no job 'nope'; list jobs with GET /v1/jobs"
 
     answer = api.get("/easy/query", headers=headers).json()

@@ -75,14 +75,11 @@ def build_app(ctx):
         pickers = [single["template"], single["audio"], batch["templates"], batch["audios"]]
         translated, relabel = language.relabelling(demo)
 
-        def on_load(request: gr.Request) -> tuple:
-            chosen = language.browser_language(request)
-            return chosen, *language.localized(lambda: _picker_updates(ctx))(chosen)
-
         def show_language(lang: str | None) -> tuple:
             return *relabel(lang), language.localized(lambda: _footer(ctx))(lang)
 
-        loaded = demo.load(on_load, outputs=[switch, *pickers])
+        loaded = demo.load(language.page_language, outputs=[switch])
+        loaded.then(language.localized(lambda: _picker_updates(ctx)), inputs=[switch], outputs=pickers)
         loaded.then(show_language, inputs=[switch], outputs=[*translated, footer])
         loaded.then(show_history, inputs=history_inputs, outputs=history_outputs)
         switch.input(show_language, inputs=[switch], outputs=[*translated, footer])

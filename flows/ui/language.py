@@ -29,8 +29,8 @@ def switch() -> gr.Radio:
     return gr.Radio(CHOICES, value=None, show_label=False, container=False, elem_id="language", min_width=160)
 
 
-def browser_language(request: gr.Request | None) -> Language:
-    """The page's first language: what the browser's Accept-Language prefers of ours, else English."""
+def page_language(request: gr.Request) -> Language:
+    """The page's first language (a page-load handler): what the browser's Accept-Language prefers, else English."""
     headers = getattr(request, "headers", None) or {}
     return from_accept_language(headers.get("accept-language")) or DEFAULT
 

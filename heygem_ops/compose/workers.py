@@ -148,7 +148,8 @@ class ComposeWorkers:
                 "a compose worker died while rendering chunk {chunk}",
                 chunk=inference.chunk.index,
                 path=order.video.path,
-                hint="the machine may be out of memory: lower HEYGEM_COMPOSE_WORKERS or HEYGEM_CHUNK_FRAMES, then retry",
+                hint="the machine may be out of memory: lower HEYGEM_COMPOSE_WORKERS or HEYGEM_CHUNK_FRAMES, "
+                "then retry",
             )
         finally:
             self._relay.forget(token)

@@ -67,7 +67,8 @@ def require_weights(folder: str | Path | None = None) -> tuple[Path, Path]:
         searched = " and ".join(str(place) for place in weight_folders(folder))
         raise CheckpointError(
             "the fan tracker needs {missing}, not found in {searched}",
-            hint="download them from {url}<name> into {folder} (or pass a folder holding them), or use the mesh tracker",
+            hint="download them from {url}<name> into {folder} (or pass a folder holding them), "
+            "or use the mesh tracker",
             missing=", ".join(missing),
             searched=searched,
             url=WEIGHT_URL,

@@ -191,7 +191,8 @@ def feature_extractor(files: MuseTalkFiles, whisper: WhisperModel) -> WhisperFea
             files,
             files.whisper_preprocessor,
             Message(
-                "gives {bins} mel bins x {frames} frames; the encoder of {config} reads {wanted_bins} x {wanted_frames}",
+                "gives {bins} mel bins x {frames} frames; "
+                "the encoder of {config} reads {wanted_bins} x {wanted_frames}",
                 bins=extractor.feature_size,
                 frames=extractor.nb_max_frames,
                 config=files.whisper_config.name,
