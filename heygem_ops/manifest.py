@@ -191,7 +191,7 @@ def expand_media(item: str | Path, suffixes: frozenset[str], kind: str) -> list[
             "matches no {kind} files",
             path=item,
             hint="{kind} suffixes are {suffixes}",
-            kind=kind,
+            kind=Message(kind),  # "template" or "audio": catalogue ids
             suffixes=", ".join(sorted(suffixes)),
         )
     return found

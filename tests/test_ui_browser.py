@@ -8,7 +8,8 @@ English words left untranslated. Screenshots of every tab go to $HEYGEM_TEST_ART
 tests/artifacts/ui/<language>). The browser may reach only the app on 127.0.0.1: any other request
 is blocked and fails the test.
 
-Setup (Debian): `apt-get install -y chromium` and `pip install playwright` (never `playwright install`).
+Setup (Debian): `apt-get install -y chromium fonts-wqy-microhei` (a CJK font, for legible screenshots) and
+`pip install playwright` (never `playwright install`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ TEXT = {
         "made_before": "done (made before)", "not_uploaded": "'nobody.png' not among the uploaded files",
         "page_1": "Page 1 of 2 · 6 results", "page_2": "Page 2 of 2", "succeeded": "succeeded",
         "deleted": "Deleted result", "five": "5 results", "ui_jobs": "UI jobs",
-        "oversized": "exceed the maximum allowed size of 3.0 Mb",
+        "oversized": "is 3.4 MiB, over the 3 MiB upload limit; upload a smaller file, or raise HEYGEM_UI_MAX_UPLOAD_MB",
         "wrong_type": "not a video (mp4, mov, mkv, webm, avi) or an image", "by_content": "checked by content",
     },
     "zh-CN": {
@@ -61,18 +62,20 @@ TEXT = {
         "made_before": "完成（之前已生成）", "not_uploaded": "'nobody.png' 不在已上传的文件中",
         "page_1": "第 1 页，共 2 页 · 6 条结果", "page_2": "第 2 页，共 2 页", "succeeded": "成功",
         "deleted": "已删除结果", "five": "5 条结果", "ui_jobs": "界面任务",
-        "oversized": "3.0 Mb",
+        "oversized": "大小为 3.4 MiB，超出 3 MiB 的上传限制；请上传更小的文件，或调高 HEYGEM_UI_MAX_UPLOAD_MB",
         "wrong_type": "不是视频（mp4、mov、mkv、webm、avi）或图片", "by_content": "按内容而非文件名判断",
     },
 }  # fmt: skip
 # Words an untranslated Chinese page may show: names of products, formats, units, settings and values.
 ALLOWED_ENGLISH = {
-    "heygem", "ops", "mp4", "mov", "mkv", "webm", "avi", "png", "jpg", "jpeg", "webp", "heic", "heif", "avif",
+    "heygem", "heygem-ops", "ops", "mp4", "mov", "mkv", "webm", "avi", "png", "jpg", "jpeg", "webp", "heic", "heif",
+    "avif",
     "wav", "mp3", "m4a", "aac", "flac", "ogg", "opus", "amr", "csv", "json", "lines", "parquet", "jsonl", "zip",
     "crf", "px", "mib", "mb", "kb", "fps", "gpu", "gpus", "cpu", "cuda", "warp", "wav2lip", "musetalk", "mesh",
     "fan", "english", "prefect", "ray", "python", "torch", "pyav", "ffmpeg", "pip", "install", "libx264",
-    "h264_nvenc", "nvenc", "sm", "s3fd", "2dfan4", "ai-edge-litert", "id",
+    "h264_nvenc", "nvenc", "sm", "s3fd", "2dfan4", "ai-edge-litert", "id", "utc",
 }  # fmt: skip
+ERROR_TYPE = re.compile(r"^[A-Z][A-Za-z]*Error$")  # an error's type name is a code: the same in every language
 MANIFEST_COLUMNS = {"template", "audio", "engine", "face", "crf"}  # a CSV's column names, as they must be spelled
 RECORD_STATUS = """() => {
     window.heygemStatuses = [];
@@ -177,7 +180,7 @@ def test_ui_end_to_end(ui_server: str, browser, locale: str, media_dir: Path, tm
     assert first.locator("#language input:checked").get_attribute("value") == locale[:2]  # from the browser
     first.screenshot(path=str(artifacts / "start.png"), full_page=True)
     _no_english_left(first, locale, "Single (fresh page)")
-    _refused_uploads(first, media_dir, tmp_path, artifacts, text)
+    _refused_uploads(first, media_dir, tmp_path, artifacts, locale)
 
     # Two browser tabs submit at once; both get their own video.
     _upload(first, "#single-template-upload", media_dir / "sadtalker_people_0.png", "#single-upload-message", text)
@@ -274,12 +277,14 @@ def test_ui_end_to_end(ui_server: str, browser, locale: str, media_dir: Path, tm
     )
 
 
-def _refused_uploads(page, media_dir: Path, tmp_path: Path, artifacts: Path, text: dict[str, str]) -> None:
-    """Too big: Gradio refuses it before upload. Wrong type: a text file named .mp4 is refused by content."""
+def _refused_uploads(page, media_dir: Path, tmp_path: Path, artifacts: Path, locale: str) -> None:
+    """Too big: refused naming the limit and its setting. Wrong type: a text file named .mp4, refused by content."""
     from playwright.sync_api import expect
 
+    text = TEXT[locale]
     page.set_input_files("#single-template-upload input[type=file]", str(media_dir / "sadtalker_WDA_KatieHill_000.mp4"))
-    expect(page.get_by_text(text["oversized"])).to_be_visible()
+    expect(page.locator("#single-upload-message")).to_contain_text(text["oversized"], timeout=60_000)
+    _no_english_left(page, locale, "Single (refused upload)")
     page.screenshot(path=str(artifacts / "refused-oversized.png"))
     fake = tmp_path / "not-a-video.mp4"
     fake.write_text("template,audio\nthis is text, not a video\n")
@@ -323,7 +328,11 @@ def _no_english_left(page, locale: str, where: str, skip: tuple[str, ...] = ()) 
     )
     shown = re.sub(r"`[^`]*`|\bHEYGEM_[A-Z_]+\b|\S*[/\\]\S*|\S+\.[A-Za-z0-9]{2,5}\b|\b[0-9a-f]{8,}\b", " ", shown)
     words = {word for word in re.findall(r"[A-Za-z][A-Za-z0-9_'\-]*[A-Za-z0-9]", shown)}
-    left = sorted(word for word in words if word.lower() not in ALLOWED_ENGLISH and word not in MANIFEST_COLUMNS)
+    left = sorted(
+        word
+        for word in words
+        if word.lower() not in ALLOWED_ENGLISH and word not in MANIFEST_COLUMNS and not ERROR_TYPE.match(word)
+    )
     assert not left, f"English left on the Chinese {where} tab: {left}"
 
 

@@ -131,7 +131,9 @@ def start(
         server_port=port or settings.ui_port,
         auth=login(settings),
         share=share,
-        max_file_size=int(settings.ui_max_upload_mb * 2**20),
+        # Gradio refuses bigger files before they arrive, in English only; up to twice the limit the
+        # upload check refuses them instead, naming the limit and its setting in the page's language.
+        max_file_size=int(2 * settings.ui_max_upload_mb * 2**20),
         allowed_paths=[str(workspace.outputs), str(workspace.downloads)],
         prevent_thread_lock=True,
         quiet=quiet,
