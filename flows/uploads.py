@@ -240,7 +240,11 @@ class UploadStore:
             raise InputError("upload {name} is gone", hint="upload the file again", name=name)
         if kind is not None and all(item.name != name or item.kind != kind for item in self._index()):
             raise InputError(
-                "upload {name} is not a {kind}", hint="upload {wanted}", name=name, kind=Message(kind), wanted=WANTED[kind]
+                "upload {name} is not a {kind}",
+                hint="upload {wanted}",
+                name=name,
+                kind=Message(kind),
+                wanted=WANTED[kind],
             )
         return path
 

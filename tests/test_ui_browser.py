@@ -73,7 +73,8 @@ ALLOWED_ENGLISH = {
     "wav", "mp3", "m4a", "aac", "flac", "ogg", "opus", "amr", "csv", "json", "lines", "parquet", "jsonl", "zip",
     "crf", "px", "mib", "mb", "kb", "fps", "gpu", "gpus", "cpu", "cuda", "warp", "wav2lip", "musetalk", "mesh",
     "fan", "english", "prefect", "ray", "python", "torch", "pyav", "ffmpeg", "pip", "install", "libx264",
-    "h264_nvenc", "nvenc", "sm", "s3fd", "2dfan4", "ai-edge-litert", "id", "utc",
+    "h264_nvenc", "nvenc", "sm", "s3fd", "2dfan4", "ai-edge-litert", "id", "utc", "api", "nvidia", "dir",
+    "models",
 }  # fmt: skip
 ERROR_TYPE = re.compile(r"^[A-Z][A-Za-z]*Error$")  # an error's type name is a code: the same in every language
 MANIFEST_COLUMNS = {"template", "audio", "engine", "face", "crf"}  # a CSV's column names, as they must be spelled
@@ -270,6 +271,14 @@ def test_ui_end_to_end(ui_server: str, browser, locale: str, media_dir: Path, tm
     first.screenshot(path=str(artifacts / "system.png"), full_page=True)
     _no_english_left(first, locale, "System", skip=("#system-log", "#system-report"))
 
+    # The switch: the other language, on the same page, without a reload.
+    other = "en-US" if locale.startswith("zh") else "zh-CN"
+    first.locator(f"#language input[value={other[:2]}]").check()
+    expect(first.locator("#app-footer")).to_contain_text(TEXT[other]["ready"])
+    expect(first.get_by_role("tab", name=TEXT[other]["history_tab"])).to_be_visible()
+    expect(first.locator("#system-summary")).to_contain_text(TEXT[other]["ui_jobs"])
+    first.screenshot(path=str(artifacts / "switched.png"), full_page=True)
+
     assert not blocked, f"the page tried to reach beyond 127.0.0.1: {blocked}"
     (artifacts / "timings.txt").write_text(
         f"single (2 tabs at once) {single_s:.1f} s\nbatch of 3 {batch_s:.1f} s\n"
@@ -326,7 +335,8 @@ def _no_english_left(page, locale: str, where: str, skip: tuple[str, ...] = ()) 
         }""",
         list(skip),
     )
-    shown = re.sub(r"`[^`]*`|\bHEYGEM_[A-Z_]+\b|\S*[/\\]\S*|\S+\.[A-Za-z0-9]{2,5}\b|\b[0-9a-f]{8,}\b", " ", shown)
+    code = r"`[^`]*`|\bHEYGEM_[A-Z_]+\b|--[\w-]+|\b\w+=[\w.:/-]+|\S*[/\\]\S*|\S+\.[A-Za-z0-9]{2,5}\b|\b[0-9a-f]{8,}\b"
+    shown = re.sub(code, " ", shown)  # code, settings, options, paths, file names, ids
     words = {word for word in re.findall(r"[A-Za-z][A-Za-z0-9_'\-]*[A-Za-z0-9]", shown)}
     left = sorted(
         word

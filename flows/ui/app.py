@@ -70,7 +70,7 @@ def build_app(ctx):
             single = tab_single.build(ctx, switch)
             batch = tab_batch.build(ctx, switch)
             _, (show_history, history_inputs, history_outputs) = tab_history.build(ctx, switch)
-            tab_system.build(ctx, switch)  # probes the machine when opened, not on every page load
+            _, (show_system, system_inputs, system_outputs) = tab_system.build(ctx, switch)  # probes when opened
         footer = gr.Markdown(elem_id="app-footer")
         pickers = [single["template"], single["audio"], batch["templates"], batch["audios"]]
         translated, relabel = language.relabelling(demo)
@@ -84,6 +84,7 @@ def build_app(ctx):
         loaded.then(show_history, inputs=history_inputs, outputs=history_outputs)
         switch.input(show_language, inputs=[switch], outputs=[*translated, footer])
         switch.input(show_history, inputs=history_inputs, outputs=history_outputs)
+        switch.input(show_system, inputs=system_inputs, outputs=system_outputs)
     demo.queue(default_concurrency_limit=None)
     return demo
 

@@ -21,6 +21,15 @@ from heygem_ops.logs import LOG_FILE_NAME, get_logger
 
 log = get_logger("ui.system")
 LOG_LINES = 200
+AREAS = {
+    "runtime": N_("runtime"),
+    "gpu": N_("GPU"),
+    "engine": N_("engine"),
+    "tracker": N_("face tracker"),
+    "encoder": N_("encoder"),
+    "orchestration": N_("orchestration"),
+    "internal": N_("internal"),
+}  # a doctor check's area, as the summary table names it
 
 
 def build(ctx: UiContext, language: gr.Radio) -> tuple[gr.Tab, Any]:
@@ -112,7 +121,8 @@ def summary_markdown(report: dict[str, Any], facts: dict[str, str]) -> str:
             status = translate(
                 "usable" if check["ok"] else ("missing" if check["required"] else "not set up (optional)")
             )
-            cells = [check["area"], check["name"], status, check["detail"], check["fix"] or ""]
+            area = translate(AREAS[check["area"]]) if check["area"] in AREAS else check["area"]
+            cells = [area, check["name"], status, check["detail"], check["fix"] or ""]
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(lines)
 
