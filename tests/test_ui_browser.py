@@ -335,7 +335,7 @@ def _no_english_left(page, locale: str, where: str, skip: tuple[str, ...] = ()) 
         }""",
         list(skip),
     )
-    code = r"`[^`]*`|\bHEYGEM_[A-Z_]+\b|--[\w-]+|\b\w+=[\w.:/-]+|\S*[/\\]\S*|\S+\.[A-Za-z0-9]{2,5}\b|\b[0-9a-f]{8,}\b"
+    code = r"`[^`]*`|\b\w+=[\w.:/-]+|\bHEYGEM_[A-Z_]+\b|--[\w-]+|\S*[/\\]\S*|\S+\.[A-Za-z0-9]{2,5}\b|\b[0-9a-f]{8,}\b"
     shown = re.sub(code, " ", shown)  # code, settings, options, paths, file names, ids
     words = {word for word in re.findall(r"[A-Za-z][A-Za-z0-9_'\-]*[A-Za-z0-9]", shown)}
     left = sorted(
