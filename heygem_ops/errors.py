@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from heygem_ops.i18n import Language, Message, translate
+from heygem_ops.i18n import Language, Message
 
 
 class HeyGemError(Exception):
@@ -50,14 +50,14 @@ class HeyGemError(Exception):
         self.hint = str(self.hint_message) if self.hint_message else None
         super().__init__(self.localized("en"))
 
+    def as_message(self) -> Message:
+        """`path: what happened; what to do` as one message, to render now or to record (`Message.to_json`)."""
+        message = Message("{path}: {message}", path=self.path, message=self.message) if self.path else self.message
+        return Message("{message}; {hint}", message=message, hint=self.hint_message) if self.hint_message else message
+
     def localized(self, lang: Language | None = None) -> str:
         """`path: what happened; what to do` in `lang` (default: the current language)."""
-        text = self.message.render(lang)
-        if self.path:
-            text = translate("{path}: {message}", lang, path=self.path, message=text)
-        if self.hint_message:
-            text = translate("{message}; {hint}", lang, message=text, hint=self.hint_message.render(lang))
-        return text
+        return self.as_message().render(lang)
 
     @property
     def kind(self) -> str:

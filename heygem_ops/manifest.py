@@ -91,7 +91,8 @@ class JobSpecError:
         """A failed results row naming the manifest row, for the batch to record and go on."""
         result = JobResult(self.job_id, self.template, self.audio, self.output)
         result.fail(self.error)
-        result.error_message = f"{self.source} row {self.row}: {self.error}"
+        where = Message("{source} row {row}: {error}", source=self.source, row=self.row, error=self.error)
+        result.error_message, result.error_i18n = str(where), where.to_json()
         result.started_at = result.finished_at or utc_now()
         return result
 

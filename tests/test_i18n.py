@@ -206,3 +206,27 @@ def test_service_messages_follow_accept_language(api, tmp_path, accept, query_ms
     assert (answer["code"], answer["msg"]) == (10002, missing_msg.format(root=root))
     reply = api.get("/v1/jobs/nope", headers=headers)
     assert reply.status_code == 404 and reply.json() == {"error": {"type": "NotFound", "message": job_msg}}
+
+
+def test_a_recorded_failure_reads_in_the_reader_s_language(tmp_path: Path) -> None:
+    """The results manifest keeps the English text and the message's id and parameters beside it."""
+    from heygem_ops.i18n import stored
+    from heygem_ops.results import JobResult
+    from heygem_ops.results_store import ResultsStore
+
+    error = InputError(
+        "is {what}, not {wanted} (checked by content, not by name)",
+        path="x.mp4",
+        hint="upload {wanted}",
+        what=Message("a CSV table"),
+        wanted=Message("a video, an image or a recording"),
+    )
+    failed = JobResult("j1", "x.mp4", "a.wav", "o.mp4")
+    failed.fail(error)
+    store = ResultsStore(tmp_path)
+    store.append([failed])
+    row = store.latest().iloc[0]
+    assert row["error_message"] == str(error)
+    assert stored(row["error_i18n"], row["error_message"], "zh") == error.localized("zh")
+    assert stored(row["error_i18n"], row["error_message"], "en") == str(error)
+    assert stored(None, "as recorded", "zh") == stored("{not json", "as recorded", "zh") == "as recorded"

@@ -36,6 +36,7 @@ COLUMNS = [
     "duration_s",
     "total_s",
     "error_message",
+    "error_i18n",
     "started_at",
     "finished_at",
 ]

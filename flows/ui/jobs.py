@@ -28,7 +28,7 @@ from flows.single_job import Choices
 from heygem_ops.constants import ID_CHARS
 from heygem_ops.errors import HeyGemError, InputError
 from heygem_ops.hashing import value_digest
-from heygem_ops.i18n import N_, Message
+from heygem_ops.i18n import N_, Message, stored
 from heygem_ops.logs import get_logger
 from heygem_ops.manifest import Job, JobSpec, JobSpecError, pair_records, read_jobs
 from heygem_ops.progress import STAGE_NAMES, board
@@ -232,7 +232,7 @@ def rows_since(store: ResultsStore, since: datetime) -> pd.DataFrame:
     """Every attempt recorded from `since` on (files are named by their UTC write time)."""
     first = f"{PART_PREFIX}{since - timedelta(seconds=1):%Y%m%dT%H%M%S%fZ}"
     files = [str(path) for path in store.files() if path.name >= first]
-    columns = ["job_id", "status", "output", "error_message", "total_s", "started_at", "finished_at"]
+    columns = ["job_id", "status", "output", "error_message", "error_i18n", "total_s", "started_at", "finished_at"]
     return read_files(files, columns) if files else pd.DataFrame(columns=columns)
 
 
@@ -264,7 +264,8 @@ def _job_status(
     if row is not None:
         seconds = "" if pd.isna(row.total_s) else f"{row.total_s:.1f}"
         status = {"skipped": DONE_BEFORE, "succeeded": DONE}.get(row.status, FAILED_JOB)
-        return Message(status), seconds, row.error_message if isinstance(row.error_message, str) else ""
+        recorded = row.error_message if isinstance(row.error_message, str) else ""
+        return Message(status), seconds, stored(row.error_i18n if isinstance(row.error_i18n, str) else None, recorded)
     stages = view.progress.get(str(job.output))
     if stages:
         stage, (done, total) = list(stages.items())[-1]

@@ -13,7 +13,7 @@ from flows.ui.context import UiContext
 from flows.ui.history import HEADERS, delete_result, history_page, status_text
 from flows.ui.language import localized
 from heygem_ops.errors import HeyGemError
-from heygem_ops.i18n import N_, translate
+from heygem_ops.i18n import N_, stored, translate
 
 NOTHING_SELECTED = N_("Select a row to preview it.")
 
@@ -119,7 +119,9 @@ def _describe(row: Any, labels: dict[str, str]) -> str:
             )
         )
     if isinstance(row.get("error_message"), str) and row["error_message"]:
-        parts.append(error_markdown(f"{row['error_type']}: {row['error_message']}"))
+        recorded = row["error_i18n"] if isinstance(row.get("error_i18n"), str) else None
+        error = stored(recorded, row["error_message"])
+        parts.append(error_markdown(translate("{kind}: {message}", kind=row["error_type"], message=error)))
     return "  \n".join(parts)
 
 

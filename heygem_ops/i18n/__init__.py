@@ -12,6 +12,7 @@ the HTTP service per request from Accept-Language, the web UI per browser sessio
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -122,8 +123,8 @@ def translate(msgid: str, lang: Language | None = None, /, **params: Any) -> str
 def _render(value: Any, lang: Language) -> Any:
     if isinstance(value, Message):
         return value.render(lang)
-    if isinstance(value, Exception) and hasattr(value, "localized"):  # a HeyGemError (errors imports this module)
-        return value.localized(lang)
+    if hasattr(value, "as_message"):  # a HeyGemError (errors imports this module, not the other way round)
+        return value.as_message().render(lang)
     if isinstance(value, list | tuple) and any(isinstance(item, Message) for item in value):
         return translate("; ", lang).join(str(_render(item, lang)) for item in value)
     return value
@@ -147,6 +148,14 @@ class Message:
     def __repr__(self) -> str:
         return f"Message({self.msgid!r}, **{self.params!r})"
 
+    def to_json(self) -> str:
+        """The id and parameters as JSON, for a record shown later in its reader's language (`from_json`)."""
+        return json.dumps(_encode(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Message:
+        return _decode(json.loads(text))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Message) and (self.msgid, self.params) == (other.msgid, other.params)
 
@@ -157,3 +166,30 @@ class Message:
 def N_(msgid: str) -> str:
     """Mark `msgid` for the catalogue where it is defined (a constant); translate it where shown."""
     return msgid
+
+
+def _encode(value: Any) -> Any:
+    """A parameter as JSON data: messages (and errors) as {"id", "params"}, numbers as they are, the rest as text."""
+    if hasattr(value, "as_message"):
+        value = value.as_message()
+    if isinstance(value, Message):
+        return {"id": value.msgid, "params": {key: _encode(item) for key, item in value.params.items()}}
+    if isinstance(value, list | tuple):
+        return [_encode(item) for item in value]
+    return value if value is None or isinstance(value, bool | int | float | str) else str(value)
+
+
+def _decode(data: Any) -> Any:
+    if isinstance(data, dict):
+        return Message(data["id"], **{key: _decode(item) for key, item in data["params"].items()})
+    return [_decode(item) for item in data] if isinstance(data, list) else data
+
+
+def stored(text: str | None, fallback: str, lang: Language | None = None) -> str:
+    """A recorded message (`Message.to_json`) in `lang`, or `fallback` (its English text) when there is none."""
+    if not text:
+        return fallback
+    try:
+        return Message.from_json(text).render(lang)
+    except (ValueError, KeyError, TypeError, IndexError):  # a record from another version: show it as written
+        return fallback
