@@ -230,3 +230,29 @@ def test_a_recorded_failure_reads_in_the_reader_s_language(tmp_path: Path) -> No
     assert stored(row["error_i18n"], row["error_message"], "zh") == error.localized("zh")
     assert stored(row["error_i18n"], row["error_message"], "en") == str(error)
     assert stored(None, "as recorded", "zh") == stored("{not json", "as recorded", "zh") == "as recorded"
+
+
+def test_the_service_table_answers_a_recorded_failure_in_the_request_s_language(tmp_path: Path) -> None:
+    import sqlite3
+
+    from flows.service.table import FAILED, JobTable
+
+    old = sqlite3.connect(tmp_path / "jobs.sqlite")  # a table from before messages were kept by id
+    old.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, code TEXT UNIQUE, state TEXT NOT NULL, template TEXT NOT NULL,"
+                " audio TEXT NOT NULL, labels TEXT NOT NULL, choices TEXT NOT NULL, job_id TEXT NOT NULL,"
+                " output TEXT NOT NULL, error_type TEXT, error_message TEXT, row TEXT,"
+                " output_deleted INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+                " created_at REAL NOT NULL, started_at REAL, finished_at REAL)")  # fmt: skip
+    old.close()
+    table = JobTable(tmp_path / "jobs.sqlite")
+    record = table.add(
+        code="c", template=Path("/d/t.mp4"), audio=Path("/d/a.wav"), labels={}, choices={}, job_id="j",
+        output=Path("/d/o.mp4"),
+    )  # fmt: skip
+    error = InputError("holds no audio stream", path="t.mp4", hint="use a recording with sound")
+    assert table.finish(record.id, FAILED, error=(error.kind, error.as_message()))
+    ended = table.get(record.id)
+    assert ended.error_message == "t.mp4: holds no audio stream; use a recording with sound"
+    assert ended.error_text() == ended.error_message
+    with use_language("zh"):
+        assert ended.error_text() == "t.mp4：没有音频流；请使用有声音的录音"

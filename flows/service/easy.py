@@ -137,7 +137,7 @@ def _message(view: JobView) -> str:
     """The task's state in words, in the request's language; a failure's recorded message as it was recorded."""
     record = view.record
     if record.state in (FAILED, CANCELLED):
-        return f"{record.error_type}: {record.error_message}"
+        return translate("{kind}: {message}", kind=record.error_type, message=record.error_text())
     if record.state == SUCCEEDED:
         return translate("output deleted (DELETE /v1/jobs)") if record.output_deleted else translate("done")
     if view.stage == "queued":

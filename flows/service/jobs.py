@@ -117,10 +117,14 @@ class JobService:
             raise LookupError(record_id)
         if record.active:  # marked first: a job that starts meanwhile still has its output discarded at its end
             self._cancelled.add(record_id)
-            when = "before it ran" if record.state == QUEUED else "while it ran; its output is discarded"
-            if self.table.finish(record_id, CANCELLED, error=_cancel_note(when)):
+            when = (
+                N_("cancelled before it ran (DELETE /v1/jobs/<id>)")
+                if record.state == QUEUED
+                else N_("cancelled while it ran; its output is discarded (DELETE /v1/jobs/<id>)")
+            )
+            if self.table.finish(record_id, CANCELLED, error=("Cancelled", Message(when))):
                 self.metrics.finished(CANCELLED, None)
-                log.info("job %s cancelled %s", record_id, when)
+                log.info("job %s: %s", record_id, when)
         elif record.state == SUCCEEDED and not record.output_deleted:
             self._delete_output(record)
         else:
@@ -168,7 +172,7 @@ class JobService:
             )  # fmt: skip
         except Exception as error:
             known = as_heygem_error(error)
-            if self.table.finish(record.id, FAILED, error=(known.kind, str(known))):
+            if self.table.finish(record.id, FAILED, error=(known.kind, known.as_message())):
                 self.metrics.finished(FAILED, None)
             raise
         if self.table.finish(record.id, SUCCEEDED, row={name: row.get(name) for name in ROW_FIELDS}):
@@ -186,10 +190,6 @@ class JobService:
             Path(record.output).unlink(missing_ok=True)  # no results row to record against: just the file
         self.table.mark_output_deleted(record.id)
         log.info("job %s: output %s deleted", record.id, record.output)
-
-
-def _cancel_note(when: str) -> tuple[str, str]:
-    return "Cancelled", f"cancelled {when} (DELETE /v1/jobs/<id>)"
 
 
 def stage_and_progress(record: JobRecord, live: TicketView | None) -> tuple[str, int]:

@@ -179,7 +179,7 @@ def job_json(view: JobView, ctx: ServiceContext) -> dict[str, Any]:
         "created_at": _when(record.created_at),
         "started_at": _when(record.started_at),
         "finished_at": _when(record.finished_at),
-        "error": {"type": record.error_type, "message": record.error_message} if record.error_type else None,
+        "error": {"type": record.error_type, "message": record.error_text()} if record.error_type else None,
         "output": ctx.folders.relative(record.output),
         "output_deleted": record.output_deleted,
         "video_url": f"/v1/jobs/{record.id}/video" if has_video else None,
