@@ -256,3 +256,21 @@ def test_the_service_table_answers_a_recorded_failure_in_the_request_s_language(
     assert ended.error_text() == ended.error_message
     with use_language("zh"):
         assert ended.error_text() == "t.mp4：没有音频流；请使用有声音的录音"
+
+
+def test_a_bad_upload_to_heygem_generate_is_explained_in_chinese(tmp_path: Path, monkeypatch) -> None:
+    from media_factory import make_audio, make_random_bytes
+
+    from flows.cli.main import cli
+    from heygem_ops.settings import get_settings
+
+    noise, speech = make_random_bytes(tmp_path / "noise.mp4"), make_audio(tmp_path / "speech.wav", duration_s=1.0)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    get_settings.cache_clear()
+    output = tmp_path / "out.mp4"
+    result = CliRunner().invoke(cli, ["generate", "-t", str(noise), "-a", str(speech), "-o", str(output)])
+    assert result.exit_code == 1 and not output.exists()
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith(f"UnreadableMediaError：{noise}：无法作为媒体文件读取（"), line
+    assert line.endswith("；请确认这是完整的音频、视频或图片文件（重新导出或重新下载）"), line
