@@ -18,7 +18,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.job import TaskStages, current_flow_run_id
-from heygem_ops.errors import HeyGemError, InternalError
+from heygem_ops.errors import as_heygem_error
 from heygem_ops.job import JobRun
 from heygem_ops.manifest import Job, JobSpec, JobSpecError, jobs_from_pairs, pending, read_jobs
 from heygem_ops.options import GenerateOptions
@@ -55,8 +55,7 @@ def attempt(spec: JobSpec, ray_address: str | None) -> JobResult:
             failed.flow_run_id = current_flow_run_id()
         else:
             failed = run.result
-        cause = error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}")
-        failed.fail(cause)
+        failed.fail(as_heygem_error(error))
         return failed
 
 

@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from heygem_ops.errors import HeyGemError
+from heygem_ops.errors import HeyGemError, as_heygem_error
+from heygem_ops.i18n import translate
 from heygem_ops.logs import get_logger
 
 log = get_logger("jobs_queue")
@@ -45,7 +46,7 @@ class TicketView:
     position: int  # jobs ahead of this one while queued, else 0
     progress: dict[str, dict[str, tuple[int, int]]]  # job key → stage → (done, total)
     result: Any
-    error: str | None
+    error: str | None  # `Type: what happened; what to do`, in the language of the code that asked for the view
     submitted_at: float
     started_at: float | None
     finished_at: float | None
@@ -73,7 +74,7 @@ class Ticket:
     order: int = 0
     progress: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     result: Any = None
-    error: str | None = None
+    error: BaseException | None = None
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
@@ -98,7 +99,7 @@ class Ticket:
             position,
             progress,
             self.result,
-            self.error,
+            error_text(self.error) if self.error is not None else None,
             self.submitted_at,
             self.started_at,
             self.finished_at,
@@ -159,12 +160,11 @@ class JobQueue:
             ticket.result = ticket.work(ticket)
             ticket.state = SUCCEEDED
         except HeyGemError as error:
-            ticket.error, ticket.state = f"{error.kind}: {error}", FAILED
-            log.info("%s failed: %s", ticket.label, ticket.error)
+            ticket.error, ticket.state = error, FAILED
+            log.info("%s failed: %s: %s", ticket.label, error.kind, error)
         except Exception as error:  # a bug must not kill the worker thread or hide from the user
             log.error("%s failed unexpectedly:\n%s", ticket.label, traceback.format_exc())
-            ticket.error = f"InternalError: {type(error).__name__}: {error}; this is a bug: see the System tab's log"
-            ticket.state = FAILED
+            ticket.error, ticket.state = error, FAILED
         finally:
             ticket.finished_at = time.time()
             with self._lock:
@@ -176,3 +176,12 @@ class JobQueue:
         excess = len(self._tickets) - KEEP_TICKETS
         for ticket_id in [tid for tid, t in self._tickets.items() if t.state not in ACTIVE][: max(0, excess)]:
             del self._tickets[ticket_id]
+
+
+def error_text(error: BaseException) -> str:
+    """The one-line `Type: what happened; what to do` a user sees, in the current language."""
+    known = as_heygem_error(error)
+    text = translate("{kind}: {message}", kind=known.kind, message=known)
+    if known is error:
+        return text
+    return translate("{error}; this is a bug: see the System tab's log", error=text)

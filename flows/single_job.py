@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.jobs_queue import Ticket
-from heygem_ops.errors import HeyGemError, InternalError
+from heygem_ops.errors import InternalError, as_heygem_error
 from heygem_ops.hashing import file_digest
 from heygem_ops.manifest import default_output_name
 from heygem_ops.options import GenerateOptions
@@ -75,7 +75,7 @@ def run_single(
     except Exception as error:
         failed = JobResult(job_id, str(template), str(audio), str(output))
         failed.engine = choices.options().engine
-        failed.fail(error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}"))
+        failed.fail(as_heygem_error(error))
         store.append([failed])
         raise
     store.append([result_from_row(row)])
@@ -107,6 +107,11 @@ def call_flow(name: str, deployment: str | None, parameters: dict[str, Any]) -> 
     flow_run = run_deployment(deployment, parameters=parameters, timeout=None)
     state = flow_run.state
     if state is None or not state.is_completed():
-        message = state.message if state is not None else "no final state"
-        raise InternalError(f"flow run {flow_run.name} of {deployment} ended {state.name if state else '?'}: {message}")
+        raise InternalError(
+            "flow run {run} of {deployment} ended {state}: {message}",
+            run=flow_run.name,
+            deployment=deployment,
+            state=state.name if state else "?",
+            message=state.message if state is not None else "no final state",
+        )
     return state.result()

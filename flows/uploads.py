@@ -30,6 +30,7 @@ from heygem_ops.atomic import atomic_output
 from heygem_ops.constants import ID_CHARS
 from heygem_ops.errors import InputError, LimitExceededError, NoAudioStreamError, NoVideoStreamError
 from heygem_ops.hashing import file_digest
+from heygem_ops.i18n import N_, Message, translate
 from heygem_ops.media import probe_audio, probe_video
 
 KINDS = ("template", "audio", "manifest", "media")  # media: a template or an audio, whichever it is
@@ -46,11 +47,19 @@ ACCEPTS = {
     "media": frozenset({"video", "image", "audio", "container"}),
 }
 WANTED = {
-    "template": "a video (mp4, mov, mkv, webm, avi) or an image (png, jpg, webp, heic, avif)",
-    "audio": "a recording (wav, mp3, m4a, aac, flac, ogg, opus, webm, amr) or a video with sound",
-    "manifest": "a job manifest (CSV, JSON Lines or Parquet)",
-    "media": "a video, an image or a recording",
+    "template": Message("a video (mp4, mov, mkv, webm, avi) or an image (png, jpg, webp, heic, avif)"),
+    "audio": Message("a recording (wav, mp3, m4a, aac, flac, ogg, opus, webm, amr) or a video with sound"),
+    "manifest": Message("a job manifest (CSV, JSON Lines or Parquet)"),
+    "media": Message("a video, an image or a recording"),
 }
+FAMILIES = {
+    "video": N_("video"),
+    "image": N_("image"),
+    "audio": N_("audio"),
+    "container": N_("media file"),
+    "table": N_("table"),
+    "text": N_("text"),
+}  # the sniffed families, as `Upload.describe` names them
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class Sniffed:
 
     family: str  # video, image, audio, container (video or audio, probe decides), table, text
     extension: str  # the stored file's extension, from the content: ".mp4", ".png", ...
-    description: str  # for messages: "a PNG image"
+    description: str  # for messages, a catalogue id: "a PNG image"
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,8 @@ class Upload:
     uploaded_at: float  # seconds since the epoch
 
     def describe(self) -> str:
-        """'people.png · image · 0.2 MiB' for pickers and messages."""
-        parts = [self.label, self.family, f"{self.size_bytes / 2**20:.1f} MiB"]
+        """'people.png · image · 0.2 MiB' for pickers and messages, in the current language."""
+        parts = [self.label, translate(FAMILIES.get(self.family, self.family)), f"{self.size_bytes / 2**20:.1f} MiB"]
         if self.duration_s is not None:
             parts.insert(2, f"{self.duration_s:.1f} s")
         return " · ".join(parts)
@@ -96,19 +105,19 @@ def _sniff_riff(head: bytes) -> Sniffed | None:
         return None
     form = head[8:12]
     return {
-        b"WAVE": Sniffed("audio", ".wav", "a WAV recording"),
-        b"AVI ": Sniffed("video", ".avi", "an AVI video"),
-        b"WEBP": Sniffed("image", ".webp", "a WebP image"),
+        b"WAVE": Sniffed("audio", ".wav", N_("a WAV recording")),
+        b"AVI ": Sniffed("video", ".avi", N_("an AVI video")),
+        b"WEBP": Sniffed("image", ".webp", N_("a WebP image")),
     }.get(form)
 
 
 def _sniff_image(head: bytes) -> Sniffed | None:
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return Sniffed("image", ".png", "a PNG image")
+        return Sniffed("image", ".png", N_("a PNG image"))
     if head.startswith(b"\xff\xd8\xff"):
-        return Sniffed("image", ".jpg", "a JPEG image")
+        return Sniffed("image", ".jpg", N_("a JPEG image"))
     if head.startswith(b"BM") and len(head) > 26 and head[14] in (12, 40, 52, 56, 64, 108, 124):
-        return Sniffed("image", ".bmp", "a BMP image")
+        return Sniffed("image", ".bmp", N_("a BMP image"))
     return None
 
 
@@ -122,38 +131,40 @@ def _sniff_iso(head: bytes) -> Sniffed | None:
     brand = head[8:12]
     if brand in _HEIF_BRANDS:
         avif = brand in (b"avif", b"avis")
-        return Sniffed("image", ".avif" if avif else ".heic", "an AVIF image" if avif else "a HEIC/HEIF photo")
+        return Sniffed("image", ".avif" if avif else ".heic", N_("an AVIF image") if avif else N_("a HEIC/HEIF photo"))
     if brand in (b"M4A ", b"M4B "):
-        return Sniffed("audio", ".m4a", "an M4A recording")
+        return Sniffed("audio", ".m4a", N_("an M4A recording"))
     if brand == b"qt  ":
-        return Sniffed("video", ".mov", "a QuickTime video")
-    return Sniffed("container", ".mp4", "an MP4 file")
+        return Sniffed("video", ".mov", N_("a QuickTime video"))
+    return Sniffed("container", ".mp4", N_("an MP4 file"))
 
 
 def _sniff_other_media(head: bytes) -> Sniffed | None:
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # a browser's or messenger's voice recording is WebM too
         webm = b"webm" in head[:64]
-        return Sniffed("container", ".webm" if webm else ".mkv", "a WebM file" if webm else "a Matroska file")
+        return Sniffed("container", ".webm" if webm else ".mkv", N_("a WebM file") if webm else N_("a Matroska file"))
     if head.startswith((b"#!AMR\n", b"#!AMR-WB\n")):
         wide = head.startswith(b"#!AMR-WB")
-        return Sniffed("audio", ".awb" if wide else ".amr", "an AMR-WB recording" if wide else "an AMR recording")
+        return Sniffed(
+            "audio", ".awb" if wide else ".amr", N_("an AMR-WB recording") if wide else N_("an AMR recording")
+        )
     if head.startswith(b"fLaC"):
-        return Sniffed("audio", ".flac", "a FLAC recording")
+        return Sniffed("audio", ".flac", N_("a FLAC recording"))
     if head.startswith(b"OggS"):
         opus = b"OpusHead" in head[:80]
-        return Sniffed("audio", ".opus" if opus else ".ogg", "an Ogg recording")
+        return Sniffed("audio", ".opus" if opus else ".ogg", N_("an Ogg recording"))
     if head.startswith(b"ID3"):
-        return Sniffed("audio", ".mp3", "an MP3 recording")
+        return Sniffed("audio", ".mp3", N_("an MP3 recording"))
     if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
-        return Sniffed("audio", ".aac", "an AAC recording")
+        return Sniffed("audio", ".aac", N_("an AAC recording"))
     if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return Sniffed("audio", ".mp3", "an MP3 recording")
+        return Sniffed("audio", ".mp3", N_("an MP3 recording"))
     return None
 
 
 def _sniff_table(head: bytes) -> Sniffed | None:
     if head.startswith(b"PAR1"):
-        return Sniffed("table", ".parquet", "a Parquet table")
+        return Sniffed("table", ".parquet", N_("a Parquet table"))
     if not head or b"\x00" in head:
         return None
     try:
@@ -163,11 +174,11 @@ def _sniff_table(head: bytes) -> Sniffed | None:
             return None
         text = head[: error.start].decode("utf-8")
     if text.lstrip().startswith("{"):
-        return Sniffed("table", ".jsonl", "a JSON Lines table")
+        return Sniffed("table", ".jsonl", N_("a JSON Lines table"))
     first_line = text.strip().splitlines()[0] if text.strip() else ""
     if "," in first_line:
-        return Sniffed("table", ".csv", "a CSV table")
-    return Sniffed("text", ".txt", "plain text")
+        return Sniffed("table", ".csv", N_("a CSV table"))
+    return Sniffed("text", ".txt", N_("plain text"))
 
 
 def clean_label(name: str | None) -> str:
@@ -226,9 +237,15 @@ class UploadStore:
             raise InputError("no such upload", hint="upload the file again or pick one from the list")
         path = self.folder / name
         if not path.is_file():
-            raise InputError(f"upload {name} is gone", hint="upload the file again")
+            raise InputError("upload {name} is gone", hint="upload the file again", name=name)
         if kind is not None and all(item.name != name or item.kind != kind for item in self._index()):
-            raise InputError(f"upload {name} is not a {kind}", hint=f"upload {WANTED[kind]}")
+            raise InputError(
+                "upload {name} is not a {kind}",
+                hint="upload {wanted}",
+                name=name,
+                kind=Message(kind),
+                wanted=WANTED[kind],
+            )
         return path
 
     def recent(self, kind: str, limit: int = 30) -> list[Upload]:
@@ -248,22 +265,27 @@ class UploadStore:
     def _check_size(self, size: int, kind: str, label: str) -> None:
         if size > self.max_mb * 2**20:
             raise LimitExceededError(
-                f"is {size / 2**20:.1f} MiB, over the {self.max_mb:g} MiB upload limit",
+                "is {size:.1f} MiB, over the {limit:g} MiB upload limit",
                 path=label,
-                hint=f"upload a smaller file, or raise {self.size_setting}",
+                hint="upload a smaller file, or raise {setting}",
+                size=size / 2**20,
+                limit=self.max_mb,
+                setting=self.size_setting,
             )
         if size == 0:
-            raise InputError("is empty", path=label, hint=f"upload {WANTED[kind]}")
+            raise InputError("is empty", path=label, hint="upload {wanted}", wanted=WANTED[kind])
 
     def _check_type(self, source: Path, kind: str, label: str) -> Sniffed:
         with open(source, "rb") as handle:
             found = sniff(handle.read(SNIFF_BYTES))
         if found is None or found.family not in ACCEPTS[kind]:
-            what = found.description if found else "not a media file this UI knows"
+            what = found.description if found else N_("not a media file this UI knows")
             raise InputError(
-                f"is {what}, not {WANTED[kind]} (checked by content, not by name)",
+                "is {what}, not {wanted} (checked by content, not by name)",
                 path=label,
-                hint=f"upload {WANTED[kind]}",
+                hint="upload {wanted}",
+                what=Message(what),
+                wanted=WANTED[kind],
             )
         return found
 
@@ -278,14 +300,17 @@ class UploadStore:
             else:
                 duration = probe_audio(source).duration_s
         except (NoVideoStreamError, NoAudioStreamError) as error:
-            raise type(error)(error.detail, path=label, hint=f"upload {WANTED[kind]}") from None
+            raise type(error)(error.message, path=label, hint="upload {wanted}", wanted=WANTED[kind]) from None
         except InputError as error:
-            raise type(error)(error.detail, path=label, hint=error.hint) from None
+            raise type(error)(error.message, path=label, hint=error.hint_message) from None
         if duration is not None and duration > self.max_duration_s:
             raise LimitExceededError(
-                f"lasts {duration:.1f} s, over the {self.max_duration_s:g} s limit",
+                "lasts {duration:.1f} s, over the {limit:g} s limit",
                 path=label,
-                hint=f"upload a shorter file, or raise {self.duration_setting}",
+                hint="upload a shorter file, or raise {setting}",
+                duration=duration,
+                limit=self.max_duration_s,
+                setting=self.duration_setting,
             )
         return duration
 

@@ -91,5 +91,8 @@ def _disk_full_is_a_resource_error(path: Path) -> Iterator[None]:
     except (OSError, ResourceError) as err:
         if isinstance(err, OSError) and err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        hint = "free disk space there (or point HEYGEM_CACHE_DIR elsewhere) and retry"
-        raise ResourceError("disk full while writing a cache entry", path=path, hint=hint) from err
+        raise ResourceError(
+            "disk full while writing a cache entry",
+            path=path,
+            hint="free disk space there (or point HEYGEM_CACHE_DIR elsewhere) and retry",
+        ) from err

@@ -30,20 +30,23 @@ def choose_device(spec: str = "auto") -> torch.device:
 
     spec = spec.strip().lower()
     if not _SPEC.match(spec):
-        raise InputError(f"unknown device {spec!r}", hint="use auto, cpu, cuda or cuda:N")
+        raise InputError("unknown device {spec!r}", spec=spec, hint="use auto, cpu, cuda or cuda:N")
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(spec)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise InputError(
-                f"device {spec!r} requested but CUDA is not available",
+                "device {spec!r} requested but CUDA is not available",
+                spec=spec,
                 hint="install a CUDA build of torch, check CUDA_VISIBLE_DEVICES, or use --device cpu",
             )
         index = device.index or 0
         if index >= torch.cuda.device_count():
             raise InputError(
-                f"device {spec!r} requested but only {torch.cuda.device_count()} GPU(s) are visible",
+                "device {spec!r} requested but only {count} GPU(s) are visible",
+                spec=spec,
+                count=torch.cuda.device_count(),
                 hint="pick a smaller index",
             )
         log.info("Using GPU: %s (%s)", torch.cuda.get_device_name(index), device)

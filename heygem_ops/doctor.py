@@ -2,8 +2,9 @@
 
 `diagnose()` never raises: every probe becomes a `Check` (what was looked at, whether it is usable,
 what was found, and the fix when it is not), so the CLI, the web UI and a support ticket all show
-the same facts. Probes are cheap by default (files are found, not loaded; servers get a two-second
-connect); `verify_weights=True` also loads every weights file strictly.
+the same facts, in the current language (`heygem_ops.i18n`). Probes are cheap by default (files
+are found, not loaded; servers get a two-second connect); `verify_weights=True` also loads every
+weights file strictly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from urllib.parse import urlparse
 
 import torch
 
+from heygem_ops.errors import HeyGemError
+from heygem_ops.i18n import Message, translate
 from heygem_ops.settings import get_settings
 
 TIMEOUT_S = 2.0  # per network probe
@@ -125,23 +128,52 @@ def runtime_checks(gpus: list[Gpu]) -> list[Check]:
     """Python, torch, and whether CUDA (and which GPUs) can be used."""
     python_ok = sys.version_info[:2] >= MIN_PYTHON
     checks = [
-        Check("runtime", "python", python_ok, platform.python_version(), None if python_ok else "use Python 3.11+"),
-        Check("runtime", "torch", True, f"{torch.__version__}, {torch.get_num_threads()} CPU threads"),
+        Check(
+            "runtime",
+            "python",
+            python_ok,
+            platform.python_version(),
+            None if python_ok else translate("use Python 3.11+"),
+        ),
+        Check(
+            "runtime",
+            "torch",
+            True,
+            translate("{version}, {threads} CPU threads", version=torch.__version__, threads=torch.get_num_threads()),
+        ),
     ]
     if gpus:
-        checks.append(Check("runtime", "cuda", True, f"CUDA {torch.version.cuda}, {len(gpus)} GPU(s)", required=False))
+        checks.append(
+            Check(
+                "runtime",
+                "cuda",
+                True,
+                translate("CUDA {version}, {count} GPU(s)", version=torch.version.cuda, count=len(gpus)),
+                required=False,
+            )
+        )
         checks += [
             Check(
-                "gpu", f"cuda:{g.index}", True, f"{g.name}, {g.free_mib} of {g.total_mib} MiB free, sm {g.capability}"
+                "gpu",
+                f"cuda:{g.index}",
+                True,
+                translate(
+                    "{name}, {free} of {total} MiB free, sm {capability}",
+                    name=g.name,
+                    free=g.free_mib,
+                    total=g.total_mib,
+                    capability=g.capability,
+                ),
             )
             for g in gpus
         ]
         return checks
     if torch.version.cuda is None:
-        detail, fix = "CPU-only torch build", "for GPU speed install a CUDA build of torch that matches your driver"
+        detail = translate("CPU-only torch build")
+        fix = translate("for GPU speed install a CUDA build of torch that matches your driver")
     else:
-        detail = f"torch built for CUDA {torch.version.cuda}, but no GPU is visible"
-        fix = "check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES"
+        detail = translate("torch built for CUDA {version}, but no GPU is visible", version=torch.version.cuda)
+        fix = translate("check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES")
     checks.append(Check("runtime", "cuda", False, detail, fix, required=False))
     return checks
 
@@ -158,7 +190,12 @@ def engine_checks(checkpoint: str | Path | None, verify: bool) -> list[Check]:
             checks.append(_musetalk_check())
         else:
             checks.append(
-                Check("engine", name, True, "registered" + (" (no weights needed)" if name == "warp" else ""))
+                Check(
+                    "engine",
+                    name,
+                    True,
+                    translate("registered (no weights needed)" if name == "warp" else "registered"),
+                )
             )
     return checks
 
@@ -172,38 +209,50 @@ def _musetalk_check() -> Check:
 
     absent = [name for name in ("diffusers", "transformers", "safetensors") if importlib.util.find_spec(name) is None]
     if absent:
-        fix = "bash install.sh musetalk (or pip install 'heygem-ops[musetalk]')"
-        return Check("engine", "musetalk", False, f"not installed: {', '.join(absent)}", fix, required=False)
+        fix = translate("bash install.sh musetalk (or pip install 'heygem-ops[musetalk]')")
+        missing = translate("not installed: {packages}", packages=", ".join(absent))
+        return Check("engine", "musetalk", False, missing, fix, required=False)
     folder = get_settings().musetalk_dir
     if not folder:
-        fix = "set HEYGEM_MUSETALK_DIR=/path/to/models (or pass --checkpoint-dir); " + DOWNLOAD.format(where="")
-        return Check("engine", "musetalk", False, "no weights folder configured", fix, required=False)
+        fix = translate(
+            "set HEYGEM_MUSETALK_DIR=/path/to/models (or pass --checkpoint-dir); {download}",
+            download=Message(DOWNLOAD, where=""),
+        )
+        return Check("engine", "musetalk", False, translate("no weights folder configured"), fix, required=False)
     try:
         files = locate(folder)
     except CheckpointError as error:
-        return Check("engine", "musetalk", False, f"{error.path}: {error.detail}", error.hint, required=False)
+        detail = translate("{path}: {message}", path=error.path, message=error.message)
+        hint = error.hint_message.render() if error.hint_message else None
+        return Check("engine", "musetalk", False, detail, hint, required=False)
     found = {path.name: str(path) for path in (*files.weights, files.whisper_preprocessor)}
-    return Check("engine", "musetalk", True, f"{folder} (all files present)", None, False, found)
+    return Check(
+        "engine", "musetalk", True, translate("{folder} (all files present)", folder=folder), None, False, found
+    )
 
 
 def _wav2lip_check(checkpoint: str | Path | None, verify: bool) -> Check:
     chosen = checkpoint or get_settings().wav2lip_checkpoint
-    get = "download wav2lip.pth or wav2lip_gan.pth (the Wav2Lip project's generator weights)"
+    get = Message("download wav2lip.pth or wav2lip_gan.pth (the Wav2Lip project's generator weights)")
     if not chosen:
-        fix = f"{get} and set HEYGEM_WAV2LIP_CHECKPOINT=/path/to/wav2lip_gan.pth (or pass --checkpoint)"
-        return Check("engine", "wav2lip", False, "no checkpoint configured", fix, required=False)
+        fix = translate(
+            "{download} and set HEYGEM_WAV2LIP_CHECKPOINT=/path/to/wav2lip_gan.pth (or pass --checkpoint)", download=get
+        )
+        return Check("engine", "wav2lip", False, translate("no checkpoint configured"), fix, required=False)
     path = Path(chosen).expanduser()
     files: dict[str, str | None] = {path.name: str(path) if path.is_file() else None}
     if not path.is_file():
-        fix = f"{get} to that path, or point HEYGEM_WAV2LIP_CHECKPOINT at your copy"
-        return Check("engine", "wav2lip", False, f"checkpoint {path} not found", fix, False, files)
+        fix = translate("{download} to that path, or point HEYGEM_WAV2LIP_CHECKPOINT at your copy", download=get)
+        missing = translate("checkpoint {path} not found", path=path)
+        return Check("engine", "wav2lip", False, missing, fix, False, files)
     problem = _weights_problem(path, verify, _load_wav2lip)
     if problem:
-        return Check("engine", "wav2lip", False, problem, f"{get} again", False, files)
+        return Check("engine", "wav2lip", False, problem, translate("{download} again", download=get), False, files)
     size = path.stat().st_size / 2**20
-    return Check(
-        "engine", "wav2lip", True, f"{path} ({size:.0f} MiB{', verified' if verify else ''})", None, False, files
+    found = translate(
+        "{path} ({size:.0f} MiB, verified)" if verify else "{path} ({size:.0f} MiB)", path=path, size=size
     )
+    return Check("engine", "wav2lip", True, found, None, False, files)
 
 
 def _load_wav2lip(path: Path) -> None:
@@ -218,12 +267,12 @@ def _weights_problem(path: Path, verify: bool, load: Callable[[Path], Any]) -> s
         try:
             load(path)
         except Exception as err:
-            return str(err)
+            return err.localized() if isinstance(err, HeyGemError) else str(err)
         return None
     with open(path, "rb") as stream:
         head = stream.read(2)
     if head != b"PK" and head[:1] != b"\x80":  # a torch zip archive, or a legacy pickle
-        return f"{path} is not a PyTorch checkpoint (it starts with {head!r})"
+        return translate("{path} is not a PyTorch checkpoint (it starts with {head!r})", path=path, head=head)
     return None
 
 
@@ -232,29 +281,42 @@ def tracker_checks(face_weights: str | Path | None, verify: bool) -> list[Check]
 
 
 def _mesh_check() -> Check:
-    from heygem_ops.face.mesh import INSTALL_HINT, model_dir
+    from heygem_ops.face.mesh import INSTALL_COMMAND, model_dir
 
     if importlib.util.find_spec("ai_edge_litert") is None:
-        return Check("tracker", "mesh", False, "ai-edge-litert is not installed", "pip install ai-edge-litert")
+        absent = translate("ai-edge-litert is not installed")
+        return Check("tracker", "mesh", False, absent, "pip install ai-edge-litert")
     try:
         folder = model_dir()
     except Exception as err:
-        return Check("tracker", "mesh", False, str(err), INSTALL_HINT)
+        detail = err.localized() if isinstance(err, HeyGemError) else str(err)
+        return Check(
+            "tracker", "mesh", False, detail, translate("install it with `{command}`", command=INSTALL_COMMAND)
+        )
     files = {name: str(folder / name) if (folder / name).is_file() else None for name in MESH_FILES}
     missing = [name for name, where in files.items() if where is None]
     if missing:
         return Check(
-            "tracker", "mesh", False, f"missing {', '.join(missing)} in {folder}", f"re{INSTALL_HINT}", True, files
+            "tracker",
+            "mesh",
+            False,
+            translate("missing {files} in {folder}", files=", ".join(missing), folder=folder),
+            translate("reinstall it with `{command}`", command=INSTALL_COMMAND),
+            True,
+            files,
         )
-    return Check("tracker", "mesh", True, f"models in {folder}", None, True, files)
+    return Check("tracker", "mesh", True, translate("models in {folder}", folder=folder), None, True, files)
 
 
 def _fan_check(face_weights: str | Path | None, verify: bool) -> Check:
     try:
         import face_alignment  # noqa: F401  (also pulls scikit-image and numba)
     except Exception as err:
-        fix = "pip install --no-deps face-alignment==1.5.0 scikit-image numba (its GUI opencv clashes with headless)"
-        return Check("tracker", "fan", False, f"face-alignment cannot be imported ({err})", fix, False)
+        fix = translate(
+            "pip install --no-deps face-alignment==1.5.0 scikit-image numba (its GUI opencv clashes with headless)"
+        )
+        broken = translate("face-alignment cannot be imported ({error})", error=err)
+        return Check("tracker", "fan", False, broken, fix, False)
     from heygem_ops.face.fan import WEIGHT_URL, find_weights, weight_folders
 
     found = find_weights(face_weights)
@@ -262,14 +324,26 @@ def _fan_check(face_weights: str | Path | None, verify: bool) -> Check:
     missing = [name for name, path in found.items() if path is None]
     if missing:
         where = " or ".join(str(folder) for folder in weight_folders(face_weights))
-        fix = f"download {', '.join(missing)} from {WEIGHT_URL} into {weight_folders()[-1]} (or --face-weights DIR)"
-        return Check("tracker", "fan", False, f"missing {', '.join(missing)} (looked in {where})", fix, False, files)
+        fix = translate(
+            "download {files} from {url} into {folder} (or --face-weights DIR)",
+            files=", ".join(missing),
+            url=WEIGHT_URL,
+            folder=weight_folders()[-1],
+        )
+        detail = translate("missing {files} (looked in {where})", files=", ".join(missing), where=where)
+        return Check("tracker", "fan", False, detail, fix, False, files)
     problems = [problem for path in found.values() if (problem := _weights_problem(path, verify, _load_fan_file))]
     if problems:
         return Check(
-            "tracker", "fan", False, "; ".join(problems), f"download them again from {WEIGHT_URL}", False, files
+            "tracker",
+            "fan",
+            False,
+            translate("; ").join(problems),
+            translate("download them again from {url}", url=WEIGHT_URL),
+            False,
+            files,
         )
-    return Check("tracker", "fan", True, "S3FD + 2DFAN4 weights found", None, False, files)
+    return Check("tracker", "fan", True, translate("S3FD + 2DFAN4 weights found"), None, False, files)
 
 
 def _load_fan_file(path: Path) -> None:
@@ -284,11 +358,16 @@ def encoder_checks() -> list[Check]:
     for codec, required in ENCODERS:
         try:
             av.codec.Codec(codec, "w")
-            note = " (runs only with an NVIDIA GPU and driver)" if codec.endswith("nvenc") else ""
-            checks.append(Check("encoder", codec, True, f"in PyAV {av.__version__}{note}", required=required))
+            nvenc = codec.endswith("nvenc")
+            detail = translate(
+                "in PyAV {version} (runs only with an NVIDIA GPU and driver)" if nvenc else "in PyAV {version}",
+                version=av.__version__,
+            )
+            checks.append(Check("encoder", codec, True, detail, required=required))
         except Exception:
-            fix = "install the PyAV wheel from PyPI (pip install 'av>=14'), which bundles FFmpeg with it"
-            checks.append(Check("encoder", codec, False, f"not in PyAV {av.__version__}", fix, required=required))
+            fix = translate("install the PyAV wheel from PyPI (pip install 'av>=14'), which bundles FFmpeg with it")
+            absent = translate("not in PyAV {version}", version=av.__version__)
+            checks.append(Check("encoder", codec, False, absent, fix, required=required))
     return checks
 
 
@@ -306,35 +385,49 @@ def _version(package: str) -> str | None:
 def _prefect_check() -> Check:
     version = _version("prefect")
     if version is None:
-        return Check("orchestration", "prefect", False, "not installed", "pip install 'prefect>=3.4'", required=False)
+        absent = translate("not installed")
+        return Check("orchestration", "prefect", False, absent, "pip install 'prefect>=3.4'", required=False)
     url = os.environ.get("PREFECT_API_URL")
     if not url:
-        return Check("orchestration", "prefect", True, f"{version}; no server set: flows use an in-process API")
+        alone = translate("{version}; no server set: flows use an in-process API", version=version)
+        return Check("orchestration", "prefect", True, alone)
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=TIMEOUT_S) as reply:
             healthy = reply.status == 200
     except (urllib.error.URLError, OSError, ValueError) as err:
-        fix = "start it (prefect server start) or unset PREFECT_API_URL to run without a server"
-        return Check("orchestration", "prefect", False, f"{version}; server {url} unreachable ({err})", fix)
-    fix = None if healthy else "check the server's logs"
-    return Check(
-        "orchestration", "prefect", healthy, f"{version}; server {url} {'healthy' if healthy else 'unwell'}", fix
+        fix = translate("start it (prefect server start) or unset PREFECT_API_URL to run without a server")
+        unreachable = translate("{version}; server {url} unreachable ({error})", version=version, url=url, error=err)
+        return Check("orchestration", "prefect", False, unreachable, fix)
+    fix = None if healthy else translate("check the server's logs")
+    state = translate(
+        "{version}; server {url} healthy" if healthy else "{version}; server {url} unwell", version=version, url=url
     )
+    return Check("orchestration", "prefect", healthy, state, fix)
 
 
 def _ray_check() -> Check:
     version = _version("ray")
     if version is None:
-        return Check("orchestration", "ray", False, "not installed", "pip install 'heygem-ops[ray]'", required=False)
+        absent = translate("not installed")
+        return Check("orchestration", "ray", False, absent, "pip install 'heygem-ops[ray]'", required=False)
     address = get_settings().ray_address
     if not address or address in ("local", "auto"):
-        note = "starts a local cluster on demand" if address == "local" else "no cluster set (HEYGEM_RAY_ADDRESS)"
-        return Check("orchestration", "ray", True, f"{version}; {note}", required=False)
+        detail = translate(
+            "{version}; starts a local cluster on demand"
+            if address == "local"
+            else "{version}; no cluster set (HEYGEM_RAY_ADDRESS)",
+            version=version,
+        )
+        return Check("orchestration", "ray", True, detail, required=False)
     parsed = urlparse(address if "://" in address else f"ray://{address}")
     host, port = parsed.hostname or "", parsed.port or 10001
     try:
         socket.create_connection((host, port), timeout=TIMEOUT_S).close()
     except OSError as err:
-        fix = "check that the cluster is up and its client port is open, or use --ray local"
-        return Check("orchestration", "ray", False, f"{version}; {address} unreachable ({err})", fix, required=False)
-    return Check("orchestration", "ray", True, f"{version}; {host}:{port} accepts connections", required=False)
+        fix = translate("check that the cluster is up and its client port is open, or use --ray local")
+        unreachable = translate(
+            "{version}; {address} unreachable ({error})", version=version, address=address, error=err
+        )
+        return Check("orchestration", "ray", False, unreachable, fix, required=False)
+    accepting = translate("{version}; {host}:{port} accepts connections", version=version, host=host, port=port)
+    return Check("orchestration", "ray", True, accepting, required=False)

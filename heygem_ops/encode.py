@@ -22,7 +22,12 @@ def encode_job(plan: JobPlan, segments: list[Path]) -> str:
     produced = probe_video(plan.output).frame_count
     if abs(produced - plan.frame_count) > 1:
         plan.output.unlink(missing_ok=True)
-        raise InternalError(f"output has {produced} frames, expected {plan.frame_count}", path=plan.output)
+        raise InternalError(
+            "output has {produced} frames, expected {expected}",
+            path=plan.output,
+            produced=produced,
+            expected=plan.frame_count,
+        )
     digest = file_digest(plan.output)
     shutil.rmtree(plan.work_dir, ignore_errors=True)
     return digest

@@ -21,23 +21,43 @@ and is recorded with its type name and message.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from heygem_ops.i18n import Language, Message
 
 
 class HeyGemError(Exception):
     """Base of every error HeyGem-Ops raises on purpose.
 
-    `path` names the file concerned (if any) and `hint` the next step, so that CLI, UI and
-    results manifest can show the same actionable sentence.
+    `message` and `hint` are catalogue ids (English, with named ``{parameters}`` given as keyword
+    arguments), so CLI, UI, HTTP service and results manifest show the same actionable sentence in
+    the reader's language (`localized`); `path` names the file concerned, if any. `str()` is English,
+    for logs and the results manifest.
     """
 
-    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | Message,
+        *,
+        path: str | Path | None = None,
+        hint: str | Message | None = None,
+        **params: Any,
+    ) -> None:
         self.path = str(path) if path is not None else None
-        self.hint = hint
-        self.detail = message
-        text = f"{self.path}: {message}" if self.path else message
-        if hint:
-            text = f"{text}; {hint}"
-        super().__init__(text)
+        self.message = message if isinstance(message, Message) else Message(message, **params)
+        self.hint_message = hint if isinstance(hint, Message) or hint is None else Message(hint, **params)
+        self.detail = str(self.message)
+        self.hint = str(self.hint_message) if self.hint_message else None
+        super().__init__(self.localized("en"))
+
+    def as_message(self) -> Message:
+        """`path: what happened; what to do` as one message, to render now or to record (`Message.to_json`)."""
+        message = Message("{path}: {message}", path=self.path, message=self.message) if self.path else self.message
+        return Message("{message}; {hint}", message=message, hint=self.hint_message) if self.hint_message else message
+
+    def localized(self, lang: Language | None = None) -> str:
+        """`path: what happened; what to do` in `lang` (default: the current language)."""
+        return self.as_message().render(lang)
 
     @property
     def kind(self) -> str:
@@ -96,3 +116,10 @@ class InternalError(HeyGemError):
 def is_retryable(error: BaseException) -> bool:
     """Whether an orchestration layer should retry after `error`."""
     return isinstance(error, ResourceError)
+
+
+def as_heygem_error(error: BaseException) -> HeyGemError:
+    """`error` itself when it is one of ours, else an InternalError naming its type and message."""
+    if isinstance(error, HeyGemError):
+        return error
+    return InternalError("{error}", error=f"{type(error).__name__}: {error}")

@@ -31,6 +31,7 @@ import pyarrow as pa
 from heygem_ops.constants import ID_CHARS, frame_rate
 from heygem_ops.errors import HeyGemError, InputError, OutputPathError
 from heygem_ops.hashing import file_digest, value_digest
+from heygem_ops.i18n import N_, Message
 from heygem_ops.logs import get_logger
 from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import job_identity, require_mp4_name
@@ -90,7 +91,8 @@ class JobSpecError:
         """A failed results row naming the manifest row, for the batch to record and go on."""
         result = JobResult(self.job_id, self.template, self.audio, self.output)
         result.fail(self.error)
-        result.error_message = f"{self.source} row {self.row}: {self.error}"
+        where = Message("{source} row {row}: {error}", source=self.source, row=self.row, error=self.error)
+        result.error_message, result.error_i18n = str(where), where.to_json()
         result.started_at = result.finished_at or utc_now()
         return result
 
@@ -119,7 +121,9 @@ def read_jobs(path: str | Path, out_dir: str | Path, defaults: GenerateOptions |
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
         raise InputError(
-            f"job manifest lacks the column(s) {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))})",
+            "job manifest lacks the column(s) {missing} (it has: {columns})",
+            missing=", ".join(missing),
+            columns=", ".join(map(str, frame.columns)),
             path=path,
             hint="add them: each row needs a template and an audio path",
         )
@@ -147,8 +151,8 @@ def jobs_from_pairs(
     records = pair_records(
         template_files,
         audio_files,
-        missing_hint="e.g. --audio a.wav --templates dir/",
-        manifest_hint="write a job manifest (CSV with template,audio columns) for other pairings",
+        missing_hint=N_("e.g. --audio a.wav --templates dir/"),
+        manifest_hint=N_("write a job manifest (CSV with template,audio columns) for other pairings"),
     )
     context = _Context(Path.cwd(), _out_dir(out_dir), defaults or GenerateOptions.from_settings(), "pairs")
     return build_jobs(records, context)
@@ -162,12 +166,14 @@ def pair_records(
     The hints say how the caller's user supplies files (CLI flags, browser uploads).
     """
     if not templates or not audios:
-        raise InputError("give at least one template and one audio", hint=missing_hint)
+        raise InputError("give at least one template and one audio", hint=Message(missing_hint))
     if len(templates) > 1 and len(audios) > 1:
         raise InputError(
-            f"{len(templates)} templates and {len(audios)} audios: pair one audio with many "
-            "templates, or one template with many audios",
-            hint=manifest_hint,
+            "{templates} templates and {audios} audios: pair one audio with many templates, "
+            "or one template with many audios",
+            hint=Message(manifest_hint),
+            templates=len(templates),
+            audios=len(audios),
         )
     return [{"template": str(t), "audio": str(a)} for t in templates for a in audios]
 
@@ -183,7 +189,11 @@ def expand_media(item: str | Path, suffixes: frozenset[str], kind: str) -> list[
         return [Path(text)]  # a missing file fails its own job, with the row recorded
     if not found:
         raise InputError(
-            f"matches no {kind} files", path=item, hint=f"{kind} suffixes are {', '.join(sorted(suffixes))}"
+            "matches no {kind} files",
+            path=item,
+            hint="{kind} suffixes are {suffixes}",
+            kind=Message(kind),  # "template" or "audio": catalogue ids
+            suffixes=", ".join(sorted(suffixes)),
         )
     return found
 
@@ -209,7 +219,10 @@ def _read_table(path: Path) -> pd.DataFrame:
     kind = MANIFEST_FORMATS.get(path.suffix.lower())
     if kind is None:
         raise InputError(
-            "is not a job manifest format", path=path, hint=f"use one of {', '.join(sorted(MANIFEST_FORMATS))}"
+            "is not a job manifest format",
+            path=path,
+            hint="use one of {formats}",
+            formats=", ".join(sorted(MANIFEST_FORMATS)),
         )
     try:
         if kind == "csv":
@@ -219,7 +232,9 @@ def _read_table(path: Path) -> pd.DataFrame:
         return pd.read_json(path, lines=True, dtype=False)
     except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as err:
         raise InputError(
-            f"cannot be read as a {kind} job manifest ({type(err).__name__}: {err})",
+            "cannot be read as a {kind} job manifest ({error})",
+            kind=kind,
+            error=f"{type(err).__name__}: {err}",
             path=path,
             hint="check the file exists and is complete",
         ) from err
@@ -238,7 +253,9 @@ def _job_from_row(number: int, record: Mapping[str, Any], context: _Context) -> 
     except HeyGemError as err:
         return _row_error(number, cells, job_id or _row_identity(record), context.source, err)
     except OSError as err:  # a path that vanished or turned unreadable between the checks and hashing
-        error = InputError(f"cannot be read ({err.strerror or err})", path=err.filename, hint="check the file")
+        error = InputError(
+            "cannot be read ({reason})", path=err.filename, hint="check the file", reason=err.strerror or err
+        )
         return _row_error(number, cells, job_id or _row_identity(record), context.source, error)
     return JobSpec(job_id, template, audio, output, options, number)
 
@@ -259,10 +276,12 @@ def _cell(value: Any) -> str | None:
 def _input_path(text: str | None, column: str, base: Path) -> Path:
     """An existing input file, relative paths taken from `base`."""
     if text is None:
-        raise InputError(f"no {column} given", hint=f"fill the {column} column")
+        raise InputError("no {column} given", hint="fill the {column} column", column=column)
     path = (base / Path(text).expanduser()).resolve()
     if not path.is_file():
-        raise InputError(f"{column} file does not exist", path=path, hint="check the path (relative to the manifest)")
+        raise InputError(
+            "{column} file does not exist", path=path, hint="check the path (relative to the manifest)", column=column
+        )
     return path
 
 
@@ -273,7 +292,8 @@ def _output_path(text: str | None, template: Path, audio: Path, job_id: str, out
     output = (out_dir / Path(text).expanduser()).resolve()
     if not output.is_relative_to(out_dir) or output.is_relative_to(out_dir / RESULTS_DIRNAME):
         raise OutputPathError(
-            f"is outside the output folder {out_dir}",
+            "is outside the output folder {folder}",
+            folder=out_dir,
             path=output,
             hint="give a path inside it, or leave output empty for a default name",
         )
@@ -302,8 +322,10 @@ def _option_value(name: str, text: str, base: Path) -> Any:
         if name in ("still_fps", "video_fps"):
             return frame_rate(text)
     except (ValueError, ZeroDivisionError):
-        kind = "a frame rate like 25 or 30000/1001" if name.endswith("fps") else "a whole number"
-        raise InputError(f"invalid options: {name}={text!r} is not {kind}") from None
+        kind = N_("a frame rate like 25 or 30000/1001") if name.endswith("fps") else N_("a whole number")
+        raise InputError(
+            "invalid options: {name}={text!r} is not {kind}", name=name, text=text, kind=Message(kind)
+        ) from None
     if name in ("checkpoint", "checkpoint_dir"):
         return str((base / Path(text).expanduser()).resolve())
     return text
@@ -346,7 +368,9 @@ def _refuse_shared_outputs(jobs: list[Job], source: str) -> list[Job]:
             checked.append(job)
             continue
         error = OutputPathError(
-            f"is also the output of job {owner.job_id} (row {owner.row})",
+            "is also the output of job {job} (row {row})",
+            job=owner.job_id,
+            row=owner.row,
             path=job.output,
             hint="give each job its own output",
         )

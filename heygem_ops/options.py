@@ -75,7 +75,7 @@ class GenerateOptions:
         if self.parsing_mode not in PARSING_MODES:
             problems.append(f"parsing_mode={self.parsing_mode!r} (use one of {', '.join(PARSING_MODES)})")
         if problems:
-            raise InputError("invalid options: " + "; ".join(problems))
+            raise InputError("invalid options: {problems}", problems="; ".join(problems))
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> GenerateOptions:

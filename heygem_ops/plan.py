@@ -105,7 +105,8 @@ def check_output_path(output: Path, settings: Settings) -> Path:
     root = settings.output_root
     if root is not None and not output.is_relative_to(Path(root).expanduser().resolve()):
         raise OutputPathError(
-            f"is outside the output root {root}",
+            "is outside the output root {root}",
+            root=root,
             path=output,
             hint="write under that folder or change HEYGEM_OUTPUT_ROOT",
         )
@@ -139,7 +140,9 @@ def check_file_size(path: Path, settings: Settings) -> None:
         return  # missing or unreadable: the probe says so, naming the file
     if size_mb > settings.max_file_mb:
         raise LimitExceededError(
-            f"is {size_mb:.1f} MiB, over the {settings.max_file_mb:g} MiB limit",
+            "is {size:.1f} MiB, over the {limit:g} MiB limit",
+            size=size_mb,
+            limit=settings.max_file_mb,
             path=path,
             hint="raise HEYGEM_MAX_FILE_MB or use a smaller file",
         )
@@ -150,7 +153,9 @@ def check_limits(path: Path, duration_s: float, pixels: int, settings: Settings)
     check_file_size(path, settings)
     if duration_s > settings.max_duration_s:
         raise LimitExceededError(
-            f"lasts {duration_s:.1f} s, over the {settings.max_duration_s:g} s limit",
+            "lasts {duration:.1f} s, over the {limit:g} s limit",
+            duration=duration_s,
+            limit=settings.max_duration_s,
             path=path,
             hint="raise HEYGEM_MAX_DURATION_S or split the input",
         )

@@ -11,7 +11,21 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from heygem_ops.i18n import N_, translate
+
 Listener = Callable[[str, int, int], None]  # (stage, done, total)
+STAGE_NAMES = {
+    "queued": N_("queued"),
+    "decode": N_("decoding"),
+    "track": N_("tracking face"),
+    "render": N_("rendering"),
+    "encode": N_("encoding"),
+}  # what a progress bar or status line calls each stage
+
+
+def stage_name(stage: str) -> str:
+    """A stage as shown to the user, in the current language (an unknown one as it is)."""
+    return translate(STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
 
 
 class ProgressBoard:

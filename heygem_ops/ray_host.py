@@ -86,7 +86,9 @@ def connect(address: str) -> None:
             ray.init(address=address, **options)
         except (ConnectionError, RuntimeError) as error:
             raise InputError(
-                f"cannot reach the Ray cluster at {address!r} ({error})",
+                "cannot reach the Ray cluster at {address!r} ({error})",
+                address=address,
+                error=error,
                 hint="check the address (ray://HOST:10001), that the cluster is up, or use --ray local",
             ) from error
     log.info("Connected to Ray (%s): %s", address, ray.cluster_resources())
@@ -147,7 +149,9 @@ class RayHost:
                 log.warning("Model actor %d lost (%s); moving its work to another actor", index, error)
                 with self._lock:
                     self._actors.pop(index, None)
-        raise ResourceError(f"every model actor failed for {method}", hint="check the Ray cluster's health; retry")
+        raise ResourceError(
+            "every model actor failed for {method}", hint="check the Ray cluster's health; retry", method=method
+        )
 
     def infer(self, spec: EngineSpec, batch: InferenceBatch) -> MouthUpdate:
         return self._call("infer", spec, batch)

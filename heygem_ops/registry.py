@@ -43,5 +43,11 @@ class LazyRegistry(Generic[F]):
         """The factory of `name`; an unknown name is an InputError listing the known ones."""
         factory = self.find(name)
         if factory is None:
-            raise InputError(f"unknown {self.kind} {name!r}", hint=f"choose one of: {', '.join(self.names())}")
+            raise InputError(
+                "unknown {kind} {name!r}",
+                hint="choose one of: {choices}",
+                kind=self.kind,
+                name=name,
+                choices=", ".join(self.names()),
+            )
         return factory

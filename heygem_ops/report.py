@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from heygem_ops.errors import InputError
+from heygem_ops.i18n import translate
 from heygem_ops.results import WALL_COLUMNS
 from heygem_ops.results_store import DASK_THRESHOLD_BYTES, ResultsStore, latest_keys, latest_rows, status_of_key
 
@@ -88,41 +89,55 @@ class Report:
     used_dask: bool
 
     def render(self) -> str:
-        """Plain text for a terminal, one block per question a run's owner asks."""
+        """Plain text for a terminal, one block per question a run's owner asks, in the current language."""
         return "\n".join([*self._header(), *self._stage_lines(), *self._failure_lines(), *self._slow_lines()])
 
     def _header(self) -> list[str]:
         statuses = " · ".join(f"{name} {count}" for name, count in sorted(self.by_status.items(), key=_by_count))
         lines = [
-            f"Results in {self.out_dir}: {self.jobs} jobs, {self.attempts} attempts "
-            f"(read with {'Dask' if self.used_dask else 'pandas'})",
-            f"Jobs by latest attempt: {statuses or 'none'}",
+            translate(
+                "Results in {folder}: {jobs} jobs, {attempts} attempts (read with {reader})",
+                folder=self.out_dir,
+                jobs=self.jobs,
+                attempts=self.attempts,
+                reader="Dask" if self.used_dask else "pandas",
+            ),
+            translate("Jobs by latest attempt: {statuses}", statuses=statuses or translate("none")),
         ]
         if self.jobs_per_min is not None and self.output_s_per_wall_s is not None:
             lines.append(
-                f"Throughput: {self.jobs_per_min:.2f} jobs/min · {self.output_s_per_wall_s:.3f} output-s per "
-                f"wall-s over {_duration(self.busy_s)} of run time ({self.runs} run{'s' * (self.runs != 1)})"
+                translate(
+                    "Throughput: {rate:.2f} jobs/min · {speed:.3f} output-s per wall-s over {busy} of run time (1 run)"
+                    if self.runs == 1
+                    else "Throughput: {rate:.2f} jobs/min · {speed:.3f} output-s per wall-s over {busy} of run time "
+                    "({runs} runs)",
+                    rate=self.jobs_per_min,
+                    speed=self.output_s_per_wall_s,
+                    busy=_duration(self.busy_s),
+                    runs=self.runs,
+                )
             )
         return lines
 
     def _stage_lines(self) -> list[str]:
         if not self.stages:
             return []
-        lines = ["", f"{'Stage seconds':<16}{'p50':>9}{'p90':>9}{'p99':>9}{'n':>8}"]
+        lines = ["", f"{translate('Stage seconds'):<16}{'p50':>9}{'p90':>9}{'p99':>9}{'n':>8}"]
         lines += [f"  {s.stage:<14}{s.p50:>9.2f}{s.p90:>9.2f}{s.p99:>9.2f}{s.count:>8}" for s in self.stages]
         return lines
 
     def _failure_lines(self) -> list[str]:
         if not self.failures:
             return []
-        lines = ["", "Failures by type (latest attempt):"]
-        lines += [f"  {f.error_type:<24}{f.jobs:>6}  e.g. {_clip(f.example, 100)}" for f in self.failures]
+        lines = ["", translate("Failures by type (latest attempt):")]
+        example = translate("e.g.")
+        lines += [f"  {f.error_type:<24}{f.jobs:>6}  {example} {_clip(f.example, 100)}" for f in self.failures]
         return lines
 
     def _slow_lines(self) -> list[str]:
         if not self.slowest:
             return []
-        lines = ["", "Slowest jobs (wall s / output s):"]
+        lines = ["", translate("Slowest jobs (wall s / output s):")]
         for job in self.slowest:
             video = f"{job.duration_s:.1f}" if job.duration_s is not None else "?"
             lines.append(f"  {job.total_s:>8.1f} / {video:>6}  {job.job_id}  {job.output}")

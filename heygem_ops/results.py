@@ -42,6 +42,7 @@ class JobResult:
     output_bytes: int | None = None  # size of the published output; a cheap check that it is still whole
     error_type: str | None = None
     error_message: str | None = None
+    error_i18n: str | None = None  # the error's catalogue id and parameters (JSON): shown in the reader's language
     engine: str | None = None
     tracker: str | None = None
     device: str | None = None
@@ -94,6 +95,7 @@ class JobResult:
         self.status = "failed"
         self.error_type = getattr(error, "kind", type(error).__name__)
         self.error_message = str(error)
+        self.error_i18n = error.as_message().to_json() if hasattr(error, "as_message") else None
         self.finished_at = utc_now()
 
     def as_row(self) -> dict[str, Any]:

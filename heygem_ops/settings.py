@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     extra_margin: int = Field(10, ge=0, le=200, description="musetalk crop: px added below the chin")
     parsing_mode: str = Field("jaw", description="where an image engine's face is blended in: jaw, raw or neck")
     ray_address: str | None = Field(None, description="Ray cluster to join ('local' starts one)")
+    lang: Literal["auto", "zh", "en"] = Field(
+        "auto",
+        description="language of messages: zh (简体中文) or en; auto follows the locale (LC_ALL, LC_MESSAGES, LANG) in "
+        "the CLI, Accept-Language in the HTTP service and the browser's language in the web UI",
+    )
 
     # The web UI (`heygem ui`): HEYGEM_UI_* variables.
     ui_host: str = Field("127.0.0.1", description="address the web UI listens on; 0.0.0.0 exposes it")
@@ -150,4 +155,6 @@ def get_settings() -> Settings:
             f"HEYGEM_{'_'.join(map(str, issue['loc'])).upper()}={issue.get('input')!r}: {issue['msg']}"
             for issue in error.errors()
         )
-        raise InputError(f"invalid settings: {problems}", hint="fix or unset those environment variables") from None
+        raise InputError(
+            "invalid settings: {problems}", hint="fix or unset those environment variables", problems=problems
+        ) from None

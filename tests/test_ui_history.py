@@ -63,7 +63,8 @@ def test_a_job_shows_once_with_its_latest_attempt(store: ResultsStore) -> None:
 def test_table_shows_upload_labels_not_stored_names(store: ResultsStore) -> None:
     store.append([_row(store, 3)])
     line = history_page(store, 1, 10).table({"t3.png": "my face.png", "a.wav": "hello.wav"})[0]
-    assert line[:4] == ["2025-01-01 00:03:05 UTC", "succeeded", "my face.png", "hello.wav"]
+    assert [str(cell) for cell in line[:4]] == ["2025-01-01 00:03:05 UTC", "succeeded", "my face.png", "hello.wav"]
+    assert line[1].render("zh") == "成功"
     assert line[-1] == "job-03"
 
 

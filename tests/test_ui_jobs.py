@@ -181,7 +181,10 @@ def test_batches_run_the_bulk_flow_and_the_table_follows_the_rows(
     view = _wait(queue, ticket)
     assert view.result["failed"] == 1
     table = batch_table(plan, view, workspace.store)
-    assert [line[:3] for line in table] == [["me.png", "hi.wav", "done"], ["you.png", "hi.wav", "failed"]]
+    assert [[str(cell) for cell in line[:3]] for line in table] == [
+        ["me.png", "hi.wav", "done"],
+        ["you.png", "hi.wav", "failed"],
+    ]  # status cells are messages: English by str(), the page's language when shown
     assert "no face" in table[1][4]
     since = datetime.fromtimestamp(view.submitted_at).astimezone()
     archive, count = zip_outputs(plan, workspace.store, since, workspace.downloads / "all.zip")
@@ -193,7 +196,8 @@ def test_batches_run_the_bulk_flow_and_the_table_follows_the_rows(
 def test_a_queued_batch_shows_every_job_queued(media: dict[str, Path], workspace: Workspace) -> None:
     plan = plan_pairs([media["t1"]], [media["a1"], media["a2"]], Choices(), workspace, {})
     view = Ticket("batch", lambda t: None).view()
-    assert [line[2] for line in batch_table(plan, view, workspace.store)] == ["queued", "queued"]
+    assert [line[2].render("en") for line in batch_table(plan, view, workspace.store)] == ["queued", "queued"]
+    assert [line[2].render("zh") for line in batch_table(plan, view, workspace.store)] == ["排队中", "排队中"]
 
 
 def test_result_rows_round_trip(media: dict[str, Path], tmp_path: Path) -> None:

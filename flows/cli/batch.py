@@ -9,6 +9,7 @@ import click
 from flows.cli.main import is_debug, quiet_prefect
 from flows.cli.options import as_strings, engine_options, max_size_option
 from flows.cli.prefect_api import temporary_prefect_api
+from heygem_ops.i18n import translate
 
 
 @click.command("batch")
@@ -38,9 +39,11 @@ def batch_command(
             audios=list(audios) or None, jobs_at_once=jobs_at_once, verify_outputs=verify, **as_strings(options),
         )  # fmt: skip
     click.echo(
-        f"{summary['jobs']} jobs: {summary['succeeded']} succeeded, {summary['failed']} failed, "
-        f"{summary['skipped']} skipped (already done). Results: {summary['results']}"
+        translate(
+            "{jobs} jobs: {succeeded} succeeded, {failed} failed, {skipped} skipped (already done). Results: {results}",
+            **{key: summary[key] for key in ("jobs", "succeeded", "failed", "skipped", "results")},
+        )
     )
     if summary["failed"]:
-        click.echo(f"See the failures with: heygem report {out_dir}", err=True)
+        click.echo(translate("See the failures with: heygem report {folder}", folder=out_dir), err=True)
         raise SystemExit(1)

@@ -16,20 +16,30 @@ import click
 def doctor_command(checkpoint: Path | None, face_weights: Path | None, verify: bool, as_json: bool) -> None:
     """Report Python, torch, CUDA, GPUs, engines, trackers, weight files, encoders, Ray and Prefect."""
     from heygem_ops.doctor import diagnose
+    from heygem_ops.i18n import translate
 
     report = diagnose(checkpoint=checkpoint, face_weights=face_weights, verify_weights=verify)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
-        click.echo(f"Python {report.python} · torch {report.torch} · CUDA {report.cuda or 'none (CPU build)'}")
+        cuda = report.cuda or translate("none (CPU build)")
+        click.echo(f"Python {report.python} · torch {report.torch} · CUDA {cuda}")
         for gpu in report.gpus:
-            click.echo(f"GPU {gpu.index}: {gpu.name}, {gpu.free_mib} of {gpu.total_mib} MiB free")
+            click.echo(
+                translate(
+                    "GPU {index}: {name}, {free} of {total} MiB free",
+                    index=gpu.index,
+                    name=gpu.name,
+                    free=gpu.free_mib,
+                    total=gpu.total_mib,
+                )
+            )
         for check in report.checks:
             mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
             click.echo(f"[{mark}] {check.area:13} {check.name:18} {check.detail}")
             for weight, where in check.files.items():
-                click.echo(f"{'':26}{weight}: {where or 'not found'}")
+                click.echo(f"{'':26}{weight}: {where or translate('not found')}")
             if not check.ok and check.fix:
-                click.echo(f"{'':26}fix: {check.fix}")
+                click.echo(f"{'':26}{translate('fix: {fix}', fix=check.fix)}")
     if not report.ok:
         raise SystemExit(1)

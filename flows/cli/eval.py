@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from heygem_ops.constants import STILL_FPS, frame_rate
+from heygem_ops.i18n import translate
 
 
 @click.command("eval")
@@ -25,7 +26,7 @@ def eval_command(output: Path, audio: Path, template: Path | None, still_fps: fl
     click.echo(report.summary())
     failures = report.failures(thresholds_from_settings())
     for failure in failures:
-        click.secho(f"below the bar: {failure}", fg="yellow")
+        click.secho(translate("below the bar: {failure}", failure=failure), fg="yellow")
     if failures:
         raise SystemExit(1)
-    click.echo("meets the quality bar")
+    click.echo(translate("meets the quality bar"))

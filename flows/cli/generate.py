@@ -11,6 +11,7 @@ from flows.cli.main import is_debug, quiet_prefect
 from flows.cli.options import as_strings, engine_options, max_size_option, setting_option
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
+from heygem_ops.i18n import translate
 from heygem_ops.logs import get_logger
 from heygem_ops.results import WALL_COLUMNS
 from heygem_ops.timeline import LOOPS
@@ -54,9 +55,28 @@ def generate_command(
     stages = " · ".join(
         f"{stage} {row[column]:.1f}s" for stage, column in WALL_COLUMNS.items() if row.get(column) is not None
     )
-    click.echo(f"Wrote {row['output']} ({row['frames']} frames at {row['fps']:.3g} fps, {row['duration_s']:.1f} s)")
-    click.echo(f"Stage seconds: {stages}")
-    click.echo("Face track: " + ("from cache" if row["track_cached"] else "tracked now"))
+    click.echo(
+        translate(
+            "Wrote {output} ({frames} frames at {fps:.3g} fps, {duration:.1f} s)",
+            output=row["output"],
+            frames=row["frames"],
+            fps=row["fps"],
+            duration=row["duration_s"],
+        )
+    )
+    click.echo(translate("Stage seconds: {stages}", stages=stages))
+    click.echo(translate("Face track: from cache" if row["track_cached"] else "Face track: tracked now"))
     if row.get("sync_score") is not None:
-        verdict = f"below the bar: {row['q_flags']}" if row.get("q_flags") else "meets the quality bar"
-        click.echo(f"Lip sync: r={row['sync_score']:.2f} at lag {row['q_best_lag']} frames; {verdict}")
+        verdict = (
+            translate("below the bar: {failure}", failure=row["q_flags"])
+            if row.get("q_flags")
+            else translate("meets the quality bar")
+        )
+        click.echo(
+            translate(
+                "Lip sync: r={score:.2f} at lag {lag} frames; {verdict}",
+                score=row["sync_score"],
+                lag=row["q_best_lag"],
+                verdict=verdict,
+            )
+        )

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from heygem_ops.errors import HeyGemError
+from heygem_ops.i18n import Language, from_environment, translate, use_language
 from heygem_ops.logs import get_logger, setup_logging
 from heygem_ops.settings import get_settings
 
@@ -75,6 +76,10 @@ class HeyGemGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        with use_language(command_language()):
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -83,7 +88,7 @@ class HeyGemGroup(click.Group):
             log.debug("command failed", exc_info=True)
             if ctx.params.get("debug"):
                 raise
-            click.secho(f"{error.kind}: {error}", fg="red", err=True)
+            click.secho(error_line(error), fg="red", err=True)
             ctx.exit(1)
         except Exception as error:
             log.exception("unexpected failure")
@@ -91,8 +96,11 @@ class HeyGemGroup(click.Group):
                 raise
             log_file = get_settings().resolved_log_dir / "heygem.log"
             click.secho(
-                f"InternalError: {type(error).__name__}: {error}; this is a bug: rerun with --debug "
-                f"and report it with the log {log_file}",
+                translate(
+                    "InternalError: {error}; this is a bug: rerun with --debug and report it with the log {log}",
+                    error=f"{type(error).__name__}: {error}",
+                    log=log_file,
+                ),
                 fg="red",
                 err=True,
             )
@@ -108,9 +116,23 @@ def cli(debug: bool) -> None:
     try:
         settings = get_settings()
     except HeyGemError as error:  # a malformed HEYGEM_* variable: before logging exists, say it plainly
-        click.secho(f"{error.kind}: {error}", fg="red", err=True)
+        click.secho(error_line(error), fg="red", err=True)
         sys.exit(1)
     setup_logging(settings.resolved_log_dir, level=logging.DEBUG if debug else logging.INFO)
+
+
+def command_language() -> Language:
+    """The language of messages: HEYGEM_LANG, else the locale (LC_ALL, LC_MESSAGES, LANG); --help stays English."""
+    try:
+        setting = get_settings().lang
+    except HeyGemError:  # malformed settings: the locale still decides how that is said
+        setting = "auto"
+    return from_environment(setting, os.environ)
+
+
+def error_line(error: HeyGemError) -> str:
+    """`Type: what happened; what to do`, in the command's language (the type name stays as it is)."""
+    return translate("{kind}: {message}", kind=error.kind, message=error.localized())
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import httpx
 
 from heygem_ops.errors import ResourceError
+from heygem_ops.i18n import Message
 
 START_TIMEOUT_S = 60.0  # a loaded machine can take a while; Prefect's own default is 20
 
@@ -135,6 +136,9 @@ def _wait_until_healthy(server: subprocess.Popen, url: str) -> None:
             time.sleep(0.05)
     raise ResourceError(
         "Prefect's temporary API server did not start"
-        + (f" (it exited with code {server.returncode})" if server.returncode is not None else ""),
+        if server.returncode is None
+        else Message(
+            "Prefect's temporary API server did not start (it exited with code {code})", code=server.returncode
+        ),
         hint="run `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api, or rerun with --debug",
     )

@@ -6,6 +6,7 @@ import click
 
 from flows.cli.main import is_debug, quiet_prefect
 from flows.cli.options import as_strings, ray_option, setting_option, tracker_option
+from heygem_ops.i18n import translate
 
 
 @click.command("prepare")
@@ -24,5 +25,9 @@ def prepare_command(templates: tuple[str, ...], **options: object) -> None:
 
     quiet_prefect(is_debug())
     for row in prepare(templates=list(templates), **as_strings(options)):
-        state = "already cached" if row["cached"] else "tracked"
-        click.echo(f"{row['template']}: {state}, face in {row['face_frames']}/{row['frames']} frames")
+        line = (
+            "{template}: already cached, face in {face_frames}/{frames} frames"
+            if row["cached"]
+            else "{template}: tracked, face in {face_frames}/{frames} frames"
+        )
+        click.echo(translate(line, template=row["template"], face_frames=row["face_frames"], frames=row["frames"]))

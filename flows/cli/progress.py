@@ -8,9 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from heygem_ops.progress import board
-
-LABELS = {"track": "tracking face", "render": "rendering"}
+from heygem_ops.i18n import translate
+from heygem_ops.progress import board, stage_name
 
 
 @contextmanager
@@ -21,7 +20,7 @@ def progress_bars(output: Path) -> Iterator[None]:
     def listener(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=LABELS.get(stage, stage), unit="frame", leave=True)
+            bar = bars[stage] = tqdm(total=total, desc=stage_name(stage), unit=translate("frame"), leave=True)
         bar.update(done - bar.n)
 
     try:

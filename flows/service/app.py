@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from flows.service import easy, errors, v1
 from flows.service.context import ServiceContext
 from flows.service.table import QUEUED, RUNNING
+from heygem_ops.i18n import DEFAULT, Message, normalize
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import Settings
 
@@ -50,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         started = time.perf_counter()
         if token and request.url.path not in OPEN_PATHS and not _authorized(request, token):
             response: Response = errors.error_response(
-                401, "Unauthorized", "send the header 'Authorization: Bearer <HEYGEM_API_TOKEN>'",
+                401, "Unauthorized", Message("send the header 'Authorization: Bearer <HEYGEM_API_TOKEN>'"),
                 headers={"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
         else:
@@ -61,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
                 response = _internal_error(request, error)
         _log(ctx, request, response, time.perf_counter() - started)
         return response
+
+    app.add_middleware(errors.RequestLanguage, fallback=normalize(settings.lang) or DEFAULT)  # outermost: all answers
 
     @app.get("/healthz", tags=["service"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, Any]:
@@ -80,7 +83,7 @@ def _authorized(request: Request, token: str) -> bool:
 
 
 def _internal_error(request: Request, error: Exception) -> Response:
-    message = f"{type(error).__name__}: {error}; this is a bug: see the service's log"
+    message = Message("{error}; this is a bug: see the service's log", error=f"{type(error).__name__}: {error}")
     if request.url.path.startswith(errors.EASY_PREFIX):
         return JSONResponse(easy.answer(easy.SYSTEM_ERROR, message))
     return errors.error_response(500, "InternalError", message)

@@ -36,7 +36,8 @@ class Folders:
         """Make the folders; refuse an output folder outside HEYGEM_OUTPUT_ROOT (every job would fail there)."""
         if settings.output_root and not self.outputs.is_relative_to(Path(settings.output_root).expanduser().resolve()):
             raise OutputPathError(
-                f"the service writes under the data root, which is outside the output root {settings.output_root}",
+                "the service writes under the data root, which is outside the output root {root}",
+                root=settings.output_root,
                 path=self.outputs,
                 hint="set HEYGEM_DATA_ROOT to a folder inside HEYGEM_OUTPUT_ROOT, or unset HEYGEM_OUTPUT_ROOT",
             )

@@ -21,7 +21,9 @@ from flows.service.jobs import JobView
 from flows.service.table import CANCELLED, FAILED, SUCCEEDED, CodeInUseError
 from flows.single_job import Choices
 from heygem_ops.errors import HeyGemError
+from heygem_ops.i18n import N_, Message, translate
 from heygem_ops.logs import get_logger
+from heygem_ops.progress import stage_name
 from heygem_ops.timeline import PINGPONG, PLAIN
 
 log = get_logger("service.easy")
@@ -30,8 +32,8 @@ OK, BAD_PARAMETER, NOT_FOUND, SYSTEM_ERROR = 10000, 10002, 10004, 9999  # never 
 RUNNING_STATUS, DONE_STATUS, FAILED_STATUS = 1, 2, 3
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 UNAVAILABLE = {
-    "chaofen": "chaofen=1 (GFPGAN face enhancement) is not available in HeyGem-Ops; send chaofen=0",
-    "watermark_switch": "watermark_switch=1 (a watermark) is not available in HeyGem-Ops; send watermark_switch=0",
+    "chaofen": N_("chaofen=1 (GFPGAN face enhancement) is not available in HeyGem-Ops; send chaofen=0"),
+    "watermark_switch": N_("watermark_switch=1 (a watermark) is not available in HeyGem-Ops; send watermark_switch=0"),
 }
 
 router = APIRouter(tags=["HeyGem-compatible"])
@@ -50,11 +52,13 @@ class EasySubmit(BaseModel):
     pn: int = Field(1, description="1 plays the template forward then backward (default), 0 loops it plainly")
 
 
-def answer(code: int, msg: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"code": code, "success": code == OK, "msg": msg, "data": data if data is not None else {}}
+def answer(code: int, msg: str | Message, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """HeyGem's envelope; `msg` in the request's language."""
+    text = msg.render() if isinstance(msg, Message) else msg
+    return {"code": code, "success": code == OK, "msg": text, "data": data if data is not None else {}}
 
 
-def bad_parameter(msg: str) -> dict[str, Any]:
+def bad_parameter(msg: str | Message) -> dict[str, Any]:
     return answer(BAD_PARAMETER, msg)
 
 
@@ -66,7 +70,7 @@ def submit(body: EasySubmit, request: Request) -> dict[str, Any]:
     if problem:
         return bad_parameter(problem)
     if ctx.jobs.table.by_code(body.code) is not None:
-        return bad_parameter(f"code {body.code!r} is already used by a task; submit with a new code (a UUID)")
+        return bad_parameter(_code_in_use(body.code))
     try:
         template = ctx.inputs.resolve(body.video_url, "template", "video_url")
         audio = ctx.inputs.resolve(body.audio_url, "audio", "audio_url")
@@ -74,21 +78,27 @@ def submit(body: EasySubmit, request: Request) -> dict[str, Any]:
         choices = Choices(loop=PINGPONG if body.pn == 1 else PLAIN)
         ctx.jobs.submit(template, audio, choices, labels, body.code)
     except CodeInUseError:
-        return bad_parameter(f"code {body.code!r} is already used by a task; submit with a new code (a UUID)")
+        return bad_parameter(_code_in_use(body.code))
     except HeyGemError as error:
-        return bad_parameter(f"{error.kind}: {error}")
-    return answer(OK, f"task {body.code} queued; poll /easy/query?code={body.code}")
+        return bad_parameter(Message("{kind}: {message}", kind=error.kind, message=error))
+    return answer(OK, Message("task {code} queued; poll /easy/query?code={code}", code=body.code))
 
 
-def _check_fields(body: EasySubmit) -> str | None:
+def _code_in_use(code: str) -> Message:
+    return Message("code {code!r} is already used by a task; submit with a new code (a UUID)", code=code)
+
+
+def _check_fields(body: EasySubmit) -> Message | None:
     if not CODE.match(body.code):
-        return f"code {body.code!r} is not a task id: use 1-128 letters, digits, '.', '_', ':' or '-' (a UUID)"
+        return Message(
+            "code {code!r} is not a task id: use 1-128 letters, digits, '.', '_', ':' or '-' (a UUID)", code=body.code
+        )
     for name in ("chaofen", "watermark_switch", "pn"):
         if getattr(body, name) not in (0, 1):
-            return f"{name}={getattr(body, name)} is not 0 or 1"
+            return Message("{name}={value} is not 0 or 1", name=name, value=getattr(body, name))
     for name, message in UNAVAILABLE.items():
         if getattr(body, name) == 1:
-            return message
+            return Message(message)
     return None
 
 
@@ -97,10 +107,10 @@ def query(request: Request, code: str | None = None) -> dict[str, Any]:
     ctx: ServiceContext = request.app.state.ctx
     request.state.task_code = code
     if not code:
-        return bad_parameter("code is missing: GET /easy/query?code=<the code given to /easy/submit>")
+        return bad_parameter(Message("code is missing: GET /easy/query?code=<the code given to /easy/submit>"))
     view = ctx.jobs.by_code(code)
     if view is None:
-        return answer(NOT_FOUND, f"no task with code {code!r}; submit it with POST /easy/submit")
+        return answer(NOT_FOUND, Message("no task with code {code!r}; submit it with POST /easy/submit", code=code))
     return answer(OK, "ok", task_data(view, ctx))
 
 
@@ -124,11 +134,14 @@ def task_data(view: JobView, ctx: ServiceContext) -> dict[str, Any]:
 
 
 def _message(view: JobView) -> str:
+    """The task's state in words, in the request's language; a failure's recorded message as it was recorded."""
     record = view.record
     if record.state in (FAILED, CANCELLED):
-        return f"{record.error_type}: {record.error_message}"
+        return translate("{kind}: {message}", kind=record.error_type, message=record.error_text())
     if record.state == SUCCEEDED:
-        return "output deleted (DELETE /v1/jobs)" if record.output_deleted else "done"
+        return translate("output deleted (DELETE /v1/jobs)") if record.output_deleted else translate("done")
     if view.stage == "queued":
-        return f"queued, {view.position} job(s) ahead" if view.position else "queued, next in line"
-    return f"running: {view.stage}"
+        if view.position:
+            return translate("queued, {count} job(s) ahead", count=view.position)
+        return translate("queued, next in line")
+    return translate("running: {stage}", stage=stage_name(view.stage))

@@ -23,6 +23,7 @@ import httpx
 
 from flows.uploads import Upload, UploadStore
 from heygem_ops.errors import InputError, LimitExceededError
+from heygem_ops.i18n import Message
 from heygem_ops.settings import Settings
 
 URL_SCHEMES = ("http", "https")
@@ -42,12 +43,22 @@ class InputResolver:
     def resolve(self, value: object, kind: str, field: str) -> Upload:
         """The stored upload for request field `field` (a path or URL); InputError names the field."""
         if not isinstance(value, str) or not value.strip():
-            raise InputError(f"{field} is missing", hint=f"give {field} as a path under {self.data_root} or a URL")
+            raise InputError(
+                "{field} is missing",
+                hint="give {field} as a path under {root} or a URL",
+                field=field,
+                root=self.data_root,
+            )
         value = value.strip()
         if urlsplit(value).scheme.lower() in URL_SCHEMES:
             return self._fetch(value, kind, field)
         if "://" in value:
-            raise InputError(f"{field} {value!r} is not an http(s) URL", hint="use http://, https:// or a path")
+            raise InputError(
+                "{field} {value!r} is not an http(s) URL",
+                hint="use http://, https:// or a path",
+                field=field,
+                value=value,
+            )
         return self._ingest(self.local_path(value, field), kind, field, value)
 
     def ingest_upload(self, source: Path, kind: str, field: str, file_name: str | None) -> Upload:
@@ -59,18 +70,26 @@ class InputResolver:
         path = (self.data_root / value).resolve()  # an absolute `value` stays absolute, then must be inside
         if not path.is_relative_to(self.data_root):
             raise InputError(
-                f"{field} {value!r} is outside the data root {self.data_root}",
+                "{field} {value!r} is outside the data root {root}",
+                field=field,
+                value=value,
+                root=self.data_root,
                 hint="put the file under HEYGEM_DATA_ROOT and give its path relative to it, or send a URL",
             )
         if not path.is_file():
-            raise InputError(f"{field} {value!r}: no such file under the data root {self.data_root}")
+            raise InputError(
+                "{field} {value!r}: no such file under the data root {root}",
+                field=field,
+                value=value,
+                root=self.data_root,
+            )
         return path
 
     def _ingest(self, source: Path, kind: str, field: str, label: str) -> Upload:
         try:
             return self.uploads.ingest(source, kind, label)
         except InputError as error:
-            raise type(error)(f"{field}: {error}") from None
+            raise type(error)(Message("{field}: {error}", field=field, error=error)) from None
 
     def _fetch(self, url: str, kind: str, field: str) -> Upload:
         """Download `url` into a private temp file within the limits, then ingest it."""
@@ -81,7 +100,10 @@ class InputResolver:
                 self._download(url, handle, field)
             except httpx.HTTPError as error:
                 raise InputError(
-                    f"{field} {url} could not be downloaded ({type(error).__name__}: {error})",
+                    "{field} {url} could not be downloaded ({error})",
+                    field=field,
+                    url=url,
+                    error=f"{type(error).__name__}: {error}",
                     hint="check that the URL is reachable from the server",
                 ) from None
             handle.flush()
@@ -92,7 +114,13 @@ class InputResolver:
         timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
         with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
             if response.status_code != 200:
-                raise InputError(f"{field} {url} answered HTTP {response.status_code}", hint="check the URL")
+                raise InputError(
+                    "{field} {url} answered HTTP {status}",
+                    hint="check the URL",
+                    field=field,
+                    url=url,
+                    status=response.status_code,
+                )
             announced = int(response.headers.get("content-length") or 0)
             if announced > self.max_bytes:
                 raise self._too_big(field, url, announced)
@@ -103,13 +131,20 @@ class InputResolver:
                     raise self._too_big(field, url, received)
                 if time.monotonic() > deadline:
                     raise LimitExceededError(
-                        f"{field} {url} took over {self.timeout_s:g} s to download",
+                        "{field} {url} took over {limit:g} s to download",
+                        field=field,
+                        url=url,
+                        limit=self.timeout_s,
                         hint="use a faster source or raise HEYGEM_API_URL_TIMEOUT_S",
                     )
                 handle.write(chunk)
 
     def _too_big(self, field: str, url: str, size: int) -> LimitExceededError:
         return LimitExceededError(
-            f"{field} {url} is over the {self.max_bytes / 2**20:g} MiB limit (at least {size / 2**20:.1f} MiB)",
+            "{field} {url} is over the {limit:g} MiB limit (at least {size:.1f} MiB)",
+            field=field,
+            url=url,
+            limit=self.max_bytes / 2**20,
+            size=size / 2**20,
             hint="use a smaller file or raise HEYGEM_API_MAX_UPLOAD_MB",
         )

@@ -25,7 +25,8 @@ from flows.service.table import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobRecord,
 from flows.single_job import Choices, plan_single, run_single
 from flows.ui.history import delete_result
 from flows.uploads import Upload
-from heygem_ops.errors import HeyGemError, InputError, InternalError
+from heygem_ops.errors import InputError, as_heygem_error
+from heygem_ops.i18n import N_, Message
 from heygem_ops.logs import get_logger
 from heygem_ops.results import WALL_COLUMNS
 from heygem_ops.results_store import ResultsStore
@@ -116,17 +117,24 @@ class JobService:
             raise LookupError(record_id)
         if record.active:  # marked first: a job that starts meanwhile still has its output discarded at its end
             self._cancelled.add(record_id)
-            when = "before it ran" if record.state == QUEUED else "while it ran; its output is discarded"
-            if self.table.finish(record_id, CANCELLED, error=_cancel_note(when)):
+            when = (
+                N_("cancelled before it ran (DELETE /v1/jobs/<id>)")
+                if record.state == QUEUED
+                else N_("cancelled while it ran; its output is discarded (DELETE /v1/jobs/<id>)")
+            )
+            if self.table.finish(record_id, CANCELLED, error=("Cancelled", Message(when))):
                 self.metrics.finished(CANCELLED, None)
-                log.info("job %s cancelled %s", record_id, when)
+                log.info("job %s: %s", record_id, when)
         elif record.state == SUCCEEDED and not record.output_deleted:
             self._delete_output(record)
         else:
+            state = (
+                N_("job {job} is {state} and its output is deleted: nothing to cancel or delete")
+                if record.output_deleted
+                else N_("job {job} is {state}: nothing to cancel or delete")
+            )
             raise InputError(
-                f"job {record_id} is {record.state}{' and its output is deleted' if record.output_deleted else ''}: "
-                "nothing to cancel or delete",
-                hint="submit it again to make a new output",
+                Message(state, job=record_id, state=record.state), hint="submit it again to make a new output"
             )
         return self.get(record_id)  # type: ignore[return-value]
 
@@ -163,8 +171,8 @@ class JobService:
                 self.settings.api_generate_deployment, self.settings.ray_address,
             )  # fmt: skip
         except Exception as error:
-            known = error if isinstance(error, HeyGemError) else InternalError(f"{type(error).__name__}: {error}")
-            if self.table.finish(record.id, FAILED, error=(known.kind, str(known))):
+            known = as_heygem_error(error)
+            if self.table.finish(record.id, FAILED, error=(known.kind, known.as_message())):
                 self.metrics.finished(FAILED, None)
             raise
         if self.table.finish(record.id, SUCCEEDED, row={name: row.get(name) for name in ROW_FIELDS}):
@@ -182,10 +190,6 @@ class JobService:
             Path(record.output).unlink(missing_ok=True)  # no results row to record against: just the file
         self.table.mark_output_deleted(record.id)
         log.info("job %s: output %s deleted", record.id, record.output)
-
-
-def _cancel_note(when: str) -> tuple[str, str]:
-    return "Cancelled", f"cancelled {when} (DELETE /v1/jobs/<id>)"
 
 
 def stage_and_progress(record: JobRecord, live: TicketView | None) -> tuple[str, int]:

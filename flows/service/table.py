@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from heygem_ops.i18n import Message, stored
+
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 ACTIVE = (QUEUED, RUNNING)
@@ -38,6 +40,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     output TEXT NOT NULL,
     error_type TEXT,
     error_message TEXT,
+    error_i18n TEXT,
     row TEXT,
     output_deleted INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -64,7 +67,8 @@ class JobRecord:
     job_id: str  # content identity: the results dataset's job_id
     output: str  # absolute path of the MP4 it writes
     error_type: str | None
-    error_message: str | None
+    error_message: str | None  # English, as logged
+    error_i18n: str | None  # the same message's id and parameters (`Message.to_json`), to answer in any language
     row: dict[str, Any] | None  # figures of the results row once succeeded (`flows.service.jobs.ROW_FIELDS`)
     output_deleted: bool
     attempts: int  # times a worker started it (more than one after a restart)
@@ -75,6 +79,10 @@ class JobRecord:
     @property
     def active(self) -> bool:
         return self.state in ACTIVE
+
+    def error_text(self) -> str:
+        """The error's message in the current (the request's) language; as recorded when it has no id."""
+        return stored(self.error_i18n, self.error_message or "")
 
 
 class CodeInUseError(Exception):
@@ -94,6 +102,9 @@ class JobTable:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {column["name"] for column in self._db.execute("PRAGMA table_info(jobs)")}
+            if "error_i18n" not in columns:  # a table made before messages were recorded by id
+                self._db.execute("ALTER TABLE jobs ADD COLUMN error_i18n TEXT")
 
     def add(
         self,
@@ -172,15 +183,20 @@ class JobTable:
         state: str,
         *,
         row: dict[str, Any] | None = None,
-        error: tuple[str, str] | None = None,
+        error: tuple[str, str | Message] | None = None,
     ) -> bool:
-        """End an active job in `state`; False when it had already ended (the first end stands)."""
+        """End an active job in `state`; False when it had already ended (the first end stands).
+
+        `error` is (type, message); a `Message` is kept both as English text and by id and parameters.
+        """
         error_type, message = error or (None, None)
+        recorded = message.to_json() if isinstance(message, Message) else None
+        text = str(message) if message is not None else None
         with self._lock:
             changed = self._db.execute(
-                "UPDATE jobs SET state = ?, row = ?, error_type = ?, error_message = ?, finished_at = ?"
+                "UPDATE jobs SET state = ?, row = ?, error_type = ?, error_message = ?, error_i18n = ?, finished_at = ?"
                 " WHERE id = ? AND state IN (?, ?)",
-                (state, json.dumps(row) if row else None, error_type, message, time.time(), record_id, *ACTIVE),
+                (state, json.dumps(row) if row else None, error_type, text, recorded, time.time(), record_id, *ACTIVE),
             ).rowcount
         return changed == 1
 

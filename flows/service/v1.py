@@ -25,6 +25,7 @@ from flows.service.table import STATES, SUCCEEDED
 from flows.single_job import Choices
 from flows.uploads import Upload
 from heygem_ops.errors import InputError, LimitExceededError
+from heygem_ops.i18n import Message, translate
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 MULTIPART_SLACK_BYTES = 1 << 20  # form fields and boundaries beside the two files
@@ -103,7 +104,15 @@ def list_jobs(
     states = tuple(part.strip() for part in (status or "").split(",") if part.strip())
     unknown = [state for state in states if state not in STATES]
     if unknown:
-        raise ApiError(400, "InputError", f"status {', '.join(unknown)} is not a job state; use {', '.join(STATES)}")
+        raise ApiError(
+            400,
+            "InputError",
+            Message(
+                "status {unknown} is not a job state; use {states}",
+                unknown=", ".join(unknown),
+                states=", ".join(STATES),
+            ),
+        )
     size = page_size or ctx.settings.api_page_size
     views, total = ctx.jobs.page(states, page, size)
     return {"jobs": [job_json(view, ctx) for view in views], "page": page, "page_size": size, "total": total}
@@ -122,12 +131,22 @@ def get_video(job_id: str, request: Request) -> FileResponse:
     request.state.task_code = job_id
     record = _find(ctx, job_id).record
     if record.output_deleted:
-        raise ApiError(410, "Gone", f"job {job_id}'s output was deleted; submit the job again to remake it")
+        raise ApiError(
+            410, "Gone", Message("job {job}'s output was deleted; submit the job again to remake it", job=job_id)
+        )
     if record.state != SUCCEEDED:
-        raise ApiError(409, "NotReady", f"job {job_id} is {record.state}; poll GET /v1/jobs/{job_id} until succeeded")
+        raise ApiError(
+            409,
+            "NotReady",
+            Message("job {job} is {state}; poll GET /v1/jobs/{job} until succeeded", job=job_id, state=record.state),
+        )
     path = Path(record.output)
     if not path.is_file():
-        raise ApiError(410, "Gone", f"job {job_id}'s output {path.name} is no longer on disk; submit the job again")
+        raise ApiError(
+            410,
+            "Gone",
+            Message("job {job}'s output {name} is no longer on disk; submit the job again", job=job_id, name=path.name),
+        )
     return FileResponse(path, media_type="video/mp4", filename=path.name, content_disposition_type="inline")
 
 
@@ -139,7 +158,7 @@ def delete_job(job_id: str, request: Request) -> dict[str, Any]:
     try:
         return job_json(ctx.jobs.cancel_or_delete(job_id), ctx)
     except InputError as error:
-        raise ApiError(409, "Conflict", str(error)) from None
+        raise ApiError(409, "Conflict", error) from None
 
 
 def job_json(view: JobView, ctx: ServiceContext) -> dict[str, Any]:
@@ -160,7 +179,7 @@ def job_json(view: JobView, ctx: ServiceContext) -> dict[str, Any]:
         "created_at": _when(record.created_at),
         "started_at": _when(record.started_at),
         "finished_at": _when(record.finished_at),
-        "error": {"type": record.error_type, "message": record.error_message} if record.error_type else None,
+        "error": {"type": record.error_type, "message": record.error_text()} if record.error_type else None,
         "output": ctx.folders.relative(record.output),
         "output_deleted": record.output_deleted,
         "video_url": f"/v1/jobs/{record.id}/video" if has_video else None,
@@ -178,7 +197,7 @@ def _choices(options: JobOptions) -> Choices:
 def _find(ctx: ServiceContext, job_id: str) -> JobView:
     view = ctx.jobs.get(job_id)
     if view is None:
-        raise ApiError(404, "NotFound", f"no job {job_id!r}; list jobs with GET /v1/jobs")
+        raise ApiError(404, "NotFound", Message("no job {job!r}; list jobs with GET /v1/jobs", job=job_id))
     return view
 
 
@@ -191,7 +210,7 @@ async def _json(request: Request) -> Any:
         return await request.json()
     except ValueError:
         raise ApiError(
-            422, "InvalidBody", "the body is not JSON; send application/json or multipart/form-data"
+            422, "InvalidBody", Message("the body is not JSON; send application/json or multipart/form-data")
         ) from None
 
 
@@ -205,8 +224,11 @@ def _parse(model: type[BaseModel], data: Any) -> Any:
 def validation_message(error: ValidationError | Any) -> str:
     """'field options.crf: Input should be a valid integer; ...' from a pydantic error list."""
     issues = error.errors() if hasattr(error, "errors") else error
-    return "; ".join(f"field {'.'.join(str(p) for p in issue['loc'] if p != 'body') or 'body'}: {issue['msg']}"
-                     for issue in issues)  # fmt: skip
+    return translate("; ").join(
+        translate("field {field}: {problem}", field=".".join(str(p) for p in issue["loc"] if p != "body") or "body",
+                  problem=issue["msg"])
+        for issue in issues
+    )  # fmt: skip
 
 
 async def _from_multipart(request: Request, ctx: ServiceContext) -> tuple[Upload, Upload, dict[str, str], Choices]:
@@ -214,14 +236,16 @@ async def _from_multipart(request: Request, ctx: ServiceContext) -> tuple[Upload
     limit = 2 * int(ctx.settings.api_max_upload_mb * 2**20) + MULTIPART_SLACK_BYTES
     if int(request.headers.get("content-length") or 0) > limit:
         raise ApiError(
-            413, "LimitExceededError", "the upload is over twice HEYGEM_API_MAX_UPLOAD_MB; send smaller files"
+            413, "LimitExceededError", Message("the upload is over twice HEYGEM_API_MAX_UPLOAD_MB; send smaller files")
         )
     form = await request.form()
     try:
         files = {name: form.get(name) for name in ("template", "audio")}
         missing = [name for name, item in files.items() if item is None or isinstance(item, str)]
         if missing:
-            raise ApiError(422, "InvalidBody", f"multipart field(s) {', '.join(missing)} must be files")
+            raise ApiError(
+                422, "InvalidBody", Message("multipart field(s) {fields} must be files", fields=", ".join(missing))
+            )
         fields = {key: value for key, value in form.items() if key not in files and value != ""}
         choices = _choices(_parse(JobOptions, fields))
         stored = {name: await run_in_threadpool(_ingest_part, ctx, item, name) for name, item in files.items()}
@@ -239,7 +263,10 @@ def _ingest_part(ctx: ServiceContext, item: Any, kind: str) -> Upload:
         handle.flush()
         if handle.tell() > ctx.inputs.max_bytes:
             raise LimitExceededError(
-                f"{kind}: {item.filename or kind} is over the {ctx.settings.api_max_upload_mb:g} MiB limit",
+                "{kind}: {name} is over the {limit:g} MiB limit",
+                kind=kind,
+                name=item.filename or kind,
+                limit=ctx.settings.api_max_upload_mb,
                 hint="upload a smaller file or raise HEYGEM_API_MAX_UPLOAD_MB",
             )
         return ctx.inputs.ingest_upload(Path(handle.name), kind, kind, item.filename)

@@ -52,22 +52,39 @@ class Served:
 
 
 def build_app(ctx):
-    """The Blocks of the whole UI, with page load refreshing pickers, history and system info."""
+    """The Blocks of the whole UI; page load picks the language, then fills pickers, history and footer.
+
+    The language comes from the browser's Accept-Language until the switch is used; every text of
+    the page, and what handlers return, follows the switch (`flows.ui.language`).
+    """
     import gradio as gr
 
-    from flows.ui import tab_batch, tab_history, tab_single, tab_system
+    from flows.ui import language, tab_batch, tab_history, tab_single, tab_system
+    from heygem_ops.i18n import N_
 
     with gr.Blocks(title="HeyGem-Ops", analytics_enabled=False, delete_cache=(3600, 6 * 3600)) as demo:
-        gr.Markdown("## HeyGem-Ops · lip-synced video from a template and a speech recording")
+        with gr.Row(equal_height=True):
+            gr.Markdown(N_("## HeyGem-Ops · lip-synced video from a template and a speech recording"))
+            switch = language.switch()
         with gr.Tabs(elem_id="tabs"):
-            single = tab_single.build(ctx)
-            batch = tab_batch.build(ctx)
-            _, (show_history, history_inputs, history_outputs) = tab_history.build(ctx)
-            tab_system.build(ctx)  # probes the machine when opened, not on every page load
+            single = tab_single.build(ctx, switch)
+            batch = tab_batch.build(ctx, switch)
+            _, (show_history, history_inputs, history_outputs) = tab_history.build(ctx, switch)
+            _, (show_system, system_inputs, system_outputs) = tab_system.build(ctx, switch)  # probes when opened
         footer = gr.Markdown(elem_id="app-footer")
         pickers = [single["template"], single["audio"], batch["templates"], batch["audios"]]
-        demo.load(lambda: (*_picker_updates(ctx), _footer(ctx)), outputs=[*pickers, footer])
-        demo.load(show_history, inputs=history_inputs, outputs=history_outputs)
+        translated, relabel = language.relabelling(demo)
+
+        def show_language(lang: str | None) -> tuple:
+            return *relabel(lang), language.localized(lambda: _footer(ctx))(lang)
+
+        loaded = demo.load(language.page_language, outputs=[switch])
+        loaded.then(language.localized(lambda: _picker_updates(ctx)), inputs=[switch], outputs=pickers)
+        loaded.then(show_language, inputs=[switch], outputs=[*translated, footer])
+        loaded.then(show_history, inputs=history_inputs, outputs=history_outputs)
+        switch.input(show_language, inputs=[switch], outputs=[*translated, footer])
+        switch.input(show_history, inputs=history_inputs, outputs=history_outputs)
+        switch.input(show_system, inputs=system_inputs, outputs=system_outputs)
     demo.queue(default_concurrency_limit=None)
     return demo
 
@@ -88,9 +105,15 @@ def _picker_updates(ctx) -> tuple:
 
 
 def _footer(ctx) -> str:
-    busy = ctx.queue.active()
-    where = "as Prefect deployments" if ctx.settings.ui_generate_deployment else "in this process"
-    return f"Ready · jobs run {where} · {busy} queued or running · outputs in `{ctx.workspace.outputs}`"
+    from heygem_ops.i18n import translate
+
+    return translate(
+        "Ready · jobs run as Prefect deployments · {busy} queued or running · outputs in `{folder}`"
+        if ctx.settings.ui_generate_deployment
+        else "Ready · jobs run in this process · {busy} queued or running · outputs in `{folder}`",
+        busy=ctx.queue.active(),
+        folder=ctx.workspace.outputs,
+    )
 
 
 def start(
@@ -109,7 +132,9 @@ def start(
         server_port=port or settings.ui_port,
         auth=login(settings),
         share=share,
-        max_file_size=int(settings.ui_max_upload_mb * 2**20),
+        # Gradio refuses bigger files before they arrive, in English only; up to twice the limit the
+        # upload check refuses them instead, naming the limit and its setting in the page's language.
+        max_file_size=int(2 * settings.ui_max_upload_mb * 2**20),
         allowed_paths=[str(workspace.outputs), str(workspace.downloads)],
         prevent_thread_lock=True,
         quiet=quiet,

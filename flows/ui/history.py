@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from heygem_ops.errors import InputError
+from heygem_ops.i18n import N_, Message
 from heygem_ops.logs import get_logger
 from heygem_ops.results import JobResult, utc_now
 from heygem_ops.results_store import ResultsStore
@@ -35,10 +36,17 @@ COLUMNS = [
     "duration_s",
     "total_s",
     "error_message",
+    "error_i18n",
     "started_at",
     "finished_at",
 ]
-HEADERS = ["finished", "status", "template", "audio", "engine", "video s", "job"]
+HEADERS = [N_("finished"), N_("status"), N_("template"), N_("audio"), N_("engine"), N_("video s"), N_("job")]
+STATUS_NAMES = {
+    "succeeded": N_("succeeded"),
+    "skipped": N_("skipped (made before)"),
+    "failed": N_("failed"),
+    DELETED: N_("deleted"),
+}  # a results row's status, as the History tab shows it
 
 
 @dataclass(frozen=True)
@@ -55,11 +63,11 @@ class HistoryPage:
         return list(self.rows["job_id"])
 
     def table(self, labels: Mapping[str, str]) -> list[list[Any]]:
-        """Display lines (`HEADERS`); input paths shown by the name the user uploaded them as."""
+        """Display lines (`HEADERS`), the status a `Message`; inputs shown by the name the user uploaded them as."""
         return [
             [
                 _when(row.finished_at if not pd.isna(row.finished_at) else row.started_at),
-                row.status,
+                status_text(row.status),
                 _label(row.template, labels),
                 _label(row.audio, labels),
                 row.engine if isinstance(row.engine, str) else "",
@@ -92,7 +100,7 @@ def delete_result(store: ResultsStore, job_id: str, by: str = "web UI") -> JobRe
     latest = store.latest(COLUMNS)
     found = latest[latest["job_id"] == job_id]
     if found.empty or found.iloc[0]["status"] == DELETED:
-        raise InputError(f"no result {job_id!r} to delete", hint="refresh the History tab")
+        raise InputError("no result {job!r} to delete", hint="refresh the History tab", job=job_id)
     row = found.iloc[0]
     output = _output_path(store, row["output"])
     if output is not None:
@@ -127,3 +135,8 @@ def _label(path: Any, labels: Mapping[str, str]) -> str:
     if not isinstance(path, str) or not path:
         return ""
     return labels.get(Path(path).name, Path(path).name)
+
+
+def status_text(status: str) -> Message:
+    """A results row's status in words (an unknown one as it is)."""
+    return Message(STATUS_NAMES.get(status, status))

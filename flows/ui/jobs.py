@@ -15,7 +15,7 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,12 @@ from flows import single_job
 from flows.jobs_queue import Ticket, TicketView
 from flows.single_job import Choices
 from heygem_ops.constants import ID_CHARS
-from heygem_ops.errors import InputError
+from heygem_ops.errors import HeyGemError, InputError
 from heygem_ops.hashing import value_digest
+from heygem_ops.i18n import N_, Message, stored
 from heygem_ops.logs import get_logger
 from heygem_ops.manifest import Job, JobSpec, JobSpecError, pair_records, read_jobs
-from heygem_ops.progress import board
+from heygem_ops.progress import STAGE_NAMES, board
 from heygem_ops.results import JobResult, utc_now
 from heygem_ops.results_store import PART_PREFIX, ResultsStore, read_files
 from heygem_ops.settings import Settings
@@ -42,6 +43,16 @@ MANIFEST_COLUMNS = (
 )  # fmt: skip
 DROPPED_COLUMNS = ("output", "checkpoint", "checkpoint_dir")  # server paths: a browser manifest may not choose them
 ZIP_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+CELL_NAMES = {"template": N_("template {name!r}"), "audio": N_("audio {name!r}")}  # a manifest cell, in messages
+# A batch table line's status, by what the job's latest row says (the rest: "failed").
+DONE, DONE_BEFORE, FAILED_JOB, NOT_RUN, QUEUED_JOB = (
+    N_("done"),
+    N_("done (made before)"),
+    N_("failed"),
+    N_("not run"),
+    N_("queued"),
+)
+FINISHED = (DONE, DONE_BEFORE, FAILED_JOB, NOT_RUN)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ class BatchPlan:
     jobs: tuple[Job, ...]  # as `read_jobs` sees the manifest: the same ids and outputs the flow will use
     refused: tuple[JobResult, ...]  # browser-manifest rows naming files that were not uploaded
     labels: Mapping[str, str]  # stored upload path → the name the user knows it by
+    reasons: Mapping[str, HeyGemError] = field(
+        default_factory=dict
+    )  # refused job id → why, shown in the user's language
 
     @property
     def outputs(self) -> list[Path]:
@@ -94,8 +108,8 @@ def plan_pairs(
     records = pair_records(
         templates,
         audios,
-        missing_hint="upload or pick them first",
-        manifest_hint="upload a job manifest for other pairings",
+        missing_hint=N_("upload or pick them first"),
+        manifest_hint=N_("upload a job manifest for other pairings"),
     )
     return _write_plan(records, (), choices, workspace, labels)
 
@@ -109,20 +123,24 @@ def plan_manifest(
     (recorded as failed) and the rest run. `output`, `checkpoint` and `checkpoint_dir` columns are ignored.
     """
     frame = _read_manifest(manifest)
-    records, refused = [], []
+    records, refused, reasons = [], [], {}
     for number, record in enumerate(frame.to_dict("records"), start=1):
         cells = {key: _cell(record.get(key)) for key in MANIFEST_COLUMNS}
         missing = [
-            f"{column} {cells[column]!r}" for column in ("template", "audio") if _base(cells[column]) not in media
+            Message(CELL_NAMES[column], name=cells[column])
+            for column in ("template", "audio")
+            if _base(cells[column]) not in media
         ]
         if missing:
-            refused.append(_refused_row(manifest, number, cells, missing))
+            result, reason = _refused_row(number, cells, missing)
+            refused.append(result)
+            reasons[result.job_id] = reason
             continue
         cells["template"], cells["audio"] = str(media[_base(cells["template"])]), str(media[_base(cells["audio"])])
         records.append({key: value for key, value in cells.items() if value is not None})
     if not records and not refused:
         raise InputError("the job manifest has no rows", hint="add one row per job: template,audio")
-    return _write_plan(records, tuple(refused), choices, workspace, labels)
+    return _write_plan(records, tuple(refused), choices, workspace, labels, reasons)
 
 
 def _read_manifest(path: Path) -> pd.DataFrame:
@@ -134,11 +152,14 @@ def _read_manifest(path: Path) -> pd.DataFrame:
         else:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except Exception as error:
-        raise InputError(f"the job manifest cannot be read ({type(error).__name__}: {error})") from None
+        raise InputError(
+            "the job manifest cannot be read ({error})", error=f"{type(error).__name__}: {error}"
+        ) from None
     missing = [column for column in ("template", "audio") if column not in frame.columns]
     if missing:
         raise InputError(
-            f"the job manifest lacks the column(s) {', '.join(missing)}",
+            "the job manifest lacks the column(s) {missing}",
+            missing=", ".join(missing),
             hint="its first line must name the columns, e.g. template,audio",
         )
     return frame
@@ -155,13 +176,18 @@ def _base(cell: str | None) -> str:
     return re.split(r"[\\/]", cell or "")[-1]
 
 
-def _refused_row(manifest: Path, number: int, cells: Mapping[str, str | None], missing: list[str]) -> JobResult:
+def _refused_row(number: int, cells: Mapping[str, str | None], missing: list[Message]) -> tuple[JobResult, InputError]:
     job_id = cells.get("job_id") or value_digest({"ui_manifest_row": dict(cells)})[:ID_CHARS]
     result = JobResult(job_id, cells.get("template") or "", cells.get("audio") or "", "")
-    result.fail(InputError(f"{' and '.join(missing)} not among the uploaded files", hint="upload it with the manifest"))
-    result.error_message = f"manifest row {number}: {result.error_message}"
+    error = InputError(
+        "manifest row {row}: {missing} not among the uploaded files",
+        hint="upload it with the manifest",
+        row=number,
+        missing=missing,
+    )
+    result.fail(error)
     result.started_at = result.finished_at or utc_now()
-    return result
+    return result, error
 
 
 def _write_plan(
@@ -170,6 +196,7 @@ def _write_plan(
     choices: Choices,
     workspace: Workspace,
     labels: Mapping[str, str],
+    reasons: Mapping[str, HeyGemError] | None = None,
 ) -> BatchPlan:
     """Fill the UI's choices into empty option cells, write the manifest, and read back its jobs."""
     choices.options()  # a bad choice fails the whole batch now, with the option named
@@ -179,7 +206,7 @@ def _write_plan(
     columns = list(dict.fromkeys(key for row in rows for key in ("template", "audio", *row)))
     pd.DataFrame(rows, columns=columns or ["template", "audio"]).to_csv(manifest, index=False)
     jobs = tuple(read_jobs(manifest, workspace.outputs)) if rows else ()
-    return BatchPlan(manifest, jobs, refused, dict(labels))
+    return BatchPlan(manifest, jobs, refused, dict(labels), dict(reasons or {}))
 
 
 def run_batch(
@@ -205,40 +232,57 @@ def rows_since(store: ResultsStore, since: datetime) -> pd.DataFrame:
     """Every attempt recorded from `since` on (files are named by their UTC write time)."""
     first = f"{PART_PREFIX}{since - timedelta(seconds=1):%Y%m%dT%H%M%S%fZ}"
     files = [str(path) for path in store.files() if path.name >= first]
-    columns = ["job_id", "status", "output", "error_message", "total_s", "started_at", "finished_at"]
+    columns = ["job_id", "status", "output", "error_message", "error_i18n", "total_s", "started_at", "finished_at"]
     return read_files(files, columns) if files else pd.DataFrame(columns=columns)
 
 
 def batch_table(plan: BatchPlan, view: TicketView, store: ResultsStore) -> list[list[Any]]:
-    """One line per job: template, audio, status (queued, running with frames, done, failed), seconds, error."""
+    """One line per job: template, audio, status (queued, running with frames, done, failed), seconds, error.
+
+    Status and error are `Message`s, for the tab to count by id and to show in the user's language.
+    """
     since = datetime.fromtimestamp(view.submitted_at).astimezone()
     rows = rows_since(store, since).sort_values("finished_at")
     latest = {row.job_id: row for row in rows.itertuples(index=False)}
     lines = []
     for job in [*plan.jobs, *plan.refused]:
         row = latest.get(job.job_id)
-        status, seconds, error = _job_status(job, row, view)
+        status, seconds, error = _job_status(job, row, view, plan.reasons)
         template, audio = str(job.template), str(job.audio)
         lines.append([_label(template, plan.labels), _label(audio, plan.labels), status, seconds, error])
     return lines
 
 
-def _job_status(job: Job | JobResult, row: Any, view: TicketView) -> tuple[str, str, str]:
+def _job_status(
+    job: Job | JobResult, row: Any, view: TicketView, reasons: Mapping[str, HeyGemError]
+) -> tuple[Message, str, Message | str]:
     if isinstance(job, JobResult):
-        return "failed", "", job.error_message or ""
+        reason = reasons.get(job.job_id)
+        return Message(FAILED_JOB), "", _error_cell(reason) if reason else job.error_message or ""
     if isinstance(job, JobSpecError):
-        return "failed", "", f"{job.error.kind}: {job.error}"
+        return Message(FAILED_JOB), "", _error_cell(job.error)
     if row is not None:
         seconds = "" if pd.isna(row.total_s) else f"{row.total_s:.1f}"
-        status = {"skipped": "done (made before)", "succeeded": "done"}.get(row.status, row.status)
-        return status, seconds, row.error_message if isinstance(row.error_message, str) else ""
+        status = {"skipped": DONE_BEFORE, "succeeded": DONE}.get(row.status, FAILED_JOB)
+        recorded = row.error_message if isinstance(row.error_message, str) else ""
+        return Message(status), seconds, stored(row.error_i18n if isinstance(row.error_i18n, str) else None, recorded)
     stages = view.progress.get(str(job.output))
     if stages:
         stage, (done, total) = list(stages.items())[-1]
-        return f"running: {stage} {done}/{total} frames", "", ""
+        running = Message(
+            "running: {stage} {done}/{total} frames",
+            stage=Message(STAGE_NAMES.get(stage, stage)),
+            done=done,
+            total=total,
+        )
+        return running, "", ""
     if view.done:
-        return "not run", "", view.error or ""
-    return "queued", "", ""
+        return Message(NOT_RUN), "", view.error or ""
+    return Message(QUEUED_JOB), "", ""
+
+
+def _error_cell(error: HeyGemError) -> Message:
+    return Message("{kind}: {message}", kind=error.kind, message=error)
 
 
 def _label(path: str, labels: Mapping[str, str]) -> str:

@@ -15,48 +15,74 @@ from typing import Any
 
 import gradio as gr
 
-from flows.jobs_queue import FAILED, QUEUED, TicketView
+from flows.jobs_queue import FAILED, QUEUED, TicketView, error_text
 from flows.ui.common import (
     POLL_S,
     choices_from,
     error_markdown,
-    error_text,
     limits_text,
     option_widgets,
     picker_choices,
+    queued_text,
+    table_frame,
     upload_name,
 )
 from flows.ui.context import UiContext
-from flows.ui.jobs import BatchPlan, batch_table, plan_manifest, plan_pairs, run_batch, zip_outputs
+from flows.ui.jobs import (
+    DONE,
+    DONE_BEFORE,
+    FAILED_JOB,
+    FINISHED,
+    BatchPlan,
+    batch_table,
+    plan_manifest,
+    plan_pairs,
+    run_batch,
+    zip_outputs,
+)
+from flows.ui.language import localized, texts
 from flows.ui.tab_single import _discard_temp
 from heygem_ops.errors import HeyGemError, InputError
+from heygem_ops.i18n import N_, Message, translate
 
-PAIRS = "Templates × audio (one audio with many templates, or one template with many audios)"
-MANIFEST = "Job manifest (CSV, JSON Lines or Parquet) with the media files it names"
-HEADERS = ["template", "audio", "status", "seconds", "error"]
-FINISHED = ("done", "failed", "not run")
+PAIRS, MANIFEST = "pairs", "manifest"  # the batch modes
+MODES = [
+    (N_("Templates × audio (one audio with many templates, or one template with many audios)"), PAIRS),
+    (N_("Job manifest (CSV, JSON Lines or Parquet) with the media files it names"), MANIFEST),
+]
+HEADERS = [N_("template"), N_("audio"), N_("status"), N_("seconds"), N_("error")]
+KIND_LABELS = {
+    "template": (N_("Upload templates"), N_("Templates")),
+    "audio": (N_("Upload audios"), N_("Audios")),
+}  # (upload box, picker) of each kind
 
 
-def build(ctx: UiContext) -> dict[str, gr.components.Component]:
+def build(ctx: UiContext, language: gr.Radio) -> dict[str, gr.components.Component]:
     """Lay out the tab and wire its events; returns the pickers, so page load can refresh them."""
-    with gr.Tab("Batch", id="batch", elem_id="tab-batch"):
-        gr.Markdown("Many jobs at once; a failing job is recorded and the rest go on. " + limits_text(ctx))
-        mode = gr.Radio([PAIRS, MANIFEST], value=PAIRS, label="Batch of", elem_id="batch-mode")
+    with gr.Tab(N_("Batch"), id="batch", elem_id="tab-batch"):
+        intro = Message(
+            "Many jobs at once; a failing job is recorded and the rest go on. {limits}", limits=limits_text(ctx)
+        )
+        texts(gr.Markdown(str(intro)), value=intro)
+        mode = gr.Radio(MODES, value=PAIRS, label=N_("Batch of"), elem_id="batch-mode")
         with gr.Group(visible=True) as pairs_group, gr.Row():
             templates_files, templates_pick = _media_column(ctx, "template")
             audios_files, audios_pick = _media_column(ctx, "audio")
         with gr.Group(visible=False) as manifest_group, gr.Row():
             manifest_file = gr.File(
                 height=150,
-                label="Job manifest: columns template,audio (optional: engine, face, crf, ...)",
+                label=N_("Job manifest: columns template,audio (optional: engine, face, crf, ...)"),
                 elem_id="batch-manifest-upload",
             )
             media_files = gr.File(
-                height=150, file_count="multiple", label="Media files the manifest names", elem_id="batch-media-upload"
+                height=150,
+                file_count="multiple",
+                label=N_("Media files the manifest names"),
+                elem_id="batch-media-upload",
             )
         upload_message = gr.Markdown(elem_id="batch-upload-message")
         options = option_widgets(ctx, "batch")
-        run_button = gr.Button("Run batch", variant="primary", elem_id="batch-run")
+        run_button = gr.Button(N_("Run batch"), variant="primary", elem_id="batch-run")
         status = gr.Markdown(elem_id="batch-status")
         table = gr.Dataframe(
             headers=HEADERS,
@@ -66,7 +92,7 @@ def build(ctx: UiContext) -> dict[str, gr.components.Component]:
             column_widths=["22%", "22%", "18%", "8%", "30%"],
             elem_id="batch-table",
         )
-        zip_button = gr.DownloadButton("Download all (zip)", interactive=False, elem_id="batch-zip")
+        zip_button = gr.DownloadButton(N_("Download all (zip)"), interactive=False, elem_id="batch-zip")
         manifest_state = gr.State(None)  # stored name of the uploaded manifest (server side)
         media_state = gr.State({})  # file name the manifest uses → stored upload name (server side)
 
@@ -78,26 +104,26 @@ def build(ctx: UiContext) -> dict[str, gr.components.Component]:
     upload_options = {"concurrency_limit": None, "show_progress": "minimal"}
     for files, pick, kind in ((templates_files, templates_pick, "template"), (audios_files, audios_pick, "audio")):
         files.upload(
-            partial(ingest_many, ctx, kind),
-            inputs=[files, pick],
+            localized(partial(ingest_many, ctx, kind)),
+            inputs=[language, files, pick],
             outputs=[pick, upload_message, files],
             **upload_options,
         )
     manifest_file.upload(
-        partial(ingest_manifest, ctx),
-        inputs=[manifest_file],
+        localized(partial(ingest_manifest, ctx)),
+        inputs=[language, manifest_file],
         outputs=[manifest_state, upload_message, manifest_file],
         **upload_options,
     )
     media_files.upload(
-        partial(ingest_media, ctx),
-        inputs=[media_files, media_state],
+        localized(partial(ingest_media, ctx)),
+        inputs=[language, media_files, media_state],
         outputs=[media_state, upload_message, media_files],
         **upload_options,
     )
     run_button.click(
-        partial(run, ctx),
-        inputs=[mode, templates_pick, audios_pick, manifest_state, media_state, *options.inputs()],
+        localized(partial(run, ctx)),
+        inputs=[language, mode, templates_pick, audios_pick, manifest_state, media_state, *options.inputs()],
         outputs=[status, table, zip_button],
         concurrency_limit=None,  # only submits and polls: the job queue does the work
         show_progress="hidden",
@@ -108,12 +134,13 @@ def build(ctx: UiContext) -> dict[str, gr.components.Component]:
 def _media_column(ctx: UiContext, kind: str) -> tuple[gr.File, gr.Dropdown]:
     """An upload box and a picker of recent uploads for one kind ("template" or "audio")."""
     with gr.Column():
-        files = gr.File(height=150, file_count="multiple", label=f"Upload {kind}s", elem_id=f"batch-{kind}s-upload")
+        upload_label, pick_label = KIND_LABELS[kind]
+        files = gr.File(height=150, file_count="multiple", label=upload_label, elem_id=f"batch-{kind}s-upload")
         pick = gr.Dropdown(
             picker_choices(ctx.uploads.recent(kind)),
             value=[],
             multiselect=True,
-            label=f"{kind.capitalize()}s",
+            label=pick_label,
             elem_id=f"batch-{kind}s",
         )
     return files, pick
@@ -152,7 +179,7 @@ def _ingest_all(ctx: UiContext, kind: str, paths: list[str] | None) -> tuple[lis
 
 
 def _upload_message(accepted: list, refused: list[str]) -> str:
-    lines = [f"Accepted: {upload.describe()}" for upload in accepted]
+    lines = [translate("Accepted: {upload}", upload=upload.describe()) for upload in accepted]
     lines += [error_markdown(text) for text in refused]
     return "  \n".join(lines)
 
@@ -173,24 +200,25 @@ async def run(
     try:
         plan = await asyncio.to_thread(_plan, ctx, mode, templates, audios, manifest, media or {}, *option_values)
     except HeyGemError as error:
-        yield error_markdown(error_text(error)), [], gr.update(value=None, interactive=False)
+        yield error_markdown(error_text(error)), table_frame([], HEADERS), gr.update(value=None, interactive=False)
         return
     out, settings = ctx.workspace.outputs, ctx.settings
     ticket = ctx.queue.submit(
-        f"batch of {len(plan.jobs) + len(plan.refused)} jobs",
+        f"batch of {len(plan.jobs) + len(plan.refused)} jobs",  # a log label
         lambda t: run_batch(t, plan, out, settings.ui_bulk_deployment, settings.ray_address),
     )
     shown = None
     while True:
         view = ctx.queue.view(ticket.id)
         if view is None:
-            yield error_markdown("The batch was forgotten by the server; see the History tab"), [], gr.update()
+            forgotten = translate("The batch was forgotten by the server; see the History tab")
+            yield error_markdown(forgotten), table_frame([], HEADERS), gr.update()
             return
         lines = await asyncio.to_thread(batch_table, plan, view, ctx.store)
-        update = (_status(view, lines), lines)
+        update = (_status(view, lines), table_frame(lines, HEADERS))
         if view.done:
             break
-        if update != shown:
+        if shown is None or update[0] != shown[0] or not update[1].equals(shown[1]):
             shown = update
             yield *update, gr.update(value=None, interactive=False)
         await asyncio.sleep(POLL_S)
@@ -220,21 +248,31 @@ def _plan(
 
 def _status(view: TicketView, lines: list[list[Any]]) -> str:
     if view.state == QUEUED:
-        return f"Queued: {view.position} ahead" if view.position else "Queued: next in line"
-    ended = sum(1 for line in lines if str(line[2]).startswith(FINISHED))
-    failed = sum(1 for line in lines if line[2] == "failed")
-    running = f"Running ({view.elapsed_s:.0f} s): {ended} of {len(lines)} jobs finished"
-    return running + (f", {failed} failed" if failed else "")
+        return queued_text(view.position)
+    ended = sum(1 for line in lines if line[2].msgid in FINISHED)
+    failed = sum(1 for line in lines if line[2].msgid == FAILED_JOB)
+    running = translate(
+        "Running ({seconds:.0f} s): {ended} of {count} jobs finished",
+        seconds=view.elapsed_s,
+        ended=ended,
+        count=len(lines),
+    )
+    return translate("{status}, {failed} failed", status=running, failed=failed) if failed else running
 
 
 def _finished(ctx: UiContext, plan: BatchPlan, view: TicketView, lines: list[list[Any]]) -> tuple:
-    failed = sum(1 for line in lines if line[2] != "done" and not str(line[2]).startswith("done"))
+    failed = sum(1 for line in lines if line[2].msgid not in (DONE, DONE_BEFORE))
     since = datetime.fromtimestamp(view.submitted_at).astimezone()
     archive, count = zip_outputs(plan, ctx.store, since, ctx.workspace.downloads / f"heygem-batch-{view.id[:12]}.zip")
-    text = f"Done in {view.elapsed_s:.1f} s: {len(lines) - failed} of {len(lines)} jobs made a video"
+    text = translate(
+        "Done in {seconds:.1f} s: {made} of {count} jobs made a video",
+        seconds=view.elapsed_s,
+        made=len(lines) - failed,
+        count=len(lines),
+    )
     if failed:
-        text += f", {failed} failed (see the table)"
+        text = translate("{status}, {failed} failed (see the table)", status=text, failed=failed)
     if view.state == FAILED:
-        text = error_markdown(f"Batch failed: {view.error}")
+        text = error_markdown(translate("Batch failed: {error}", error=view.error))
     zipped = gr.update(value=str(archive), interactive=True) if count else gr.update(value=None, interactive=False)
-    return text, lines, zipped
+    return text, table_frame(lines, HEADERS), zipped

@@ -10,13 +10,12 @@ from typing import Any
 
 import gradio as gr
 
-from flows.jobs_queue import SUCCEEDED, Ticket
+from flows.jobs_queue import SUCCEEDED, Ticket, error_text
 from flows.single_job import Choices, plan_single, run_single
 from flows.ui.common import (
     POLL_S,
     choices_from,
     error_markdown,
-    error_text,
     limits_text,
     option_widgets,
     picker_choices,
@@ -25,55 +24,63 @@ from flows.ui.common import (
     upload_name,
 )
 from flows.ui.context import UiContext
+from flows.ui.language import localized, texts
 from heygem_ops.errors import HeyGemError
+from heygem_ops.i18n import N_, Message, translate
+
+ACCEPTED = {"template": N_("Accepted template: {upload}"), "audio": N_("Accepted audio: {upload}")}
 
 
-def build(ctx: UiContext) -> dict[str, gr.components.Component]:
+def build(ctx: UiContext, language: gr.Radio) -> dict[str, gr.components.Component]:
     """Lay out the tab and wire its events; returns the pickers, so page load can refresh them."""
-    with gr.Tab("Single", id="single", elem_id="tab-single"):
-        gr.Markdown(
+    with gr.Tab(N_("Single"), id="single", elem_id="tab-single"):
+        intro = Message(
             "Upload a **template** (a video or a portrait photo) and a **speech recording**, "
-            "or pick recent uploads, then press Generate. " + limits_text(ctx)
+            "or pick recent uploads, then press Generate. {limits}",
+            limits=limits_text(ctx),
         )
+        texts(gr.Markdown(str(intro)), value=intro)
         with gr.Row():
             with gr.Column():
-                template_file = gr.File(height=150, label="Template: video or image", elem_id="single-template-upload")
+                template_file = gr.File(
+                    height=150, label=N_("Template: video or image"), elem_id="single-template-upload"
+                )
                 template_pick = gr.Dropdown(
-                    label="Template (recent uploads)",
+                    label=N_("Template (recent uploads)"),
                     elem_id="single-template",
                     choices=picker_choices(ctx.uploads.recent("template")),
                     value=None,
                 )
             with gr.Column():
                 audio_file = gr.File(
-                    height=150, label="Speech: recording or video with sound", elem_id="single-audio-upload"
+                    height=150, label=N_("Speech: recording or video with sound"), elem_id="single-audio-upload"
                 )
                 audio_pick = gr.Dropdown(
-                    label="Speech (recent uploads)",
+                    label=N_("Speech (recent uploads)"),
                     elem_id="single-audio",
                     choices=picker_choices(ctx.uploads.recent("audio")),
                     value=None,
                 )
         upload_message = gr.Markdown(elem_id="single-upload-message")
         options = option_widgets(ctx, "single")
-        generate = gr.Button("Generate", variant="primary", elem_id="single-generate")
+        generate = gr.Button(N_("Generate"), variant="primary", elem_id="single-generate")
         status = gr.Markdown(elem_id="single-status")
         progress = gr.HTML(elem_id="single-progress")
         with gr.Row():
-            video = gr.Video(label="Result", interactive=False, elem_id="single-video")
-            download = gr.DownloadButton("Download MP4", interactive=False, elem_id="single-download")
+            video = gr.Video(label=N_("Result"), interactive=False, elem_id="single-video")
+            download = gr.DownloadButton(N_("Download MP4"), interactive=False, elem_id="single-download")
 
     for file, pick, kind in ((template_file, template_pick, "template"), (audio_file, audio_pick, "audio")):
         file.upload(
-            partial(ingest, ctx, kind),
-            inputs=[file],
+            localized(partial(ingest, ctx, kind)),
+            inputs=[language, file],
             outputs=[pick, upload_message, file],
             concurrency_limit=None,
             show_progress="minimal",
         )
     generate.click(
-        partial(run, ctx),
-        inputs=[template_pick, audio_pick, *options.inputs()],
+        localized(partial(run, ctx)),
+        inputs=[language, template_pick, audio_pick, *options.inputs()],
         outputs=[status, progress, video, download],
         concurrency_limit=None,  # only submits and polls: the job queue does the work
         show_progress="hidden",
@@ -92,7 +99,8 @@ def ingest(ctx: UiContext, kind: str, path: str | None) -> tuple[Any, str, Any]:
     finally:
         _discard_temp(ctx, path)
     choices = picker_choices(ctx.uploads.recent(kind))
-    return gr.update(choices=choices, value=upload.name), f"Accepted {kind}: {upload.describe()}", None
+    accepted = translate(ACCEPTED[kind], upload=upload.describe())
+    return gr.update(choices=choices, value=upload.name), accepted, None
 
 
 def _discard_temp(ctx: UiContext, path: str) -> None:
@@ -143,13 +151,18 @@ def run_single_job(ticket: Ticket, *, template: Path, audio: Path, choices: Choi
 
 def _finished(view) -> tuple:
     if view is None:
-        return error_markdown("The job was forgotten by the server; see the History tab"), "", None, gr.update()
+        forgotten = translate("The job was forgotten by the server; see the History tab")
+        return error_markdown(forgotten), "", None, gr.update()
     if view.state != SUCCEEDED:
         return status_markdown(view), "", None, gr.update(value=None, interactive=False)
     row = view.result
-    text = (
-        f"in {view.elapsed_s:.1f} s: {row['frames']} frames at {row['fps']:.3g} fps, {row['duration_s']:.1f} s of video"
-        f" ({'face track from cache' if row.get('track_cached') else 'face tracked now'})"
+    text = translate(
+        "in {seconds:.1f} s: {frames} frames at {fps:.3g} fps, {duration:.1f} s of video ({track})",
+        seconds=view.elapsed_s,
+        frames=row["frames"],
+        fps=row["fps"],
+        duration=row["duration_s"],
+        track=translate("face track from cache" if row.get("track_cached") else "face tracked now"),
     )
     return (
         status_markdown(view, text),

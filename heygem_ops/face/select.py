@@ -21,7 +21,8 @@ def parse_face_choice(face: str) -> str | int:
     if face.isdigit():
         return int(face)
     raise InputError(
-        f"face={face!r} is not a face choice",
+        "face={face!r} is not a face choice",
+        face=face,
         hint="use 'largest', 'center', or a size rank such as '0' (largest) or '1' (second largest)",
     )
 

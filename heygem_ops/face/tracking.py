@@ -48,9 +48,9 @@ class TrackerOptions:
     def __post_init__(self) -> None:
         parse_face_choice(self.face)
         if self.detect_every < 0:
-            raise InputError(f"detect_every={self.detect_every} is negative", hint="use 0 or a frame count")
+            raise InputError("detect_every={value} is negative", hint="use 0 or a frame count", value=self.detect_every)
         if not self.smoothing >= 0:
-            raise InputError(f"smoothing={self.smoothing} is negative", hint="use 0 (off) or a frame count")
+            raise InputError("smoothing={value} is negative", hint="use 0 (off) or a frame count", value=self.smoothing)
 
 
 class OneEuroFilter:

@@ -18,8 +18,9 @@ from av.stream import Disposition
 from av.video.stream import VideoStream
 
 from heygem_ops.errors import UnreadableMediaError
+from heygem_ops.i18n import N_, Message
 
-_REEXPORT_HINT = "check that it is a complete audio, video or image file (re-export or re-download it)"
+_REEXPORT_HINT = N_("check that it is a complete audio, video or image file (re-export or re-download it)")
 
 
 @contextmanager
@@ -31,7 +32,9 @@ def reading(path: Path) -> Iterator[None]:
         raise UnreadableMediaError("file not found", path=path, hint="check the path") from err
     except (av.FFmpegError, OSError) as err:
         reason = getattr(err, "strerror", None) or str(err)
-        raise UnreadableMediaError(f"cannot be read as media ({reason})", path=path, hint=_REEXPORT_HINT) from err
+        raise UnreadableMediaError(
+            "cannot be read as media ({reason})", path=path, hint=Message(_REEXPORT_HINT), reason=reason
+        ) from err
 
 
 @contextmanager

@@ -34,7 +34,8 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: 
         total += chunks[-1].size
         if limit is not None and total > limit:
             raise LimitExceededError(
-                f"decodes to more than {max_seconds:g} s of sound, over the limit",
+                "decodes to more than {limit:g} s of sound, over the limit",
+                limit=max_seconds,
                 path=path,
                 hint="raise HEYGEM_MAX_DURATION_S or split the recording",
             )

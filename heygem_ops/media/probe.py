@@ -26,6 +26,7 @@ from heygem_ops.errors import (
     NoVideoStreamError,
     UnreadableMediaError,
 )
+from heygem_ops.i18n import N_, Message
 from heygem_ops.media._av import audio_stream, open_input, video_stream
 from heygem_ops.media.colour import BT709, STILL, Colour
 from heygem_ops.media.scale import long_side_limit, scaled_size
@@ -33,9 +34,8 @@ from heygem_ops.media.stills import load_still, still_format, still_rotation, st
 from heygem_ops.media.timestamps import frame_timestamps
 from heygem_ops.media.tonemap import HDR_TRANSFERS
 
-_REENCODE_HINT = "re-encode it (e.g. H.264 video, AAC or WAV audio)"
-_CONVERT_AUDIO = "16-bit PCM WAV or M4A (AAC), e.g. ffmpeg -i INPUT -ar 16000 -ac 1 speech.wav"
-_CONVERT_VIDEO = "H.264 MP4, e.g. ffmpeg -i INPUT -c:v libx264 -pix_fmt yuv420p template.mp4"
+_CONVERT_AUDIO = N_("16-bit PCM WAV or M4A (AAC), e.g. ffmpeg -i INPUT -ar 16000 -ac 1 speech.wav")
+_CONVERT_VIDEO = N_("H.264 MP4, e.g. ffmpeg -i INPUT -c:v libx264 -pix_fmt yuv420p template.mp4")
 MIN_AUDIO_S = 0.04  # one frame at 25 fps: a shorter recording cannot drive a single output frame
 
 
@@ -119,7 +119,9 @@ def probe_video(
     table = frame_timestamps(path)
     if (np.diff(table) == 0).any():  # frame i is found by its timestamp: two frames may not share one
         raise UnreadableMediaError(
-            "has several frames with the same timestamp", path=path, hint=f"{_REENCODE_HINT}, e.g. with ffmpeg"
+            "has several frames with the same timestamp",
+            path=path,
+            hint="re-encode it (e.g. H.264 video, AAC or WAV audio), e.g. with ffmpeg",
         )
     span_s = Fraction(int(table[-1] - table[0])) * time_base if len(table) else Fraction(0)
     fps = _average_rate(header_rate, len(table), span_s, stream_s)
@@ -147,7 +149,9 @@ def probe_audio(path: str | Path) -> AudioInfo:
         info = AudioInfo(path, context.sample_rate, context.channels, duration_s, context.codec.canonical_name)
     if info.duration_s < MIN_AUDIO_S:
         raise EmptyAudioError(
-            f"holds {info.duration_s:.3f} s of sound, less than one video frame ({MIN_AUDIO_S} s)",
+            "holds {duration:.3f} s of sound, less than one video frame ({minimum} s)",
+            duration=info.duration_s,
+            minimum=MIN_AUDIO_S,
             path=path,
             hint="use a longer recording",
         )
@@ -161,9 +165,12 @@ def _decodable(stream: Stream, path: Path) -> CodecContext:
         container = stream.container.format.long_name or stream.container.format.name
         target = _CONVERT_AUDIO if stream.type == "audio" else _CONVERT_VIDEO
         raise UnreadableMediaError(
-            f"its {stream.type} stream (in {container}) uses a codec this FFmpeg cannot decode",
+            "its {kind} stream (in {container}) uses a codec this FFmpeg cannot decode",
             path=path,
-            hint=f"convert it to {target}",
+            hint="convert it to {target}",
+            kind=stream.type,
+            container=container,
+            target=Message(target),
         )
     return stream.codec_context
 
@@ -186,9 +193,12 @@ def check_pixels(path: Path, pixels: int, max_pixels: int | None, size: tuple[in
         if size is not None:
             fits = min(fits, int(math.sqrt(max_pixels * max(size) / min(size))) // 16 * 16)
         raise LimitExceededError(
-            f"has {pixels} pixels per frame, over the {max_pixels} limit",
+            "has {pixels} pixels per frame, over the {limit} limit",
             path=path,
-            hint=f"scale it down with --max-size (e.g. --max-size {fits}) or raise HEYGEM_MAX_PIXELS",
+            hint="scale it down with --max-size (e.g. --max-size {fits}) or raise HEYGEM_MAX_PIXELS",
+            pixels=pixels,
+            limit=max_pixels,
+            fits=fits,
         )
 
 
@@ -196,7 +206,9 @@ def check_decode_pixels(path: Path, pixels: int, max_decode_pixels: int | None) 
     """Refuse a picture of more than `max_decode_pixels` (None: no limit) before decoding any of it."""
     if max_decode_pixels is not None and pixels > max_decode_pixels:
         raise LimitExceededError(
-            f"stores {pixels} pixels per picture, over the {max_decode_pixels} limit of what is decoded at all",
+            "stores {pixels} pixels per picture, over the {limit} limit of what is decoded at all",
+            pixels=pixels,
+            limit=max_decode_pixels,
             path=path,
             hint="downscale it first, or raise HEYGEM_MAX_DECODE_PIXELS if it is genuine",
         )

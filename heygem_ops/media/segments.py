@@ -27,6 +27,7 @@ from av.video.stream import VideoStream
 
 from heygem_ops.atomic import atomic_output
 from heygem_ops.errors import InputError, InternalError
+from heygem_ops.i18n import N_, Message
 from heygem_ops.logs import get_logger
 from heygem_ops.media.colour import STILL, Colour, rgb_to_yuv420
 
@@ -37,9 +38,9 @@ NVENC_PRESETS = {
     "ultrafast": "p1", "superfast": "p2", "veryfast": "p3", "faster": "p4", "fast": "p4",
     "medium": "p5", "slow": "p6", "slower": "p7", "veryslow": "p7",
 }  # fmt: skip
-NVENC_HINT = (
-    "use HEYGEM_ENCODER=auto (h264_nvenc when it opens, else libx264) or libx264; h264_nvenc needs an NVIDIA GPU "
-    "whose driver provides libnvidia-encode"
+NVENC_HINT = N_(
+    "use HEYGEM_ENCODER=auto (h264_nvenc when it opens, else libx264) or libx264; "
+    "h264_nvenc needs an NVIDIA GPU whose driver provides libnvidia-encode"
 )
 
 
@@ -89,7 +90,9 @@ def choose_encoder(name: str) -> str:
     """Resolve HEYGEM_ENCODER: `auto` is h264_nvenc when it opens, else libx264; an h264_nvenc asked for by
     name that does not open is the user's error, not a silent fall-back to the CPU."""
     if name not in ENCODERS:
-        raise InputError(f"unknown encoder {name!r}", hint=f"use one of: {', '.join(ENCODERS)}")
+        raise InputError(
+            "unknown encoder {name!r}", hint="use one of: {choices}", name=name, choices=", ".join(ENCODERS)
+        )
     if name == "libx264":
         return name
     failure = nvenc_failure()
@@ -97,7 +100,11 @@ def choose_encoder(name: str) -> str:
         return "h264_nvenc"
     if name == "auto":
         return "libx264"
-    raise InputError(f"encoder h264_nvenc was asked for but does not open on this machine ({failure})", hint=NVENC_HINT)
+    raise InputError(
+        "encoder h264_nvenc was asked for but does not open on this machine ({failure})",
+        hint=Message(NVENC_HINT),
+        failure=failure,
+    )
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,9 @@ class SegmentWriter:
         self.colour = colour
         self._size = output_size(width, height)
         if min(self._size) < 2:
-            raise InternalError(f"frame size {width}x{height} is too small to encode", path=self.path)
+            raise InternalError(
+                "frame size {width}x{height} is too small to encode", path=self.path, width=width, height=height
+            )
         self.encoder_name = choose_encoder(encoder)
         options = encoder_options(self.encoder_name, preset, crf, threads)
         self._file = _segment_file(self.path, self._size, self.fps, self.encoder_name, options, colour)
@@ -156,8 +165,12 @@ class SegmentWriter:
         """Encode one RGB uint8 frame of shape (height, width, 3) as the next frame of the segment."""
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise InternalError(
-                f"frame {frame.shape} {frame.dtype} is not the segment's ({self.height}, {self.width}, 3) uint8",
+                "frame {shape} {dtype} is not the segment's ({height}, {width}, 3) uint8",
                 path=self.path,
+                shape=frame.shape,
+                dtype=frame.dtype,
+                height=self.height,
+                width=self.width,
             )
         width, height = self._size
         picture = av.VideoFrame.from_ndarray(rgb_to_yuv420(frame[:height, :width], self.colour), format="yuv420p")

@@ -21,6 +21,7 @@ import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from heygem_ops.errors import LimitExceededError, UnreadableMediaError
+from heygem_ops.i18n import Message
 from heygem_ops.media._av import _REEXPORT_HINT, reading
 
 STILL_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP", "HEIF", "AVIF"})  # Pillow format names accepted as stills
@@ -102,8 +103,10 @@ def _opened(path: Path) -> Iterator[Image.Image]:
             with Image.open(path) as image:
                 yield image
     except _DAMAGED as err:
-        raise UnreadableMediaError(f"is a damaged image ({err})", path=path, hint=_REEXPORT_HINT) from err
+        raise UnreadableMediaError(
+            "is a damaged image ({error})", path=path, hint=Message(_REEXPORT_HINT), error=err
+        ) from err
     except Image.DecompressionBombError as err:
         raise LimitExceededError(
-            f"is too large to decode safely ({err})", path=path, hint="downscale the image"
+            "is too large to decode safely ({error})", path=path, hint="downscale the image", error=err
         ) from err

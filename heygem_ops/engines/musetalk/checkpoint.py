@@ -28,6 +28,7 @@ from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel  #
 
 from heygem_ops.engines.musetalk.layout import DOWNLOAD, MuseTalkFiles, locate, where  # noqa: E402
 from heygem_ops.errors import CheckpointError  # noqa: E402
+from heygem_ops.i18n import N_, Message  # noqa: E402
 
 SHOWN = 5  # offending keys quoted in a message
 LATENT_CHANNELS = 4  # SD VAE latents; the UNet reads masked + reference latents (8) and writes 4
@@ -48,24 +49,25 @@ class MuseTalkModels:
     features: WhisperFeatureExtractor
 
 
-def _fault(files: MuseTalkFiles, path: Path, what: str) -> CheckpointError:
-    return CheckpointError(what, path=path, hint=DOWNLOAD.format(where=where(files, path)) + "; download it again")
+def _fault(files: MuseTalkFiles, path: Path, what: Message) -> CheckpointError:
+    download = Message(DOWNLOAD, where=where(files, path))
+    return CheckpointError(what, path=path, hint="{download}; download it again", download=download)
 
 
 def read_config(files: MuseTalkFiles, path: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _fault(files, path, f"is not a readable JSON config ({err})") from err
+        raise _fault(files, path, Message("is not a readable JSON config ({error})", error=err)) from err
     if not isinstance(config, dict):
-        raise _fault(files, path, "is not a JSON object of settings")
+        raise _fault(files, path, Message("is not a JSON object of settings"))
     return config
 
 
 def read_weights(files: MuseTalkFiles, path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a .safetensors or PyTorch file, on the CPU; CheckpointError when it is damaged."""
     if path.stat().st_size == 0:
-        raise _fault(files, path, "is empty (0 bytes)")
+        raise _fault(files, path, Message("is empty (0 bytes)"))
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -75,14 +77,18 @@ def read_weights(files: MuseTalkFiles, path: Path) -> dict[str, torch.Tensor]:
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "global" in str(err).lower():
-            raise _fault(files, path, "holds Python objects besides tensors (not loaded: that could run code)") from err
-        raise _fault(files, path, "is truncated or not a weights file (its bytes are not a valid pickle)") from err
+            raise _fault(
+                files, path, Message("holds Python objects besides tensors (not loaded: that could run code)")
+            ) from err
+        raise _fault(
+            files, path, Message("is truncated or not a weights file (its bytes are not a valid pickle)")
+        ) from err
     except Exception as err:  # torch and safetensors report damage as RuntimeError, EOFError, SafetensorError ...
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise _fault(files, path, f"is truncated or not a weights file ({first})") from err
+        raise _fault(files, path, Message("is truncated or not a weights file ({error})", error=first)) from err
     state = payload.get("state_dict", payload) if isinstance(payload, Mapping) else None
     if not isinstance(state, Mapping) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise _fault(files, path, "holds no state dict of tensors")
+        raise _fault(files, path, Message("holds no state dict of tensors"))
     return {str(key): value for key, value in state.items()}
 
 
@@ -99,12 +105,24 @@ def check_state(
         if key in state and state[key].shape != value.shape
     ]
     problems = [
-        f"{len(keys)} {label} ({', '.join(keys[:SHOWN])})"
-        for keys, label in ((missing, "missing keys"), (unexpected, "unexpected keys"), (wrong, "shape mismatches"))
+        Message(label, count=len(keys), keys=", ".join(keys[:SHOWN]))
+        for keys, label in (
+            (missing, N_("{count} missing keys ({keys})")),
+            (unexpected, N_("{count} unexpected keys ({keys})")),
+            (wrong, N_("{count} shape mismatches ({keys})")),
+        )
         if keys
     ]
     if problems:
-        raise _fault(files, path, f"does not match {model.__class__.__name__} of its config: " + "; ".join(problems))
+        raise _fault(
+            files,
+            path,
+            Message(
+                "does not match {model} of its config: {problems}",
+                model=model.__class__.__name__,
+                problems=problems,
+            ),
+        )
     # one float64 sum per tensor: NaN or inf anywhere makes it non-finite (meta tensors, shapes only, have no values)
     broken = [
         key
@@ -112,7 +130,13 @@ def check_state(
         if value.is_floating_point() and not value.is_meta and not torch.isfinite(value.sum(dtype=torch.float64))
     ]
     if broken:
-        raise _fault(files, path, f"has non-finite values in {len(broken)} tensors ({', '.join(broken[:SHOWN])})")
+        raise _fault(
+            files,
+            path,
+            Message(
+                "has non-finite values in {count} tensors ({keys})", count=len(broken), keys=", ".join(broken[:SHOWN])
+            ),
+        )
 
 
 def _build(files: MuseTalkFiles, path: Path, make: Any) -> torch.nn.Module:
@@ -121,7 +145,11 @@ def _build(files: MuseTalkFiles, path: Path, make: Any) -> torch.nn.Module:
         with torch.device("meta"):
             return make()
     except Exception as err:
-        raise _fault(files, path, f"describes no network the library can build ({type(err).__name__}: {err})") from err
+        raise _fault(
+            files,
+            path,
+            Message("describes no network the library can build ({error})", error=f"{type(err).__name__}: {err}"),
+        ) from err
 
 
 def skeletons(files: MuseTalkFiles) -> tuple[UNet2DConditionModel, AutoencoderKL, WhisperModel]:
@@ -138,7 +166,12 @@ def skeletons(files: MuseTalkFiles) -> tuple[UNet2DConditionModel, AutoencoderKL
     }
     for name, (found, wanted) in shapes.items():
         if found != wanted:
-            needed = f"has {name}={found}; MuseTalk 1.5 needs {wanted} for this VAE and whisper"
+            needed = Message(
+                "has {name}={found}; MuseTalk 1.5 needs {wanted} for this VAE and whisper",
+                name=name,
+                found=found,
+                wanted=wanted,
+            )
             raise _fault(files, files.unet_config, needed)
     return unet, vae, whisper
 
@@ -149,14 +182,23 @@ def feature_extractor(files: MuseTalkFiles, whisper: WhisperModel) -> WhisperFea
     try:
         extractor = WhisperFeatureExtractor.from_pretrained(files.whisper_preprocessor.parent, local_files_only=True)
     except Exception as err:
-        raise _fault(files, files.whisper_preprocessor, f"is not a whisper feature extractor config ({err})") from err
+        raise _fault(
+            files, files.whisper_preprocessor, Message("is not a whisper feature extractor config ({error})", error=err)
+        ) from err
     frames = 2 * whisper.config.max_source_positions  # the encoder's two stride-2 convolutions: 3000 mel frames
     if extractor.feature_size != whisper.config.num_mel_bins or extractor.nb_max_frames != frames:
         raise _fault(
             files,
             files.whisper_preprocessor,
-            f"gives {extractor.feature_size} mel bins x {extractor.nb_max_frames} frames; the encoder of "
-            f"{files.whisper_config.name} reads {whisper.config.num_mel_bins} x {frames}",
+            Message(
+                "gives {bins} mel bins x {frames} frames; "
+                "the encoder of {config} reads {wanted_bins} x {wanted_frames}",
+                bins=extractor.feature_size,
+                frames=extractor.nb_max_frames,
+                config=files.whisper_config.name,
+                wanted_bins=whisper.config.num_mel_bins,
+                wanted_frames=frames,
+            ),
         )
     return extractor
 

@@ -36,6 +36,7 @@ from heygem_ops.engines.musetalk.audio import (
 from heygem_ops.engines.musetalk.checkpoint import LATENT_CHANNELS, load_musetalk
 from heygem_ops.engines.musetalk.layout import DOWNLOAD, locate
 from heygem_ops.errors import CheckpointError, EngineError
+from heygem_ops.i18n import Message
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import get_settings
 
@@ -56,7 +57,8 @@ def resolve_checkpoint_dir(checkpoint_dir: str | Path | None) -> Path:
     if not chosen:
         raise CheckpointError(
             "the musetalk engine needs its weights folder",
-            hint="pass --checkpoint-dir DIR or set HEYGEM_MUSETALK_DIR; " + DOWNLOAD.format(where=""),
+            hint="pass --checkpoint-dir DIR or set HEYGEM_MUSETALK_DIR; {download}",
+            download=Message(DOWNLOAD, where=""),
         )
     return Path(chosen).expanduser()
 
@@ -168,7 +170,9 @@ class MuseTalkEngine(Engine):
         start = index * SEGMENT - speech.offset
         if start < 0 or start >= len(speech.samples):
             raise EngineError(
-                f"speech segment {index} was not sent with the batch (it starts at sample {speech.offset})",
+                "speech segment {index} was not sent with the batch (it starts at sample {offset})",
+                index=index,
+                offset=speech.offset,
                 hint="this is a bug; report it",
             )
         return speech.samples[start : start + SEGMENT]

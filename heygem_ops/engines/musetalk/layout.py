@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from heygem_ops.errors import CheckpointError
+from heygem_ops.i18n import N_, Message
 
-DOWNLOAD = "MuseTalk's download_weights.sh puts it at models/{where}; pass that models folder as --checkpoint-dir"
+DOWNLOAD = N_("MuseTalk's download_weights.sh puts it at models/{where}; pass that models folder as --checkpoint-dir")
 UNET_DIR = "musetalkV15"
 VAE_DIRS = ("sd-vae", "sd-vae-ft-mse")  # the download script's name, then the Hugging Face repository's
 WHISPER_DIR = "whisper"
@@ -45,7 +46,7 @@ class MuseTalkFiles:
 
 
 def missing(path: Path, where: str) -> CheckpointError:
-    return CheckpointError("MuseTalk file not found", path=path, hint=DOWNLOAD.format(where=where))
+    return CheckpointError("MuseTalk file not found", path=path, hint=Message(DOWNLOAD, where=where))
 
 
 def _one_of(folder: Path, names: tuple[str, ...], where: str) -> Path:
@@ -53,7 +54,10 @@ def _one_of(folder: Path, names: tuple[str, ...], where: str) -> Path:
         if (folder / name).is_file():
             return folder / name
     raise CheckpointError(
-        f"MuseTalk file not found (looked for {' or '.join(names)})", path=folder, hint=DOWNLOAD.format(where=where)
+        "MuseTalk file not found (looked for {names})",
+        path=folder,
+        hint=Message(DOWNLOAD, where=where),
+        names=" or ".join(names),
     )
 
 
@@ -69,7 +73,10 @@ def locate(root: str | Path) -> MuseTalkFiles:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise CheckpointError(
-            "MuseTalk checkpoint folder not found", path=root, hint=DOWNLOAD.format(where="") + " (a folder)"
+            "MuseTalk checkpoint folder not found",
+            path=root,
+            hint="{download} (a folder)",
+            download=Message(DOWNLOAD, where=""),
         )
     vae_dir = next((root / name for name in VAE_DIRS if (root / name).is_dir()), root / VAE_DIRS[0])
     unet_dir, whisper_dir = root / UNET_DIR, root / WHISPER_DIR

@@ -17,10 +17,11 @@ import torch
 
 from heygem_ops.engines.wav2lip.model import Wav2Lip
 from heygem_ops.errors import CheckpointError
+from heygem_ops.i18n import N_, Message
 
 PREFIX = "module."  # added by torch.nn.DataParallel during training
 OPTIONAL_SUFFIX = "num_batches_tracked"  # BatchNorm step counters: unused at inference, absent in old files
-GET_WEIGHTS = "use the generator weights wav2lip.pth or wav2lip_gan.pth from the Wav2Lip project"
+GET_WEIGHTS = N_("use the generator weights wav2lip.pth or wav2lip_gan.pth from the Wav2Lip project")
 SHOWN = 5  # offending keys quoted in a message
 
 
@@ -56,7 +57,8 @@ def _load(path: Path) -> object:
         raise CheckpointError(
             "holds Python objects other than tensors, which are not loaded (unpickling them could run code)",
             path=path,
-            hint="if you trust the file, re-save only its state_dict: torch.save({'state_dict': sd}, path)",
+            hint="if you trust the file, re-save only its state_dict: {command}",
+            command="torch.save({'state_dict': sd}, path)",
         ) from err
     except Exception as err:  # torch reports a damaged file as RuntimeError, EOFError, KeyError ...
         raise _truncated(path, _first_line(err)) from err
@@ -64,7 +66,8 @@ def _load(path: Path) -> object:
 
 def _truncated(path: Path, reason: str) -> CheckpointError:
     return CheckpointError(
-        f"is truncated or not a PyTorch checkpoint ({reason})",
+        "is truncated or not a PyTorch checkpoint ({reason})",
+        reason=reason,
         path=path,
         hint="download it again and compare its size with the original",
     )
@@ -91,14 +94,19 @@ def check_state_dict(state: Mapping[str, torch.Tensor], model: torch.nn.Module, 
     ]
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing keys ({', '.join(missing[:SHOWN])})")
+        problems.append(Message("{count} missing keys ({keys})", count=len(missing), keys=", ".join(missing[:SHOWN])))
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys ({', '.join(unexpected[:SHOWN])})")
+        problems.append(
+            Message("{count} unexpected keys ({keys})", count=len(unexpected), keys=", ".join(unexpected[:SHOWN]))
+        )
     if wrong:
-        problems.append(f"{len(wrong)} shape mismatches ({', '.join(wrong[:SHOWN])})")
+        problems.append(Message("{count} shape mismatches ({keys})", count=len(wrong), keys=", ".join(wrong[:SHOWN])))
     if problems:
         raise CheckpointError(
-            "is not a Wav2Lip generator checkpoint: " + "; ".join(problems), path=path, hint=_hint(state)
+            "is not a Wav2Lip generator checkpoint: {problems}",
+            path=path,
+            hint=_hint(state),
+            problems=problems,
         )
     # one float64 sum per tensor: NaN or inf anywhere makes it non-finite, and it allocates nothing
     broken = [
@@ -108,17 +116,22 @@ def check_state_dict(state: Mapping[str, torch.Tensor], model: torch.nn.Module, 
     ]
     if broken:
         raise CheckpointError(
-            f"has non-finite values in {len(broken)} tensors ({', '.join(broken[:SHOWN])})",
+            "has non-finite values in {count} tensors ({keys})",
+            count=len(broken),
+            keys=", ".join(broken[:SHOWN]),
             path=path,
             hint="the file is damaged; download it again",
         )
 
 
-def _hint(state: Mapping[str, torch.Tensor]) -> str:
+def _hint(state: Mapping[str, torch.Tensor]) -> Message:
     """Name the likely mix-up: the SyncNet expert shares the project but is not the generator."""
     if any(key.startswith("face_encoder.") for key in state) and not any("face_decoder" in key for key in state):
-        return f"this looks like the SyncNet lip-sync expert (lipsync_expert.pth), not the generator; {GET_WEIGHTS}"
-    return GET_WEIGHTS
+        return Message(
+            "this looks like the SyncNet lip-sync expert (lipsync_expert.pth), not the generator; {weights}",
+            weights=Message(GET_WEIGHTS),
+        )
+    return Message(GET_WEIGHTS)
 
 
 def skeleton() -> Wav2Lip:

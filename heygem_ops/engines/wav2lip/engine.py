@@ -23,6 +23,7 @@ from heygem_ops.engines.batching import DTYPES, Batches, choose_precision, fit_b
 from heygem_ops.engines.wav2lip.checkpoint import GET_WEIGHTS, load_wav2lip
 from heygem_ops.engines.wav2lip.model import FACE_SIZE, MEL_BINS, MEL_STEPS, Wav2Lip
 from heygem_ops.errors import CheckpointError, EngineError
+from heygem_ops.i18n import Message
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import get_settings
 
@@ -39,7 +40,8 @@ def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
     if not chosen:
         raise CheckpointError(
             "the wav2lip engine needs a checkpoint",
-            hint=f"pass --checkpoint PATH or set HEYGEM_WAV2LIP_CHECKPOINT; {GET_WEIGHTS}",
+            hint="pass --checkpoint PATH or set HEYGEM_WAV2LIP_CHECKPOINT; {weights}",
+            weights=Message(GET_WEIGHTS),
         )
     return Path(chosen).expanduser()
 
