@@ -166,11 +166,15 @@ def _tongue(f: _Frame, iod: float) -> np.ndarray:
     return _smooth(rise - f.bottom) * _smooth(f.bottom + EDGE)
 
 
-def paint_interior(roi: np.ndarray, landmarks: np.ndarray, activity: float, iod: float) -> np.ndarray:
+def paint_interior(
+    roi: np.ndarray, landmarks: np.ndarray, activity: float, iod: float, kept: np.ndarray | None = None
+) -> np.ndarray:
     """Fill the target mouth opening in `roi` (H, W, 3 uint8); landmarks (68, 2) in ROI pixels.
 
     The painting is blurred as much as the picture around the mouth is, so a soft video gets a
-    soft mouth. Returns a new array (the input itself when the target lips are closed).
+    soft mouth. `kept`: (H, W) float32 0..1, where `roi` already shows a real mouth interior (the
+    template's own, warped): the painting fades out there. Returns a new array (the input itself
+    when the target lips are closed or nothing is left to paint).
     """
     upper = lip_curve(landmarks[[60, 61, 62, 63, 64]], 8)
     lower = lip_curve(landmarks[[60, 67, 66, 65, 64]], 8)
@@ -187,6 +191,10 @@ def paint_interior(roi: np.ndarray, landmarks: np.ndarray, activity: float, iod:
     layer = _paint(f, look, activity, iod)
     corners = _smooth_unit((1.0 - np.abs(f.t)) / CORNER_FADE)
     mouth = (_smooth(f.top) * _smooth(f.bottom) * corners).astype(np.float32)
+    if kept is not None:
+        mouth *= 1.0 - kept[low[1] : high[1], low[0] : high[0]]
+        if float(mouth.max()) <= 0.0:
+            return roi
     if look.blur > 0.3:
         layer = cv2.GaussianBlur(layer * mouth[..., None], (0, 0), look.blur)
         mouth = cv2.GaussianBlur(mouth, (0, 0), look.blur)

@@ -9,7 +9,8 @@ cheeks stretch instead of tearing where the jaw drops. The chin moves as a block
 its real edge, found in the picture below the tracked one (`face.chin`), moves with the tracked
 chin, so the skin between lip and chin keeps its texture and the neck under the edge stretches or
 shrinks instead. What lies between the target inner lips is
-painted by `interior`. The maps fade to zero at the edge of the lower-face region, so every pixel
+painted by `interior`, except where the backward map lands inside the template's own open mouth:
+there its real teeth are kept. The maps fade to zero at the edge of the lower-face region, so every pixel
 outside it is exactly the template's.
 """
 
@@ -38,6 +39,7 @@ INSET_SHARE = 0.15  # ...and this share of the source and target openings: no te
 RESHARPEN = 0.2  # unsharp-mask gain on moved pixels: bicubic resampling softens what it shifts
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units: tracker noise must not make ripples
 CURVE_SAMPLES = 4  # control points per landmark gap along each lip curve
+KEEP_MIN_GAP = 3.0  # px of source opening from which its own interior is kept rather than painted over
 NECK_ROOM = 0.2  # interocular distances a moved chin edge keeps from the region's edge: the neck stretches there
 
 # Each layer: fixed anchors, then lip curves (corner ... corner landmark runs).
@@ -121,7 +123,8 @@ def render_warp(frame: np.ndarray, source: np.ndarray, target: np.ndarray, activ
     dy += np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
     warped = cv2.remap(frame, dx, dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     warped = _restore_detail(warped, moved)
-    warped = paint_interior(warped, target - box.origin, activity, iod)
+    kept = _kept_interior(source, box, dx - box.x0, dy - box.y0)
+    warped = paint_interior(warped, target - box.origin, activity, iod, kept)
     out = frame.copy()
     cv2.copyTo(warped, inside.view(np.uint8), out[box.y0 : box.y1, box.x0 : box.x1])
     return out
@@ -140,6 +143,22 @@ def chin_block(source: np.ndarray, target: np.ndarray, offset: float, iod: float
     along = np.einsum("kd,kd->k", motion, normals)
     motion -= (np.maximum(along - np.maximum(room, 0.0), 0.0))[:, None] * normals
     return edge.astype(np.float32), (edge + motion).astype(np.float32)
+
+
+def _kept_interior(source: np.ndarray, box: _Box, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray | None:
+    """(H, W) float32 0..1 over the ROI: where the warp already shows the template's own mouth interior.
+
+    A pixel whose backward map lands inside the source's open inner lips (a pixel in from their
+    edge) shows the template's real teeth, tongue and shadow, moved with the upper lip; the painter
+    leaves it alone. map_x, map_y: the backward map in ROI pixels. None when the source mouth is shut.
+    """
+    upper = lip_curve(source[[60, 61, 62, 63, 64]], 8)
+    lower = lip_curve(source[[60, 67, 66, 65, 64]], 8)
+    if float(np.max(np.linalg.norm(lower - upper, axis=1))) < KEEP_MIN_GAP:
+        return None
+    opening = polygon_mask(box.shape, np.vstack([upper, lower[::-1]]) - box.origin)
+    opening = cv2.erode(opening, np.ones((3, 3), np.uint8))
+    return cv2.remap(opening, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
 def _restore_detail(warped: np.ndarray, moved: np.ndarray) -> np.ndarray:
