@@ -10,7 +10,7 @@ from heygem_ops.engines.base import InferenceBatch
 from heygem_ops.engines.registry import available_engines, create_engine
 from heygem_ops.engines.warp import OPEN_MAX, WarpEngine, target_landmarks
 from heygem_ops.errors import InputError
-from heygem_ops.face.contours import LIP_KEPT, LOWER_LIP_LAG, lip_curve, settle_inner_lips
+from heygem_ops.face.contours import LOWER_LIP_LAG, lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.regions import lower_face_polygon, polygon_mask
 
@@ -131,19 +131,11 @@ def test_thin_plate_reproduces_its_centres_and_affine_maps():
 
 def test_settled_lower_lip_moves_down_by_a_share_of_the_gap():
     open_lips = synthetic_landmarks(gap=20.0)
-    open_lips[[55, 56, 57, 58, 59], 1] += 15.0  # a lower lip 17 px thick under the tracked inner lip
     settled = settle_inner_lips(open_lips)
     assert np.allclose(settled[66] - open_lips[66], [0.0, LOWER_LIP_LAG * 20.0], atol=1e-3)
     assert np.array_equal(np.delete(settled, [65, 66, 67], axis=0), np.delete(open_lips, [65, 66, 67], axis=0))
     closed = synthetic_landmarks(gap=0.0)
     assert np.array_equal(settle_inner_lips(closed), closed)
-
-
-def test_settled_lower_lip_stays_on_the_lip():
-    thin = synthetic_landmarks(gap=20.0)  # the tracked inner lip 2 px above the outer one: inside the lip
-    settled = settle_inner_lips(thin)
-    assert np.allclose(settled[66] - thin[66], [0.0, LIP_KEPT * (thin[57, 1] - thin[66, 1])], atol=1e-3)
-    assert (settled[[65, 66, 67], 1] < thin[[56, 57, 58], 1]).all()
 
 
 def test_closed_target_leaves_the_mouth_closed():
