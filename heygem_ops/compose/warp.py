@@ -287,6 +287,8 @@ def _inset_inner_lips(source: np.ndarray, target: np.ndarray, iod: float) -> np.
     sampling the rendered lip edge there drags the template's teeth along; on a closed one, the
     dark slit between the lips would show as a band above the painted teeth. The shift grows with
     the source and target openings (up to LIP_INSET), so a mouth that stays closed keeps its slit.
+    The upper lip is not inset where the source mouth is open: there its own teeth, hanging from the
+    upper lip, are kept (`_kept_interior`), and an inset would draw a band of lip above them.
     """
     out = source.copy()
     across = source[45] - source[36]
@@ -296,6 +298,7 @@ def _inset_inner_lips(source: np.ndarray, target: np.ndarray, iod: float) -> np.
             float((target[lower] - target[upper]) @ v), 0.0
         )
         shift = min(INSET_SHARE * gaps, LIP_INSET * iod)
-        out[upper] -= shift * v
+        if float((source[lower] - source[upper]) @ v) < KEEP_MIN_GAP:
+            out[upper] -= shift * v
         out[lower] += shift * v
     return out
