@@ -141,3 +141,49 @@ def run_cli_job(template: Path, audio: Path, output: Path, home: Path, **env: st
     row = json.loads(result.stdout.strip().splitlines()[-1])
     started = datetime.fromisoformat(str(row["started_at"])).timestamp()
     return {**row, "wall_s": wall, "startup_s": started - launched}
+
+
+def clip_audio(source: Path, seconds: float, folder: Path) -> Path:
+    """The first `seconds` of `source`, as a 16 kHz WAV in `folder`."""
+    sys.path.insert(0, str(REPO))
+    from heygem_ops.media.audio_io import decode_audio
+
+    samples = decode_audio(source, 16000)[: int(seconds * 16000)]
+    path = folder / "speech.wav"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None].astype(np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def engine_job_table(template: Path, audio: Path, seconds: float, folder: Path, **options: object) -> None:
+    """A cold and a warm job of `seconds` through the library with `options`, against the floor.
+
+    Quality scoring is off (`qa=False`), as in `speed.py`'s ratios: these tables time the engine.
+    Each job gets a fresh work folder; the template cache under `folder / "home"` persists, so the
+    second job finds the track (warm).
+    """
+    sys.path.insert(0, str(REPO))
+    from heygem_ops import GenerateOptions, generate
+    from heygem_ops.media import probe_video
+    from heygem_ops.settings import get_settings
+    from heygem_ops.timeline import output_frame_count
+
+    audio = clip_audio(audio, seconds, folder)
+    frames = output_frame_count(seconds, probe_video(template).fps)
+    floor = floor_seconds(template, audio, frames, folder / "floor.mp4")
+    engine = options.get("engine", "the default engine")
+    print(f"\nJob: {template.name} + {seconds:g} s of speech ({frames} frames), {engine}")
+    print(f"transcode floor (decode + x264 + aac)  {floor:7.2f} s   1.00x")
+    os.environ["HEYGEM_HOME"] = str(folder / "home")
+    for run in ("cold", "warm"):
+        output = folder / f"{run}.mp4"
+        os.environ["HEYGEM_WORK_DIR"] = str(folder / f"work-{run}")
+        get_settings.cache_clear()
+        stages = dict(generate(template, audio, output, GenerateOptions(qa=False, **options)).stage_seconds)
+        detail = ", ".join(f"{k} {v:.1f}" for k, v in stages.items() if k != "total")
+        print(f"{run} job (cache {'empty' if run == 'cold' else 'warm'})  {stages['total']:7.2f} s  "
+              f"{stages['total'] / floor:5.2f}x   [{detail}]", flush=True)  # fmt: skip

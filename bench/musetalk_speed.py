@@ -21,7 +21,6 @@ frames the output shows and encoding them untouched, then muxing AAC (`common.fl
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import MEDIA, floor_seconds  # noqa: E402
+from common import MEDIA, engine_job_table  # noqa: E402
 
 TEMPLATE = MEDIA / "sadtalker_WDA_KatieHill_000.mp4"  # 512x512, 25 fps, a talking face
 AUDIO = MEDIA / "sadtalker_chinese_news.wav"
@@ -111,44 +110,6 @@ def engine_table(weights: Path, device: torch.device, batches: list[int], repeat
                   f"{speed.whisper_s:12.2f}s", flush=True)  # fmt: skip
 
 
-def clip_audio(source: Path, seconds: float, folder: Path) -> Path:
-    from media_factory import make_audio
-
-    from heygem_ops.media import decode_audio
-
-    samples = decode_audio(source, 16000)[: int(seconds * 16000)]
-    return make_audio(folder / "speech.wav", samples=samples[None], sample_rate=16000)
-
-
-def run_job(template: Path, audio: Path, weights: Path, device: str, home: Path, output: Path) -> dict[str, float]:
-    """One musetalk job in a fresh work folder (the cache under `home` persists); its stage seconds."""
-    from heygem_ops import GenerateOptions, generate
-    from heygem_ops.settings import get_settings
-
-    os.environ["HEYGEM_HOME"] = str(home)
-    os.environ["HEYGEM_WORK_DIR"] = str(output.parent / f"work-{output.stem}")
-    get_settings.cache_clear()
-    options = GenerateOptions(engine="musetalk", checkpoint_dir=str(weights), device=device)
-    return dict(generate(template, audio, output, options).stage_seconds)
-
-
-def job_table(args: argparse.Namespace, weights: Path, folder: Path) -> None:
-    from heygem_ops.media import probe_video
-    from heygem_ops.timeline import output_frame_count
-
-    audio = clip_audio(args.audio, args.seconds, folder)
-    os.environ["HEYGEM_QA"] = "0"  # the quality pass is a separate, optional stage
-    frames = output_frame_count(args.seconds, probe_video(args.template).fps)
-    floor = floor_seconds(args.template, audio, frames, folder / "floor.mp4")
-    print(f"\nJob: {args.template.name} + {args.seconds:g} s of {args.audio.name} ({frames} frames), --engine musetalk")
-    print(f"transcode floor (decode + x264 + aac)  {floor:7.2f} s   1.00x")
-    for run in ("cold", "warm"):
-        stages = run_job(args.template, audio, weights, args.device, folder / "home", folder / f"{run}.mp4")
-        detail = ", ".join(f"{k} {v:.1f}" for k, v in stages.items() if k != "total")
-        print(f"{run} job (cache {'empty' if run == 'cold' else 'warm'})  {stages['total']:7.2f} s  "
-              f"{stages['total'] / floor:5.2f}x   [{detail}]", flush=True)  # fmt: skip
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint-dir", type=Path, help="MuseTalk's models folder (default: random weights)")
@@ -168,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         weights = weights_folder(args, device, Path(scratch))
         engine_table(weights, device, args.batches, args.repeats)
         if not args.skip_job:
-            job_table(args, weights, Path(scratch))
+            engine_job_table(
+                args.template, args.audio, args.seconds, Path(scratch),
+                engine="musetalk", checkpoint_dir=str(weights), device=args.device,
+            )  # fmt: skip
     return 0
 
 

@@ -18,7 +18,6 @@ prints each job as a multiple of that floor. Random weights time exactly like re
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -27,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import MEDIA, engine_job_table
 
-MEDIA = Path(os.environ.get("HEYGEM_TEST_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media"))
 TEMPLATE = MEDIA / "sadtalker_WDA_KatieHill_000.mp4"  # 512x512, 25 fps, a talking face
 AUDIO = MEDIA / "sadtalker_chinese_news.wav"
 BATCHES = (16, 32, 64, 128, 256, 512)
@@ -100,80 +99,6 @@ def engine_table(checkpoint: Path, device: torch.device, batches: list[int], rep
     return speeds
 
 
-def clip_audio(source: Path, seconds: float, folder: Path) -> Path:
-    """The first `seconds` of `source`, as a 16 kHz WAV."""
-    import av
-
-    from heygem_ops.media import decode_audio
-
-    samples = decode_audio(source, 16000)[: int(seconds * 16000)]
-    path = folder / "speech.wav"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[None].astype(np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 16000
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
-
-
-def transcode_floor(template: Path, audio: Path, folder: Path) -> float:
-    """Seconds to decode the frames a job shows and encode them untouched, plus the AAC audio."""
-    from heygem_ops.media import SegmentWriter, decode_audio, iter_frames, probe_video
-    from heygem_ops.options import GenerateOptions
-    from heygem_ops.timeline import frame_schedule, output_frame_count
-
-    started = time.perf_counter()
-    info, samples = probe_video(template), decode_audio(audio, 16000)
-    schedule = frame_schedule(info.frame_count, output_frame_count(len(samples) / 16000, info.fps))
-    frames = list(iter_frames(info, 0, int(schedule.max()) + 1))
-    options = GenerateOptions()
-    with SegmentWriter(folder / "floor.mp4", info.width, info.height, info.fps, preset=options.preset) as writer:
-        for index in schedule:
-            writer.write(frames[index])
-    _encode_aac(samples, folder / "floor.m4a")
-    return time.perf_counter() - started
-
-
-def _encode_aac(samples: np.ndarray, path: Path) -> None:
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=16000, layout="mono")
-        for start in range(0, len(samples), 1024):
-            piece = samples[None, start : start + 1024].astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, start
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-
-
-def run_job(template: Path, audio: Path, checkpoint: Path, device: str, home: Path, output: Path) -> dict[str, float]:
-    """One wav2lip job in a fresh work folder (the cache under `home` persists); its stage seconds."""
-    from heygem_ops import GenerateOptions, generate
-    from heygem_ops.settings import get_settings
-
-    os.environ["HEYGEM_HOME"] = str(home)
-    os.environ["HEYGEM_WORK_DIR"] = str(output.parent / f"work-{output.stem}")
-    get_settings.cache_clear()
-    result = generate(
-        template, audio, output, GenerateOptions(engine="wav2lip", checkpoint=str(checkpoint), device=device, qa=False)
-    )
-    return dict(result.stage_seconds)
-
-
-def job_table(args: argparse.Namespace, checkpoint: Path, folder: Path) -> None:
-    audio = clip_audio(args.audio, args.seconds, folder)
-    floor = transcode_floor(args.template, audio, folder)
-    print(f"\nJob: {args.template.name} + {args.seconds:g} s of {args.audio.name}, --engine wav2lip")
-    print(f"transcode floor (decode + x264 + aac)  {floor:7.2f} s   1.00x")
-    for run in ("cold", "warm"):
-        stages = run_job(args.template, audio, checkpoint, args.device, folder / "home", folder / f"{run}.mp4")
-        detail = ", ".join(f"{k} {v:.1f}" for k, v in stages.items() if k != "total")
-        print(f"{run} job (cache {'empty' if run == 'cold' else 'warm'})  {stages['total']:7.2f} s  "
-              f"{stages['total'] / floor:5.2f}x   [{detail}]", flush=True)  # fmt: skip
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="Wav2Lip weights (default: random weights)")
@@ -193,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = args.checkpoint or random_checkpoint(folder)
         engine_table(checkpoint, device, args.batches, args.repeats)
         if not args.skip_job:
-            job_table(args, checkpoint, folder)
+            engine_job_table(
+                args.template, args.audio, args.seconds, folder,
+                engine="wav2lip", checkpoint=str(checkpoint), device=args.device,
+            )  # fmt: skip
     return 0
 
 

@@ -174,7 +174,10 @@ class JobRun:
         for inference, composing in chunks:
             segment = composing.result()
             self.result.add_worker_seconds("inference", inference.result().seconds)
-            self.result.add_worker_seconds("compose", segment.seconds)
+            measuring = segment.quality.seconds if segment.quality else 0.0  # rode along with compose
+            self.result.add_worker_seconds("compose", segment.seconds - measuring)
+            if segment.quality:
+                self.result.add_worker_seconds("quality", measuring)
             done += segment.frames
             self.stages.rendered(plan, done)
             segments.append(segment)

@@ -48,12 +48,14 @@ def test_figures_measured_in_compose_match_the_full_size_measurement(
     for name, tolerance in TOLERANCE.items():
         assert row[name] == pytest.approx(full[OLD_NAMES[name]], abs=tolerance), name
     assert row["q_flags"] is None
+    assert row["quality_worker_s"] > 0 and row["compose_worker_s"] > 0  # measuring is counted apart from composing
 
 
 def test_a_job_with_qa_off_measures_nothing(media_dir: Path, tmp_path: Path) -> None:
     template, audio = media_dir / "sadtalker_WDA_KatieHill_000.mp4", make_speech(tmp_path / "speech.wav", 1.0)
     result = generate(template, audio, tmp_path / "out.mp4", GenerateOptions.from_settings(qa=False))
     assert result.sync_score is None and "quality" not in result.stage_seconds
+    assert "quality" not in result.worker_seconds
 
 
 def test_the_face_region_is_a_square_inside_the_frame_around_every_box() -> None:
