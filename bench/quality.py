@@ -9,7 +9,9 @@ Each pair is generated afresh (a throw-away work folder, so no segment is reused
 `measure_quality` against its template, and studied frame by frame for seams. One row per pair is
 printed; the run exits 1 when any figure falls short of `QualityThresholds` or of the bench's own
 bars below. A contact sheet per pair (template | output at silence, wide-open vowels and closures)
-goes to bench/results/; the showcase pairs' sheets also replace those in bench/sheets/.
+and a full-resolution mouth-and-chin sequence sheet (the first frames, and the frames around the
+template's widest-open mouth, where a warp must close it) go to bench/results/; the showcase
+pairs' sheets also replace those in bench/sheets/.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sheets import FrameStudy, closure_frames, pick_moments
 
 from heygem_ops import generate
 from heygem_ops.audio import audio_features
+from heygem_ops.face.landmarks import mouth_opening
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import create_tracker
 from heygem_ops.media import decode_audio, iter_frames, probe_video
@@ -48,6 +51,7 @@ MAX_CLOSURE = 0.45  # mouth opening at closures over that at wide-open vowels (t
 MAX_JITTER = 1.5  # frame-to-frame sideways shake of the mouth against the nose, output over template...
 JITTER_FLOOR = 0.002  # ...whose own shake counts as at least this (interocular distances per frame^2)
 MAX_SEAM = 0.002  # share of lower-face pixels where the output has an edge the template lacks
+SEQUENCE = 6  # consecutive frames per run on the full-resolution mouth-and-chin sheet
 
 # Every template and every recording at least once, the README's two pairs first.
 DEFAULT_PAIRS = [
@@ -78,6 +82,7 @@ class PairResult:
     seam: float | None
     seconds: float
     sheet: Path | None
+    sequence: Path | None
     failures: list[str]
 
 
@@ -109,15 +114,24 @@ def run_pair(template: Path, audio: Path, out_dir: Path) -> PairResult:
     schedule = frame_schedule(len(template_track.landmarks), info.frame_count)
     study = _study(output, template, schedule, template_track.landmarks, pick_moments(activity))
     sheet = study.save_sheet(out_dir / f"{name}.png", f"{name}  (warp)")
+    sequence = study.save_sequence(out_dir / f"{name}-mouth.png", f"{name}: mouth and chin, full size")
     closure = closure_ratio(report.mouth_opening, activity)
     jitter = jitter_ratio(tracker.last.landmarks, template_track.landmarks[schedule])
     failures = report.failures(QualityThresholds()) + _bench_failures(closure, jitter, study.seam)
-    return PairResult(name, report, closure, jitter, study.seam, seconds, sheet, failures)
+    return PairResult(name, report, closure, jitter, study.seam, seconds, sheet, sequence, failures)
+
+
+def sequence_frames(template_opening: np.ndarray, schedule: np.ndarray, count: int = SEQUENCE) -> list[int]:
+    """Output frames for the sequence sheet: the first `count`, and `count` around the one showing the
+    template's widest-open mouth (the hardest to close)."""
+    widest = int(np.nanargmax(np.nan_to_num(template_opening[schedule], nan=0.0)))
+    start = int(np.clip(widest - count // 2, 0, max(len(schedule) - count, 0)))
+    return sorted({*range(min(count, len(schedule))), *range(start, min(start + count, len(schedule)))})
 
 
 def _study(output: Path, template: Path, schedule: np.ndarray, landmarks: np.ndarray, moments: list) -> FrameStudy:
     """One pass over the output beside its template frames (see sheets.FrameStudy)."""
-    study = FrameStudy(moments)
+    study = FrameStudy(moments, sequence_frames(mouth_opening(landmarks), schedule))
     pairs = zip(iter_frames(probe_video(output)), scheduled_frames(probe_video(template), schedule), strict=False)
     for index, (out_frame, template_frame) in enumerate(pairs):
         study.add(index, out_frame, template_frame, landmarks[schedule[index]])
@@ -199,13 +213,17 @@ def _cell(value: float | int | None, form: str) -> str:
 def print_table(results: list[PairResult]) -> None:
     """One row of figures per pair, then each failure in words."""
     head = f"{'pair':52} {'lag':>4} {'sync':>5} {'conf':>5} {'leak':>5} {'psnr':>5} {'sharp':>5} "
+    head += f"{'chin':>5} {'chin2':>5} {'teeth':>5} {'inter':>5} "
     print(head + f"{'close':>5} {'jit':>5} {'seam':>6} {'job s':>6}  verdict")
     for r in results:
         q = r.report
+        mouth = (q.chin_texture, q.chin_texture_low, q.teeth_ratio, q.interior_ratio)
         print(
             f"{r.name[:52]:52} {q.best_lag:>4d} {q.sync:>5.2f} {q.confidence:>5.2f} {_cell(q.template_leak, '5.2f')} "
-            f"{_cell(q.psnr_outside, '5.1f')} {_cell(q.sharpness_ratio, '5.2f')} {_cell(r.closure, '5.2f')} "
-            f"{_cell(r.jitter, '5.2f')} {_cell(r.seam, '6.4f')} {r.seconds:>6.1f}  {'ok' if not r.failures else 'FAIL'}"
+            f"{_cell(q.psnr_outside, '5.1f')} {_cell(q.sharpness_ratio, '5.2f')} "
+            + " ".join(f"{_cell(value, '5.2f'):>5}" for value in mouth)
+            + f" {_cell(r.closure, '5.2f')} {_cell(r.jitter, '5.2f')} {_cell(r.seam, '6.4f')} {r.seconds:>6.1f}"
+            f"  {'ok' if not r.failures else 'FAIL'}"
         )
     for r in results:
         for failure in r.failures:
@@ -229,9 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     for template, audio in pairs:
         results.append(run_pair(template, audio, args.out))
         print(f"[{len(results)}/{len(pairs)}] {results[-1].name}: {results[-1].report.summary()}", flush=True)
-        if (template.name, audio.name) in SHOWCASE and results[-1].sheet:
+        if (template.name, audio.name) in SHOWCASE:
             (BENCH / "sheets").mkdir(exist_ok=True)
-            (BENCH / "sheets" / results[-1].sheet.name).write_bytes(results[-1].sheet.read_bytes())
+            for sheet in (results[-1].sheet, results[-1].sequence):
+                if sheet:
+                    (BENCH / "sheets" / sheet.name).write_bytes(sheet.read_bytes())
     print_table(results)
     return 1 if any(r.failures for r in results) else 0
 

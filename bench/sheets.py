@@ -1,9 +1,11 @@
 """Pictures and pixel figures of one lip-synced output beside its template, for the quality bench.
 
-One pass over the output and the template frames it replaced gives three things a person or the
+One pass over the output and the template frames it replaced gives four things a person or the
 bench needs: the moments worth looking at (silence, wide-open vowels, closures), a contact sheet of
-those moments (template left, output right, cropped to the lower face), and a seam figure: how
-much of the change inside the lower face appears where the template has no edge to move.
+those moments (template left, output right, cropped to the lower face), a sequence sheet of mouth
+and chin at full resolution over runs of consecutive frames (teeth and chin texture cannot be
+judged downscaled), and a seam figure: how much of the change inside the lower face appears where
+the template has no edge to move.
 """
 
 from __future__ import annotations
@@ -74,12 +76,18 @@ def _spread(pool: np.ndarray, count: int) -> np.ndarray:
 
 
 class FrameStudy:
-    """Folds (output, template, template landmarks) frames into a seam figure and sheet crops."""
+    """Folds (output, template, template landmarks) frames into a seam figure and sheet crops.
 
-    def __init__(self, moments: list[Moment]) -> None:
+    `sequence`: output frames cropped at full resolution for `save_sequence`, in order.
+    """
+
+    def __init__(self, moments: list[Moment], sequence: list[int] | None = None) -> None:
         self.wanted = {moment.index: moment for moment in moments}
         self.crops: dict[int, np.ndarray] = {}
         self.seam_values: list[float] = []
+        self.sequence = set(sequence or [])
+        self.full: dict[int, np.ndarray] = {}
+        self._full_size: tuple[int, int] | None = None
 
     def add(self, index: int, output: np.ndarray, template: np.ndarray, landmarks: np.ndarray | None) -> None:
         """Study output frame `index` (H, W, 3 uint8) beside the template frame it replaced."""
@@ -90,6 +98,26 @@ class FrameStudy:
         self.seam_values.append(seam_fraction(output, template, landmarks))
         if index in self.wanted:
             self.crops[index] = np.hstack([_crop(template, landmarks), _crop(output, landmarks)])
+        if index in self.sequence:
+            iod = float(interocular(landmarks))
+            self._full_size = self._full_size or (int(1.5 * iod) // 2 * 2, int(1.25 * iod) // 2 * 2)
+            centre = tuple(float(c) for c in landmarks[48:68].mean(axis=0) + np.array([0.0, 0.3 * iod]))
+            self.full[index] = np.hstack(
+                [cv2.getRectSubPix(np.ascontiguousarray(f), self._full_size, centre) for f in (template, output)]
+            )
+
+    def save_sequence(self, path: Path, title: str) -> Path | None:
+        """Write the full-resolution mouth-and-chin crops (template | output, one frame a row) as a palette PNG."""
+        if not self.full:
+            return None
+        rows = [
+            np.vstack([_caption(f"#{i}   template | output", self.full[i].shape[1]), self.full[i]])
+            for i in sorted(self.full)
+        ]
+        sheet = np.vstack([_caption(title, rows[0].shape[1]), *rows])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sheet).quantize(SHEET_COLOURS, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        return path
 
     @property
     def seam(self) -> float | None:

@@ -62,6 +62,10 @@ class JobResult:
     q_psnr_outside: float | None = None
     q_sharpness_ratio: float | None = None
     q_face_fraction: float | None = None
+    q_chin_texture: float | None = None
+    q_chin_texture_low: float | None = None
+    q_teeth_ratio: float | None = None
+    q_interior_ratio: float | None = None
     q_flags: str | None = None  # what falls short of the quality bar, "; "-separated; None when all pass
     host: str = field(default_factory=socket.gethostname)
     flow_run_id: str | None = None
@@ -88,6 +92,8 @@ class JobResult:
         self.sync_score, self.q_best_lag, self.q_confidence = row["q_sync"], row["q_best_lag"], row["q_confidence"]
         self.q_template_leak, self.q_psnr_outside = row["q_template_leak"], row["q_psnr_outside"]
         self.q_sharpness_ratio, self.q_face_fraction = row["q_sharpness_ratio"], row["q_face_fraction"]
+        self.q_chin_texture, self.q_chin_texture_low = row["q_chin_texture"], row["q_chin_texture_low"]
+        self.q_teeth_ratio, self.q_interior_ratio = row["q_teeth_ratio"], row["q_interior_ratio"]
         self.q_flags = "; ".join(report.failures(thresholds)) or None
 
     def fail(self, error: BaseException) -> None:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     qa_min_psnr_outside: float = Field(35.0, description="dB outside the lower face vs the template")
     qa_min_sharpness_ratio: float = Field(0.8, description="mouth sharpness, output over template")
     qa_min_face_fraction: float = Field(0.9, description="share of output frames with a face")
+    qa_min_chin_texture: float = Field(0.85, description="lip-to-chin skin texture, output over template, median frame")
+    qa_min_chin_texture_low: float = Field(0.5, description="the same in the worst 2 % of frames")
+    qa_min_teeth_ratio: float = Field(0.7, description="teeth-like share of open mouths, output over template")
+    qa_min_interior_ratio: float = Field(0.85, description="open mouths' interior brightness, output over template")
 
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
     musetalk_dir: Path | None = Field(None, description="MuseTalk's models folder (musetalkV15/, sd-vae/, whisper/)")

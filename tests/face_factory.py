@@ -29,3 +29,31 @@ def synthetic_landmarks(
     ys = np.array([0.0, -0.5, -0.5, -0.5, 0.0, 0.5, 0.5, 0.5]) * gap
     points[60:68] = np.stack([cx + xs, mouth_y + ys], 1)
     return points.astype(np.float32)
+
+
+def synthetic_face_frame(landmarks: np.ndarray, chin_below: float, size: int = 512, seed: int = 0) -> np.ndarray:
+    """(size, size, 3) uint8 picture of a lit, textured face over a darker neck for `landmarks`.
+
+    The face's real edge runs `chin_below` px outside the jaw landmarks (2-14, pushed away from the
+    mouth), as where a tracker's chin sits above the picture's. Skin has a fine random texture so
+    warps that smear it can be told from warps that move it; the lips are red.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    centre = landmarks[48:68].mean(axis=0)
+    jaw = landmarks[2:15].astype(np.float64)
+    away = jaw - centre
+    away /= np.linalg.norm(away, axis=1, keepdims=True)
+    outline = np.vstack([jaw + away * chin_below, landmarks[[16, 26, 17, 0]]])
+    skin = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(skin, [np.round(outline).astype(np.int32)], 1)
+    grain = cv2.GaussianBlur(rng.normal(0, 14, (size, size)), (0, 0), 1.0)
+    frame = np.where(skin[..., None] > 0, [200.0, 160.0, 140.0], [70.0, 60.0, 60.0]) + grain[..., None]
+    lips = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(lips, [np.round(landmarks[48:60]).astype(np.int32)], 1)
+    frame[lips > 0] = [170.0, 60.0, 70.0] + grain[lips > 0][:, None]
+    mouth = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mouth, [np.round(landmarks[60:68]).astype(np.int32)], 1)
+    frame[mouth > 0] = [40.0, 20.0, 25.0]
+    return np.clip(frame, 0, 255).astype(np.uint8)

@@ -5,7 +5,7 @@ from face_factory import synthetic_landmarks
 
 from heygem_ops.audio import AudioFeatures
 from heygem_ops.compose.spline import thin_plate
-from heygem_ops.compose.warp import _box, _warp_offsets, render_warp
+from heygem_ops.compose.warp import _box, _warp_offsets, chin_block, render_warp
 from heygem_ops.engines.base import InferenceBatch
 from heygem_ops.engines.registry import available_engines, create_engine
 from heygem_ops.engines.warp import OPEN_MAX, WarpEngine, target_landmarks
@@ -112,7 +112,7 @@ def test_cheeks_stretch_without_tearing_when_the_jaw_drops():
     region = lower_face_polygon(source)
     box = _box(region, 512, 512)
     inside = polygon_mask(box.shape, region - box.origin) > 0
-    vertical = _warp_offsets(source, target, region, box, 100.0, inside)[1]
+    vertical = _warp_offsets(source, target, region, box, 100.0, inside, chin_block(source, target, 0.0, 100.0))[1]
     x, top = float(target[48, 0] - box.x0), int(target[48, 1] - box.y0) - 20
     beside = vertical[top : top + 40, int(x) - 50 : int(x) - 15]  # cheek beside the left corner
     assert np.abs(np.diff(beside, axis=0)).max() < 2.0  # px per px: a stretch; a tear jumps by most of the drop

@@ -20,16 +20,18 @@ from heygem_ops.face.regions import polygon_mask
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 weights of R, G, B
 MIN_GAP = 1.5  # px: narrower openings are left as the warp made them
 MIN_TEETH = 2.0  # px: a row of teeth lower than this is not drawn (it would read as a bright seam)
-UPPER_TEETH = 0.085  # visible upper-incisor height at full activity, in interocular distances
+UPPER_TEETH = 0.11  # visible upper-incisor height at full activity, in interocular distances
 LOWER_TEETH = 0.018  # visible lower-teeth height at full activity, in interocular distances
+UPPER_SHARE = 0.5  # most of the opening the upper teeth fill: in speech they show more than the cavity
+LOWER_SHARE = 0.2  # the same for the lower teeth
 TEETH_SPAN = 0.95  # the teeth's half-span as a fraction of the inner mouth's half-width
-TEETH_GAIN = 1.25  # teeth luma relative to the skin around the mouth
+TEETH_GAIN = 1.35  # teeth luma relative to the skin around the mouth
 TEETH_TINT = np.array([1.0, 0.97, 0.88])  # warm off-white, luma-normalised below...
 SKIN_TINT = 0.35  # ...pulled this far towards the skin's own hue, so teeth share the picture's white balance
 GAPS = (0.0, 0.36, 0.66)  # angles (rad) of the gaps between front teeth seen on a round arch
-GAP_DARKEN = 0.16  # how much darker the line between two teeth is
-LIP_SHADOW = 0.25  # darkening of the teeth right under the upper lip
-SIDE_SHADOW = 0.45  # darkening towards the mouth corners, where the mouth recedes
+GAP_DARKEN = 0.08  # how much darker the line between two teeth is
+LIP_SHADOW = 0.1  # darkening of the teeth right under the upper lip
+SIDE_SHADOW = 0.3  # darkening towards the mouth corners, where the mouth recedes
 CAVITY_SHADE = 0.25  # cavity brightness as a fraction of the lips', at its darkest (the top)
 CAVITY_RED = np.array(
     [0.75, 0.22, 0.2]
@@ -166,11 +168,15 @@ def _tongue(f: _Frame, iod: float) -> np.ndarray:
     return _smooth(rise - f.bottom) * _smooth(f.bottom + EDGE)
 
 
-def paint_interior(roi: np.ndarray, landmarks: np.ndarray, activity: float, iod: float) -> np.ndarray:
+def paint_interior(
+    roi: np.ndarray, landmarks: np.ndarray, activity: float, iod: float, kept: np.ndarray | None = None
+) -> np.ndarray:
     """Fill the target mouth opening in `roi` (H, W, 3 uint8); landmarks (68, 2) in ROI pixels.
 
     The painting is blurred as much as the picture around the mouth is, so a soft video gets a
-    soft mouth. Returns a new array (the input itself when the target lips are closed).
+    soft mouth. `kept`: (H, W) float32 0..1, where `roi` already shows a real mouth interior (the
+    template's own, warped): the painting fades out there. Returns a new array (the input itself
+    when the target lips are closed or nothing is left to paint).
     """
     upper = lip_curve(landmarks[[60, 61, 62, 63, 64]], 8)
     lower = lip_curve(landmarks[[60, 67, 66, 65, 64]], 8)
@@ -187,6 +193,10 @@ def paint_interior(roi: np.ndarray, landmarks: np.ndarray, activity: float, iod:
     layer = _paint(f, look, activity, iod)
     corners = _smooth_unit((1.0 - np.abs(f.t)) / CORNER_FADE)
     mouth = (_smooth(f.top) * _smooth(f.bottom) * corners).astype(np.float32)
+    if kept is not None:
+        mouth *= 1.0 - kept[low[1] : high[1], low[0] : high[0]]
+        if float(mouth.max()) <= 0.0:
+            return roi
     if look.blur > 0.3:
         layer = cv2.GaussianBlur(layer * mouth[..., None], (0, 0), look.blur)
         mouth = cv2.GaussianBlur(mouth, (0, 0), look.blur)
@@ -215,8 +225,8 @@ def _paint(f: _Frame, look: _Look, activity: float, iod: float) -> np.ndarray:
     tongue = _tongue(f, iod)[..., None]
     layer += (look.lip * TONGUE_SHADE * (0.8 + 0.2 * floor)[..., None] - layer) * tongue
     for from_top, height, gain in (
-        (False, min(LOWER_TEETH * iod * activity, 0.2 * mid_gap), 0.75),
-        (True, min(UPPER_TEETH * iod * min(1.0, 1.5 * activity), 0.45 * mid_gap), 1.0),
+        (False, min(LOWER_TEETH * iod * activity, LOWER_SHARE * mid_gap), 0.8),
+        (True, min(UPPER_TEETH * iod * min(1.0, 1.5 * activity), UPPER_SHARE * mid_gap), 1.0),
     ):
         if height < MIN_TEETH:
             continue

@@ -5,8 +5,12 @@ and the lower lip with the jaw. Each layer's backward map is a thin-plate spline
 landmarks, so closing an open template mouth never samples the template's mouth interior and
 opening a closed one never tears the lips. Between the mouth corners the layers meet on the target
 lower lip's edge; beside the corners the split widens into a gradual blend of the two maps, so the
-cheeks stretch instead of tearing where the jaw drops. What lies between the target inner lips is
-painted by `interior`. The maps fade to zero at the edge of the lower-face region, so every pixel
+cheeks stretch instead of tearing where the jaw drops. The chin moves as a block with the jaw:
+its real edge, found in the picture below the tracked one (`face.chin`), moves with the tracked
+chin, so the skin between lip and chin keeps its texture and the neck under the edge stretches or
+shrinks instead. What lies between the target inner lips is
+painted by `interior`, except where the backward map lands inside the template's own open mouth:
+there its real teeth are kept. The maps fade to zero at the edge of the lower-face region, so every pixel
 outside it is exactly the template's.
 """
 
@@ -20,9 +24,10 @@ import numpy as np
 
 from heygem_ops.compose.interior import paint_interior
 from heygem_ops.compose.spline import thin_plate
+from heygem_ops.face.chin import CHIN_POINTS, chin_offset, outward
 from heygem_ops.face.contours import lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import interocular
-from heygem_ops.face.regions import lower_face_polygon, polygon_mask
+from heygem_ops.face.regions import CHIN_GROWTH, JAW_MARGIN, chin_weights, lower_face_polygon, polygon_mask
 
 GRID_PER_IOD = 24  # spline evaluations per interocular distance; the map is smooth, bilinear upsampling is exact enough
 EDGE_FADE = 0.12  # interocular distances over which the warp fades out inside the region's edge
@@ -34,6 +39,8 @@ INSET_SHARE = 0.15  # ...and this share of the source and target openings: no te
 RESHARPEN = 0.2  # unsharp-mask gain on moved pixels: bicubic resampling softens what it shifts
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units: tracker noise must not make ripples
 CURVE_SAMPLES = 4  # control points per landmark gap along each lip curve
+KEEP_MIN_GAP = 3.0  # px of source opening from which its own interior is kept rather than painted over
+NECK_ROOM = 0.2  # interocular distances a moved chin edge keeps from the region's edge: the neck stretches there
 
 # Each layer: fixed anchors, then lip curves (corner ... corner landmark runs).
 _UPPER_ANCHORS = [27, 30, 31, 32, 33, 34, 35]
@@ -109,16 +116,49 @@ def render_warp(frame: np.ndarray, source: np.ndarray, target: np.ndarray, activ
     if box is None:
         return frame
     inside = polygon_mask(box.shape, region - box.origin) > 0
-    dx, dy = _warp_offsets(source, target, region, box, iod, inside)
+    chin = chin_block(source, target, chin_offset(frame, source), iod)
+    dx, dy = _warp_offsets(source, target, region, box, iod, inside, chin)
     moved = cv2.add(np.abs(dx), np.abs(dy))
     dx += np.arange(box.x0, box.x1, dtype=np.float32)[None, :]
     dy += np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
     warped = cv2.remap(frame, dx, dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     warped = _restore_detail(warped, moved)
-    warped = paint_interior(warped, target - box.origin, activity, iod)
+    kept = _kept_interior(source, box, dx - box.x0, dy - box.y0)
+    warped = paint_interior(warped, target - box.origin, activity, iod, kept)
     out = frame.copy()
     cv2.copyTo(warped, inside.view(np.uint8), out[box.y0 : box.y1, box.x0 : box.x1])
     return out
+
+
+def chin_block(source: np.ndarray, target: np.ndarray, offset: float, iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target (7, 2) points on the chin's real edge, `offset` px beyond the tracked chin.
+
+    Each edge point moves as the tracked jaw point above it does, so lip, skin and chin move as one
+    block; a dropping chin stops NECK_ROOM short of the region's edge, where the neck is squeezed.
+    """
+    normals = outward(source)
+    edge = source[CHIN_POINTS] + normals * offset
+    motion = (target[CHIN_POINTS] - source[CHIN_POINTS]).astype(np.float32)
+    room = JAW_MARGIN * iod * (1.0 + CHIN_GROWTH * chin_weights(CHIN_POINTS)) - offset - NECK_ROOM * iod
+    along = np.einsum("kd,kd->k", motion, normals)
+    motion -= (np.maximum(along - np.maximum(room, 0.0), 0.0))[:, None] * normals
+    return edge.astype(np.float32), (edge + motion).astype(np.float32)
+
+
+def _kept_interior(source: np.ndarray, box: _Box, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray | None:
+    """(H, W) float32 0..1 over the ROI: where the warp already shows the template's own mouth interior.
+
+    A pixel whose backward map lands inside the source's open inner lips (a pixel in from their
+    edge) shows the template's real teeth, tongue and shadow, moved with the upper lip; the painter
+    leaves it alone. map_x, map_y: the backward map in ROI pixels. None when the source mouth is shut.
+    """
+    upper = lip_curve(source[[60, 61, 62, 63, 64]], 8)
+    lower = lip_curve(source[[60, 67, 66, 65, 64]], 8)
+    if float(np.max(np.linalg.norm(lower - upper, axis=1))) < KEEP_MIN_GAP:
+        return None
+    opening = polygon_mask(box.shape, np.vstack([upper, lower[::-1]]) - box.origin)
+    opening = cv2.erode(opening, np.ones((3, 3), np.uint8))
+    return cv2.remap(opening, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
 def _restore_detail(warped: np.ndarray, moved: np.ndarray) -> np.ndarray:
@@ -135,9 +175,17 @@ def _restore_detail(warped: np.ndarray, moved: np.ndarray) -> np.ndarray:
 
 
 def _warp_offsets(
-    source: np.ndarray, target: np.ndarray, region: np.ndarray, box: _Box, iod: float, inside: np.ndarray
+    source: np.ndarray,
+    target: np.ndarray,
+    region: np.ndarray,
+    box: _Box,
+    iod: float,
+    inside: np.ndarray,
+    chin: tuple[np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """(H, W) float32 backward x and y offsets over the ROI (`inside`: (H, W) bool, the region's pixels).
+
+    `chin`: `chin_block`'s source and target points, added to the lower layer's.
 
     The splines are evaluated on a lattice of about GRID_PER_IOD nodes per interocular distance,
     only at nodes inside the region where a layer can be seen, faded there, and upsampled
@@ -161,14 +209,16 @@ def _warp_offsets(
     below, margin = gy[:, None] - line[None, :], spread[None, :] + 3.0 * step
     pins = _ring(region, spacing=max(iod * PIN_SPACING, 4.0))
     layers = []
-    for (anchors, curves), seen in (
-        ((_UPPER_ANCHORS, _UPPER_CURVES), below < margin),
-        ((_LOWER_ANCHORS, _LOWER_CURVES), below > -margin),
+    for (anchors, curves), seen, extra in (
+        ((_UPPER_ANCHORS, _UPPER_CURVES), below < margin, ()),
+        ((_LOWER_ANCHORS, _LOWER_CURVES), below > -margin, chin),
     ):
         coarse = np.zeros((2, gh, gw), dtype=np.float32)
         seen &= fade > 0
         if seen.any():
             points = (_layer_points(source, anchors, curves), _layer_points(target, anchors, curves))
+            if extra:
+                points = (np.vstack([points[0], extra[0]]), np.vstack([points[1], extra[1]]))
             offsets = _layer_offsets(*points, pins, nodes[seen], box.origin, iod) * fade[seen][:, None]
             coarse[:, seen] = offsets.T
         size = (gw * step, gh * step)
@@ -237,6 +287,8 @@ def _inset_inner_lips(source: np.ndarray, target: np.ndarray, iod: float) -> np.
     sampling the rendered lip edge there drags the template's teeth along; on a closed one, the
     dark slit between the lips would show as a band above the painted teeth. The shift grows with
     the source and target openings (up to LIP_INSET), so a mouth that stays closed keeps its slit.
+    The upper lip is not inset where the source mouth is open: there its own teeth, hanging from the
+    upper lip, are kept (`_kept_interior`), and an inset would draw a band of lip above them.
     """
     out = source.copy()
     across = source[45] - source[36]
@@ -246,6 +298,7 @@ def _inset_inner_lips(source: np.ndarray, target: np.ndarray, iod: float) -> np.
             float((target[lower] - target[upper]) @ v), 0.0
         )
         shift = min(INSET_SHARE * gaps, LIP_INSET * iod)
-        out[upper] -= shift * v
+        if float((source[lower] - source[upper]) @ v) < KEEP_MIN_GAP:
+            out[upper] -= shift * v
         out[lower] += shift * v
     return out

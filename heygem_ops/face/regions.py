@@ -9,9 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from heygem_ops.face.landmarks import JAW, NOSE_BOTTOM, OUTER_UPPER_MID, interocular
+from heygem_ops.face.landmarks import CHIN, JAW, NOSE_BOTTOM, OUTER_UPPER_MID, interocular
 
 JAW_MARGIN = 0.30  # interocular distances added around the jaw line: room for the chin to drop
+CHIN_GROWTH = 0.8  # the margin grows by this share towards the chin: the tracked chin sits above the real one
 NOSE_CLEARANCE = 0.35  # fraction of the nose-to-lip distance kept free under the nostrils
 
 
@@ -19,18 +20,26 @@ def lower_face_polygon(landmarks: np.ndarray, jaw_margin: float = JAW_MARGIN) ->
     """Closed polygon around mouth, cheeks and chin, below the nose. (68, 2) -> (K, 2) float32.
 
     The jaw line (points 2-14) is pushed outward from the mouth by `jaw_margin` interocular
-    distances; the top edge runs just below the nostrils.
+    distances, growing by CHIN_GROWTH towards the chin: the mesh's chin point often sits a quarter
+    of an interocular distance above the chin's real edge, and a warp that lifts or drops the chin
+    needs the neck under that edge to stretch into. The top edge runs just below the nostrils.
     """
     centre = landmarks[48:68].mean(axis=0)
-    margin = jaw_margin * float(interocular(landmarks))
+    margin = jaw_margin * float(interocular(landmarks)) * (1.0 + CHIN_GROWTH * chin_weights(JAW[2:15]))
     jaw = landmarks[JAW[2:15]]
     outward = jaw - centre
     outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-6)
-    jaw = jaw + outward * margin
+    jaw = jaw + outward * margin[:, None]
     nose = landmarks[NOSE_BOTTOM][::-1]
     lip_top = landmarks[OUTER_UPPER_MID]
     top = nose + (lip_top - nose) * NOSE_CLEARANCE
     return np.concatenate([jaw, top]).astype(np.float32)
+
+
+def chin_weights(points: np.ndarray) -> np.ndarray:
+    """(K,) 0..1 closeness of jaw points (indices into the 68) to the chin: 1 at point 8, 0 from 3 and 13 out."""
+    offsets = np.abs(np.asarray(points) - CHIN) / 5.0
+    return np.where(offsets < 1.0, np.cos(offsets * np.pi / 2.0) ** 2, 0.0)
 
 
 def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, feather: float = 0.0) -> np.ndarray:

@@ -34,6 +34,10 @@ def thresholds_from_settings(settings: Settings | None = None) -> QualityThresho
         min_psnr_outside=settings.qa_min_psnr_outside,
         min_sharpness_ratio=settings.qa_min_sharpness_ratio,
         min_face_fraction=settings.qa_min_face_fraction,
+        min_chin_texture=settings.qa_min_chin_texture,
+        min_chin_texture_low=settings.qa_min_chin_texture_low,
+        min_teeth_ratio=settings.qa_min_teeth_ratio,
+        min_interior_ratio=settings.qa_min_interior_ratio,
     )
 
 

@@ -18,6 +18,10 @@ class QualityThresholds:
     min_psnr_outside: float = 35.0  # dB outside the lower face: the rest of the picture is untouched
     min_sharpness_ratio: float = 0.8  # mouth-region sharpness, output over template
     min_face_fraction: float = 0.9  # of output frames where a face is found
+    min_chin_texture: float = 0.85  # lip-to-chin skin texture, output over template, in the median frame...
+    min_chin_texture_low: float = 0.5  # ...and in the worst frames (quality.mouth.CHIN_PERCENTILE)
+    min_teeth_ratio: float = 0.7  # teeth-like share of an open mouth's interior, output over template
+    min_interior_ratio: float = 0.85  # open mouth's interior brightness over the lips', output over template
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +43,12 @@ class QualityReport:
     mouth_opening:   (F,) float32 inner-lip gap in interocular distances; NaN where no face.
     mouth_width:     (F,) float32 corner-to-corner width in interocular distances; NaN where no face.
     sync_note:       why sync could not be measured (silent audio, no mouth ...), else None.
+    chin_texture:    Laplacian variance of the skin between lower lip and chin, output over the template
+                     frame shown, in the median frame (`quality.mouth`); None when not measured.
+    chin_texture_low: the same ratio in the worst frames (its CHIN_PERCENTILE-th percentile).
+    teeth_ratio:     teeth-like share of the interior of open output mouths over the template's own;
+                     None when not measured, or when either never opens or the template shows no teeth.
+    interior_ratio:  interior brightness over the lips' in open output mouths, over the template's own.
     """
 
     frames: int
@@ -52,6 +62,10 @@ class QualityReport:
     mouth_opening: np.ndarray = field(repr=False)
     mouth_width: np.ndarray = field(repr=False)
     sync_note: str | None = None
+    chin_texture: float | None = None
+    chin_texture_low: float | None = None
+    teeth_ratio: float | None = None
+    interior_ratio: float | None = None
 
     def failures(self, thresholds: QualityThresholds = QualityThresholds()) -> list[str]:
         """One readable sentence per measure that falls short of `thresholds`; empty when all pass."""
@@ -77,7 +91,22 @@ class QualityReport:
                 f"the mouth region is blurred (sharpness {self.sharpness_ratio:.2f} of the template's, "
                 f"need {t.min_sharpness_ratio:.2f})"
             )
+        found.extend(self._mouth_failures(t))
         return found
+
+    def _mouth_failures(self, t: QualityThresholds) -> list[str]:
+        """The chin-texture and teeth shortfalls of the measures that were taken."""
+        checks = (
+            (self.chin_texture, t.min_chin_texture, "the skin under the lower lip is smoothed: texture"),
+            (self.chin_texture_low, t.min_chin_texture_low, "in the worst frames it smears: texture"),
+            (self.teeth_ratio, t.min_teeth_ratio, "open mouths show fewer teeth: teeth share"),
+            (self.interior_ratio, t.min_interior_ratio, "open mouths are dull inside: interior brightness"),
+        )  # fmt: skip
+        return [
+            f"{what} {value:.2f} of the template's (need {bar:.2f})"
+            for value, bar, what in checks
+            if value is not None and value < bar
+        ]
 
     def _sync_failures(self, t: QualityThresholds) -> list[str]:
         """The lag, sync and confidence shortfalls of a measured sync."""
@@ -102,6 +131,10 @@ class QualityReport:
             "q_template_leak": self.template_leak,
             "q_psnr_outside": self.psnr_outside,
             "q_sharpness_ratio": self.sharpness_ratio,
+            "q_chin_texture": self.chin_texture,
+            "q_chin_texture_low": self.chin_texture_low,
+            "q_teeth_ratio": self.teeth_ratio,
+            "q_interior_ratio": self.interior_ratio,
         }
 
     def summary(self) -> str:
