@@ -29,3 +29,19 @@ def synthetic_landmarks(
     ys = np.array([0.0, -0.5, -0.5, -0.5, 0.0, 0.5, 0.5, 0.5]) * gap
     points[60:68] = np.stack([cx + xs, mouth_y + ys], 1)
     return points.astype(np.float32)
+
+
+def articulation(
+    jaw: float | np.ndarray, spread: float = 0.0, closure: float = 0.0, teeth: float = 0.0, frames: int | None = None
+):  # -> ArticulationTrack
+    """An articulation track of constant (or given per-frame) jaw and shapes, for engine tests."""
+    from heygem_ops.articulation.analysis import ArticulationTrack
+
+    jaw = np.atleast_1d(np.asarray(jaw, np.float32))
+    count = frames or len(jaw)
+    jaw = np.broadcast_to(jaw, (count,)).astype(np.float32)
+
+    def full(value: float) -> np.ndarray:
+        return np.full(count, value, np.float32)
+
+    return ArticulationTrack(jaw, full(spread), full(closure), full(teeth), full(0.0), source="recognition")

@@ -70,6 +70,10 @@ class ArticulationTrack:
         """The track of output frames [start, stop)."""
         return ArticulationTrack(*(getattr(self, name)[start:stop] for name in self._FIELDS), source=self.source)
 
+    def take(self, frames: np.ndarray) -> ArticulationTrack:
+        """The track at the given frame indices."""
+        return ArticulationTrack(*(getattr(self, name)[frames] for name in self._FIELDS), source=self.source)
+
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         np.savez(buffer, source=np.array(self.source), **{name: getattr(self, name) for name in self._FIELDS})

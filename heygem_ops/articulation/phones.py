@@ -14,9 +14,11 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
+from heygem_ops.errors import InputError
 from heygem_ops.logs import get_logger
 
 log = get_logger(__name__)
@@ -87,6 +89,15 @@ def _pcm(samples: np.ndarray) -> bytes:
     """
     noise = np.random.default_rng(0).normal(0.0, DITHER, len(samples))
     return (np.clip(samples + noise, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def read_transcript(path: Path) -> str:
+    """The transcript in text file `path` (UTF-8); an InputError naming the file when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else type(err).__name__
+        raise InputError(f"cannot read the transcript ({reason})", path=path, hint="give a UTF-8 text file") from None
 
 
 def transcript_words(text: str) -> list[str]:
