@@ -31,13 +31,15 @@ OPEN_KNEE = 0.15  # speech activity below which the jaw stays shut
 LOUD_CURVE = 0.6  # loudness -> jaw exponent: quiet speech still opens the mouth visibly
 SILENCE_ACTIVITY = 0.05  # activity below which a row is silent...
 SILENCE_MIN_S = 0.2  # ...when it stays silent this long (shorter silences are closures, not pauses)
-DIP_DB = 9.0  # a level this far below the surrounding speech peak is a closure's silence...
+DIP_DB = 15.0  # a level this far below the surrounding speech peak is a closure's silence...
 DIP_REACH_S = 0.12  # ...where the peak is looked for this far either side
 DIP_SPAN_S = (0.03, 0.2)  # ...and the dip lasts this long (longer is a pause)
-DIP_WEIGHT = 0.85  # how far an acoustic dip alone closes the lips (an alveolar stop makes one too)
+DIP_WEIGHT = 0.6
+SUPPORT_DB = (3.0, 9.0)  # a dip this deep (dB) gives a recognised bilabial no (full) support  # how far an acoustic dip alone closes the lips (an alveolar stop makes one too)
+LOUD_SMOOTH_S = 0.03  # sigma of the loudness's smoothing: the jaw follows syllables, not every 10 ms flicker
 SMOOTH_S = 0.02  # sigma of the final smoothing of jaw and spread: no flicker between frames
 # (phone, formant, constant) shares of the jaw's shape per phone source
-_JAW_MIX = {ALIGNED: (0.6, 0.25, 0.15), "recognition": (0.25, 0.35, 0.4)}
+_JAW_MIX = {ALIGNED: (0.4, 0.1, 0.5), "recognition": (0.15, 0.15, 0.7)}
 _SPREAD_PHONE = {ALIGNED: 0.7, "recognition": 0.4}  # phone share of the spread on voiced rows
 
 
@@ -123,16 +125,33 @@ def _silence(activity: np.ndarray) -> np.ndarray:
     return gaussian_filter1d(out, 0.04 / ROW_S)
 
 
+def _dip_depth(sound: Acoustics) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) dB each row lies below the loudest level within DIP_REACH_S, and (T,) whether that peak is speech."""
+    level = gaussian_filter1d(sound.level_db.astype(np.float64), 1.0)
+    peak = maximum_filter1d(level, size=2 * int(DIP_REACH_S / ROW_S) + 1)
+    loud = np.percentile(level, 95) if len(level) else 0.0
+    return peak - level, peak > loud - 25.0
+
+
+def dip_support(sound: Acoustics) -> np.ndarray:
+    """(T,) 0..1 how much the level supports a closure near each row: closed lips quieten the voice.
+
+    A recognised bilabial with no dip around it (a nasal murmur drops the speech band a few dB, a
+    stop's closure far more) is likely a recognition error, above all in a language it does not know.
+    """
+    depth, in_speech = _dip_depth(sound)
+    support = np.clip((depth - SUPPORT_DB[0]) / (SUPPORT_DB[1] - SUPPORT_DB[0]), 0.0, 1.0) * in_speech
+    return maximum_filter1d(support, size=2 * int(DIP_REACH_S / ROW_S / 2) + 1)
+
+
 def acoustic_closures(sound: Acoustics, times: np.ndarray) -> np.ndarray:
     """(T,) 0..1 closure evidence from the level alone: short, deep dips inside speech.
 
     A stop's closure silences the voice for 30-200 ms between louder sounds; lips closed for /p b/
     do it, and so does a tongue closure for /t k/, so this is evidence, weighted by DIP_WEIGHT.
     """
-    level = gaussian_filter1d(sound.level_db.astype(np.float64), 1.0)
-    peak = maximum_filter1d(level, size=2 * int(DIP_REACH_S / ROW_S) + 1)
-    loud = np.percentile(level, 95) if len(level) else 0.0
-    dip = (peak - level >= DIP_DB) & (peak > loud - 25.0)
+    depth, in_speech = _dip_depth(sound)
+    dip = (depth >= DIP_DB) & in_speech
     spans = []
     for start, stop in _runs(dip):
         if DIP_SPAN_S[0] <= (stop - start) * ROW_S <= DIP_SPAN_S[1]:
@@ -153,8 +172,12 @@ def _fuse(sound: Acoustics, shapes: PhoneShapes, source: str, times: np.ndarray)
     spread = np.where(
         np.isfinite(formant_spread), share * phone_spread + (1.0 - share) * np.nan_to_num(formant_spread), phone_spread
     )
-    closure = shapes.closure if source == ALIGNED else np.maximum(0.9 * shapes.closure, acoustic_closures(sound, times))
-    jaw = gaussian_filter1d(loud * shape, SMOOTH_S / ROW_S) * (1.0 - closure) * (1.0 - 0.7 * shapes.teeth)
+    if source == ALIGNED:
+        closure = shapes.closure
+    else:
+        closure = np.maximum(shapes.closure * dip_support(sound), acoustic_closures(sound, times))
+    jaw = gaussian_filter1d(loud, LOUD_SMOOTH_S / ROW_S) * gaussian_filter1d(shape, SMOOTH_S / ROW_S)
+    jaw = jaw * (1.0 - closure) * (1.0 - 0.7 * shapes.teeth)
     return {
         "jaw": np.clip(jaw, 0.0, 1.0),
         "spread": np.clip(gaussian_filter1d(spread, SMOOTH_S / ROW_S), -1.0, 1.0),

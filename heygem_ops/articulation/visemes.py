@@ -18,8 +18,8 @@ import numpy as np
 from heygem_ops.articulation.phones import SILENCE, Phone
 
 ROW_S = 0.01  # the rows of every articulation track here are 10 ms apart, like `audio.HOP`
-MIN_CLOSURE_S = 0.07  # shortest lip closure (or lip-teeth contact) shown: lips need ~70 ms to close and part
-CLOSE_RAMP_S = 0.05  # time the lips take to go from open to closed (and back)
+MIN_CLOSURE_S = 0.06  # shortest lip closure (or lip-teeth contact) shown: one frame even at 25 fps, as lips make
+CLOSE_RAMP_S = 0.035  # time the lips take to go from open to closed (and back)
 BURST_LEAD_S = 0.015  # the lips part this long before a stop's segment ends (its release burst)
 ANTICIPATION_S = 0.07  # decay constant of a phone's dominance before it starts
 CARRYOVER_S = 0.05  # ...and after it ends
