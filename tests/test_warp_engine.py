@@ -8,7 +8,7 @@ from heygem_ops.compose.spline import thin_plate
 from heygem_ops.compose.warp import _box, _warp_offsets, render_warp
 from heygem_ops.engines.base import InferenceBatch
 from heygem_ops.engines.registry import available_engines, create_engine
-from heygem_ops.engines.warp import OPEN_MAX, WarpEngine, target_landmarks
+from heygem_ops.engines.warp import OPEN_MAX, PRESS, WarpEngine, target_landmarks
 from heygem_ops.errors import InputError
 from heygem_ops.face.contours import LOWER_LIP_LAG, lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import mouth_opening, mouth_width
@@ -27,8 +27,10 @@ def test_opening_follows_the_articulation_not_the_template(template_gap):
 
 
 @pytest.mark.parametrize("template_gap", [0.0, 20.0])
-def test_closure_shuts_the_lips_however_open_the_jaw_asks(template_gap):
-    assert mouth_opening(_targets(template_gap, 1.0, closure=1.0)) == pytest.approx(0.0, abs=1e-4)
+def test_closure_presses_the_lips_together_however_open_the_jaw_asks(template_gap):
+    target = _targets(template_gap, 1.0, closure=1.0)
+    signed_gap = (target[66, 1] - target[62, 1]) / 100.0  # synthetic faces: upright, 100 px between the eyes
+    assert signed_gap == pytest.approx(-PRESS, abs=1e-4)
 
 
 def test_rounding_narrows_and_spreading_widens():

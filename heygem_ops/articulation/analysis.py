@@ -34,12 +34,12 @@ SILENCE_MIN_S = 0.2  # ...when it stays silent this long (shorter silences are c
 DIP_DB = 15.0  # a level this far below the surrounding speech peak is a closure's silence...
 DIP_REACH_S = 0.12  # ...where the peak is looked for this far either side
 DIP_SPAN_S = (0.03, 0.2)  # ...and the dip lasts this long (longer is a pause)
-DIP_WEIGHT = 0.6
-SUPPORT_DB = (3.0, 9.0)  # a dip this deep (dB) gives a recognised bilabial no (full) support  # how far an acoustic dip alone closes the lips (an alveolar stop makes one too)
+DIP_WEIGHT = 0.6  # how far an acoustic dip alone closes the lips (an alveolar stop makes one too)
+SUPPORT_DB = (3.0, 9.0)  # a dip this deep (dB) gives a recognised bilabial no (full) support
 LOUD_SMOOTH_S = 0.03  # sigma of the loudness's smoothing: the jaw follows syllables, not every 10 ms flicker
 SMOOTH_S = 0.02  # sigma of the final smoothing of jaw and spread: no flicker between frames
 # (phone, formant, constant) shares of the jaw's shape per phone source
-_JAW_MIX = {ALIGNED: (0.4, 0.1, 0.5), "recognition": (0.15, 0.15, 0.7)}
+_JAW_MIX = {ALIGNED: (0.4, 0.2, 0.4), "recognition": (0.15, 0.35, 0.5)}
 _SPREAD_PHONE = {ALIGNED: 0.7, "recognition": 0.4}  # phone share of the spread on voiced rows
 
 

@@ -26,10 +26,12 @@ JAW_SHARE = 1.2  # how much of the lower lip's drop comes from the chin dropping
 JAW_TRAVEL = 0.35  # ...easing off towards this many interocular distances: the warp has room below the chin
 CORNER_DROP = 0.15  # share of the lower lip's motion the mouth corners follow
 UPPER_LIFT = 0.2  # share of the opening the upper lip contributes, upward
-SPREAD_GAIN = 0.10  # relative widening of fully spread lips (/i/)
-ROUND_GAIN = 0.32  # relative narrowing of fully rounded lips (/u/, /w/): a tracker sees about half of it
+SPREAD_GAIN = 0.12  # relative widening of fully spread lips (/i/)
+ROUND_GAIN = 0.45  # relative narrowing of fully rounded lips (/u/, /w/): a tracker sees about half of it
 ROUND_POUT = 0.25  # rounded lips pout: outer lip contours move out by this share of the lip's thickness
 TEETH_TUCK = 0.45  # on F and V the lower lip rolls under the upper teeth: its outer edge rises this share
+PRESS = 0.012  # closed lips press together: the inner edges overlap this much (interocular distances), so
+# the closure reads as closed on every template frame, not as the residual gap a warp leaves
 TEETH_GAP = 0.012  # inner-lip gap left between the lower lip and the upper teeth, in interocular distances
 OPEN_NARROWING = 0.06  # relative narrowing of a wide-open mouth
 
@@ -68,16 +70,17 @@ def _along_mouth(landmarks: np.ndarray, points: list[int], u: np.ndarray) -> np.
 
 
 def mouth_gap(shape: ArticulationTrack) -> np.ndarray:
-    """(N,) inner-lip gap at the mouth's middle, in interocular distances: 0 when the lips close.
+    """(N,) inner-lip gap at the mouth's middle, in interocular distances: -PRESS when the lips close.
 
-    The jaw sets it; a closure (P, B, M) shuts it whatever the loudness; on F and V the lower lip
-    rests just below the upper teeth.
+    The jaw sets it; a closure (P, B, M) shuts it whatever the loudness, pressing the lips together;
+    on F and V the lower lip rests just below the upper teeth.
     """
     jaw = np.clip(shape.jaw.astype(np.float64), 0.0, 1.0)
     gap = OPEN_MAX * np.power(jaw, OPEN_CURVE)
     teeth = np.clip(shape.teeth, 0.0, 1.0)
     gap = (1.0 - teeth) * gap + teeth * np.minimum(gap, TEETH_GAP)
-    return gap * (1.0 - np.clip(shape.closure, 0.0, 1.0))
+    closure = np.clip(shape.closure, 0.0, 1.0)
+    return gap * (1.0 - closure) - PRESS * closure**2
 
 
 def target_landmarks(landmarks: np.ndarray, shape: ArticulationTrack, mouth_width: float) -> np.ndarray:
@@ -194,5 +197,5 @@ class WarpEngine(Engine):
         if present.any():
             kept = np.flatnonzero(present)
             targets[present] = target_landmarks(batch.landmarks[present], shape.take(kept), batch.mouth_width)
-        opening = (mouth_gap(shape) / OPEN_MAX).astype(np.float32)  # how much of the interior shows
+        opening = np.clip(mouth_gap(shape) / OPEN_MAX, 0.0, 1.0).astype(np.float32)  # how much of the interior shows
         return MouthUpdate(present=present, landmarks=targets, activity=opening)
