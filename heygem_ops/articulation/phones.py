@@ -27,11 +27,12 @@ ALIGNED = "alignment"  # PhoneSequence.source: the transcript's phones, force-al
 RECOGNISED = "recognition"  # PhoneSequence.source: a phone loop's best guess
 SILENCE = "SIL"
 _NOISE = {"SIL", "+NSN+", "+SPN+", "+BREATH+", "+COUGH+", "+LAUGH+", "+NOISE+", "+SMACK+", "+UH+", "+UM+"}
-# Phone-loop settings of Rhubarb Lip Sync's phonetic recogniser: a wide beam, a strong phone LM.
-_LOOP = {"lw": 2.0, "beam": 1e-20, "pbeam": 1e-20}
+# Phone-loop settings: Rhubarb Lip Sync's phone LM weight; a narrower beam and 2 Gaussians a frame
+# cost 2.9 % of the audio's duration instead of 5 % and found as many bilabials (64 % vs 54 %, espeak).
+_LOOP = {"lw": 2.0, "beam": 1e-10, "pbeam": 1e-10, "topn": 2}
 # Alignment beams, tried in turn: a path the search loses leaves no alignment at all, so a wider
 # beam is tried before giving up.
-_ALIGN_BEAMS = (1e-48, 1e-64)
+_ALIGN_BEAMS = (1e-30, 1e-48, 1e-64)
 DITHER = 3e-4  # ~-70 dBFS of noise: digital silence (log of zero energy) derails the search
 _LOCK = threading.Lock()  # a decoder is not re-entrant; jobs in threads of one process share it
 _WORD = re.compile(r"[a-z0-9']+")
@@ -71,6 +72,7 @@ def _aligner(beam: float = _ALIGN_BEAMS[0]):
         beam=beam,
         pbeam=beam,
         wbeam=beam**0.75,
+        topn=2,  # Gaussians scored per frame: the aligner knows the words, so 2 suffice (-25 % time)
     )
 
 
