@@ -60,7 +60,7 @@ def _flickers(track: ArticulationTrack, step: float = 0.2) -> int:
     A closure between two vowels is open-shut-open by design (at least MIN_CLOSURE_S), so a reversal
     next to a contact is the lips' own motion; anything else that reverses within a frame is flicker.
     """
-    change = np.diff(track.jaw)
+    change = np.diff(track.lip_opening)
     reversal = (change[:-1] * change[1:] < 0) & (np.minimum(abs(change[:-1]), abs(change[1:])) > step)
     touching = np.maximum(track.closure, track.teeth) > 0.3
     contact = touching[:-2] | touching[1:-1] | touching[2:]
@@ -184,7 +184,7 @@ def test_with_the_transcript_the_lips_close_on_every_bilabial_however_loud(tmp_p
     bilabial = [_frames_of(p, count) for p in phones if p.label in ("P", "B", "M")]
     vowels = [_frames_of(p, count) for p in phones if p.label in ("AA", "AE", "AY", "AW")]
     assert all(track.closure[f].max() > 0.95 for f in bilabial)
-    assert all(track.jaw[f].min() < 0.02 for f in bilabial)
+    assert all(track.lip_opening[f].min() < 0.02 for f in bilabial)
     assert np.mean([track.jaw[f].mean() for f in vowels]) > 0.3
     assert _flickers(track) == 0
 
@@ -197,7 +197,7 @@ def test_without_the_transcript_most_bilabials_still_close(tmp_path):
     assert track.source == RECOGNISED
     reference = speech_phones(speech, SENTENCE).phones
     bilabial = [_frames_of(p, count) for p in reference if p.label in ("P", "B", "M")]
-    closed = [track.jaw[f].min() < 0.1 for f in bilabial]
+    closed = [track.lip_opening[f].min() < 0.1 for f in bilabial]
     assert np.mean(closed) >= 0.5  # the phone loop alone found ~38 % on espeak speech
 
 
@@ -209,7 +209,7 @@ def test_in_other_languages_lips_close_between_vowels_and_round_on_u(tmp_path, v
     closing = _espeak(tmp_path, "amapa", voice=voice, rate=120)
     track = analyse(closing, FPS, int(len(closing) / SAMPLE_RATE * 25))
     loud = np.flatnonzero(track.jaw > 0.5 * track.jaw.max())
-    between = track.jaw[loud[0] : loud[-1] + 1]
+    between = track.lip_opening[loud[0] : loud[-1] + 1]
     assert between.min() < 0.05 and track.closure[loud[0] : loud[-1] + 1].max() > 0.5
     vowels = _espeak(tmp_path, "i", voice=voice, rate=120), _espeak(tmp_path, "u", voice=voice, rate=120)
     spread = []

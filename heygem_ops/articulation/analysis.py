@@ -31,10 +31,10 @@ OPEN_KNEE = 0.15  # speech activity below which the jaw stays shut
 LOUD_CURVE = 0.6  # loudness -> jaw exponent: quiet speech still opens the mouth visibly
 SILENCE_ACTIVITY = 0.05  # activity below which a row is silent...
 SILENCE_MIN_S = 0.2  # ...when it stays silent this long (shorter silences are closures, not pauses)
-DIP_DB = 15.0  # a level this far below the surrounding speech peak is a closure's silence...
+DIP_DB = 20.0  # a level this far below the surrounding speech peak is a closure's silence...
 DIP_REACH_S = 0.12  # ...where the peak is looked for this far either side
 DIP_SPAN_S = (0.03, 0.2)  # ...and the dip lasts this long (longer is a pause)
-DIP_WEIGHT = 0.6  # how far an acoustic dip alone closes the lips (an alveolar stop makes one too)
+DIP_WEIGHT = 0.9  # how far an acoustic dip alone closes the lips (an alveolar stop makes one too)
 SUPPORT_DB = (3.0, 9.0)  # a dip this deep (dB) gives a recognised bilabial no (full) support
 LOUD_SMOOTH_S = 0.03  # sigma of the loudness's smoothing: the jaw follows syllables, not every 10 ms flicker
 SMOOTH_S = 0.02  # sigma of the final smoothing of jaw and spread: no flicker between frames
@@ -47,7 +47,7 @@ _SPREAD_PHONE = {ALIGNED: 0.7, "recognition": 0.4}  # phone share of the spread 
 class ArticulationTrack:
     """Per output frame (F frames), what the lips and jaw do.
 
-    jaw:     (F,) float32 0..1 jaw opening (already 0 where the lips are closed).
+    jaw:     (F,) float32 0..1 jaw opening; the lips may still be closed (see `lip_opening`).
     spread:  (F,) float32 -1 rounded .. +1 spread lips.
     closure: (F,) float32 0..1 lips pressed together (bilabials), whatever the loudness.
     teeth:   (F,) float32 0..1 lower lip against the upper teeth (F, V).
@@ -67,6 +67,11 @@ class ArticulationTrack:
     @property
     def frame_count(self) -> int:
         return len(self.jaw)
+
+    @property
+    def lip_opening(self) -> np.ndarray:
+        """(F,) 0..1 how far the lips part: the jaw's opening, shut by a closure however loud."""
+        return np.clip(self.jaw, 0.0, 1.0) * (1.0 - np.clip(self.closure, 0.0, 1.0))
 
     def window(self, start: int, stop: int) -> ArticulationTrack:
         """The track of output frames [start, stop)."""
@@ -177,7 +182,6 @@ def _fuse(sound: Acoustics, shapes: PhoneShapes, source: str, times: np.ndarray)
     else:
         closure = np.maximum(shapes.closure * dip_support(sound), acoustic_closures(sound, times))
     jaw = gaussian_filter1d(loud, LOUD_SMOOTH_S / ROW_S) * gaussian_filter1d(shape, SMOOTH_S / ROW_S)
-    jaw = jaw * (1.0 - closure) * (1.0 - 0.7 * shapes.teeth)
     return {
         "jaw": np.clip(jaw, 0.0, 1.0),
         "spread": np.clip(gaussian_filter1d(spread, SMOOTH_S / ROW_S), -1.0, 1.0),

@@ -75,12 +75,10 @@ def mouth_gap(shape: ArticulationTrack) -> np.ndarray:
     The jaw sets it; a closure (P, B, M) shuts it whatever the loudness, pressing the lips together;
     on F and V the lower lip rests just below the upper teeth.
     """
-    jaw = np.clip(shape.jaw.astype(np.float64), 0.0, 1.0)
-    gap = OPEN_MAX * np.power(jaw, OPEN_CURVE)
+    gap = OPEN_MAX * np.power(shape.lip_opening.astype(np.float64), OPEN_CURVE)
     teeth = np.clip(shape.teeth, 0.0, 1.0)
     gap = (1.0 - teeth) * gap + teeth * np.minimum(gap, TEETH_GAP)
-    closure = np.clip(shape.closure, 0.0, 1.0)
-    return gap * (1.0 - closure) - PRESS * closure**2
+    return gap - PRESS * np.clip(shape.closure, 0.0, 1.0) ** 2
 
 
 def target_landmarks(landmarks: np.ndarray, shape: ArticulationTrack, mouth_width: float) -> np.ndarray:
