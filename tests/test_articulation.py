@@ -241,3 +241,23 @@ def test_analysis_is_cached_per_audio_content_and_transcript(tmp_path, monkeypat
     cached_articulation(cache, "ab" * 16, speech, FPS, 30, "some words")
     assert len(calls) == 2  # another transcript is another entry
     assert articulation_entry_name(FPS, 30, None) != articulation_entry_name(FPS, 30, "some words")
+
+
+def test_a_batch_on_one_recording_analyses_it_once_and_other_engines_not_at_all(monkeypatch):
+    from types import SimpleNamespace
+
+    from heygem_ops.articulation import analysis
+    from heygem_ops.features import job_articulation
+
+    speech = np.concatenate([_vowel(700, 1200), np.zeros(2000, np.float32), _vowel(300, 2200)])
+    calls = []
+    real = analysis.analyse
+    monkeypatch.setattr(analysis, "analyse", lambda *args: calls.append(args) or real(*args))
+
+    def plan(engine: str, template: str) -> SimpleNamespace:
+        options = SimpleNamespace(engine=engine, text=None)
+        return SimpleNamespace(options=options, audio_hash="cd" * 16, template_hash=template, fps=FPS, frame_count=30)
+
+    tracks = [job_articulation(plan("warp", template), speech) for template in ("t1", "t2", "t3")]
+    assert len(calls) == 1 and all(np.array_equal(t.jaw, tracks[0].jaw) for t in tracks)
+    assert job_articulation(plan("wav2lip", "t1"), speech) is None
