@@ -35,6 +35,9 @@ DIP_DB = 20.0  # a level this far below the surrounding speech peak is a closure
 DIP_REACH_S = 0.12  # ...where the peak is looked for this far either side
 DIP_SPAN_S = (0.03, 0.2)  # ...and the dip lasts this long (longer is a pause)
 DIP_WEIGHT = 0.9  # how far an acoustic dip alone closes the lips (an alveolar stop makes one too)
+MURMUR_SHARE = 0.9  # a voiced row with this share of its energy below formants.MURMUR_HZ is a nasal murmur...
+MURMUR_DB = 15.0  # ...when it is this much quieter than the vowels around it
+MURMUR_WEIGHT = 0.8  # how far a murmur alone closes the lips (/n/ murmurs too, with the lips just apart)
 SUPPORT_DB = (3.0, 9.0)  # a dip this deep (dB) gives a recognised bilabial no (full) support
 LOUD_SMOOTH_S = 0.03  # sigma of the loudness's smoothing: the jaw follows syllables, not every 10 ms flicker
 SMOOTH_S = 0.02  # sigma of the final smoothing of jaw and spread: no flicker between frames
@@ -149,19 +152,28 @@ def dip_support(sound: Acoustics) -> np.ndarray:
     return maximum_filter1d(support, size=2 * int(DIP_REACH_S / ROW_S / 2) + 1)
 
 
+def _short_spans(mask: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of the runs of `mask` that last as long as a closure (DIP_SPAN_S)."""
+    return [
+        (start * ROW_S, (stop - 1) * ROW_S)
+        for start, stop in _runs(mask)
+        if DIP_SPAN_S[0] <= (stop - start) * ROW_S <= DIP_SPAN_S[1]
+    ]
+
+
 def acoustic_closures(sound: Acoustics, times: np.ndarray) -> np.ndarray:
-    """(T,) 0..1 closure evidence from the level alone: short, deep dips inside speech.
+    """(T,) 0..1 closure evidence from the acoustics alone: short, deep dips and nasal murmurs in speech.
 
     A stop's closure silences the voice for 30-200 ms between louder sounds; lips closed for /p b/
-    do it, and so does a tongue closure for /t k/, so this is evidence, weighted by DIP_WEIGHT.
+    do it, and so does a tongue closure for /t k/, so this is evidence, weighted by DIP_WEIGHT. A
+    nasal murmur (voiced, its energy below MURMUR_HZ, quieter than the vowels around it) is /m/ or
+    /n/: the lips are closed or nearly so, weighted by MURMUR_WEIGHT.
     """
     depth, in_speech = _dip_depth(sound)
-    dip = (depth >= DIP_DB) & in_speech
-    spans = []
-    for start, stop in _runs(dip):
-        if DIP_SPAN_S[0] <= (stop - start) * ROW_S <= DIP_SPAN_S[1]:
-            spans.append((start * ROW_S, (stop - 1) * ROW_S))
-    return DIP_WEIGHT * contact_envelope(times, spans)
+    stops = contact_envelope(times, _short_spans((depth >= DIP_DB) & in_speech))
+    murmur = sound.voiced & (sound.low_share >= MURMUR_SHARE) & (depth >= MURMUR_DB) & in_speech
+    nasals = contact_envelope(times, _short_spans(murmur))
+    return np.maximum(DIP_WEIGHT * stops, MURMUR_WEIGHT * nasals)
 
 
 def _fuse(sound: Acoustics, shapes: PhoneShapes, source: str, times: np.ndarray) -> dict[str, np.ndarray]:
