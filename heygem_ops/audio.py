@@ -89,9 +89,8 @@ def audio_features(audio: np.ndarray, fps: Fraction, n_frames: int) -> AudioFeat
     power = power_spectrogram(audio)
     freqs = np.fft.rfftfreq(WINDOW, 1.0 / SAMPLE_RATE)
     band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
-    scale = _PARSEVAL
-    band_power = _at_frames(power[:, band].sum(axis=1) / scale, fps, n_frames)
-    weighted = _at_frames((power[:, band] * freqs[band]).sum(axis=1) / scale, fps, n_frames)
+    band_power = _at_frames(power[:, band].sum(axis=1) / _PARSEVAL, fps, n_frames)
+    weighted = _at_frames((power[:, band] * freqs[band]).sum(axis=1) / _PARSEVAL, fps, n_frames)
     energy_db = 10.0 * np.log10(band_power + 1e-10)
     centroid = weighted / np.maximum(band_power, 1e-12)
     brightness = (centroid - SPEECH_BAND[0]) / (SPEECH_BAND[1] - SPEECH_BAND[0])
