@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heygem_ops.audio import audio_features
+from heygem_ops.articulation.analysis import analyse
 from heygem_ops.compose.warp import render_warp
 from heygem_ops.engines.warp import target_landmarks
 from heygem_ops.face.landmarks import mouth_width
@@ -61,13 +61,11 @@ def measure(template: Path, audio: Path, count: int) -> dict[str, Clock]:
     clocks = {name: Clock() for name in ("decode", "encode", "engine", "render")}
     frames = clocks["decode"].time_it(lambda: list(iter_frames(info, 0, min(count, info.frame_count))))
     landmarks = create_tracker("mesh").track(iter(frames)).landmarks
-    features = audio_features(decode_audio(audio), info.fps, len(frames))
     width = float(np.nanmedian(mouth_width(landmarks)))
-    targets = clocks["engine"].time_it(
-        lambda: target_landmarks(landmarks, features.activity, features.brightness, width)
-    )
+    shape = analyse(decode_audio(audio), info.fps, len(frames))
+    targets = clocks["engine"].time_it(lambda: target_landmarks(landmarks, shape, width))
     clocks["encode"].time_it(lambda: _encode(frames, info.width, info.height, info.fps))
-    clocks["render"].time_it(lambda: _render(frames, landmarks, targets, features.activity))
+    clocks["render"].time_it(lambda: _render(frames, landmarks, targets, shape.jaw))
     for clock in clocks.values():
         clock.cpu, clock.wall = clock.cpu / len(frames), clock.wall / len(frames)
     return clocks

@@ -41,6 +41,7 @@ def generate(
     crf: int | None = None,
     chunk_frames: int | None = None,
     loop: str | None = None,
+    text: str | None = None,
     ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Lip-sync `template` (video or image) to `audio`, writing `output`; returns the results row.
@@ -51,7 +52,7 @@ def generate(
         engine=engine, device=device, face=face, tracker=tracker, still_fps=still_fps, checkpoint=checkpoint,
         face_weights=face_weights, preset=preset, crf=crf, chunk_frames=chunk_frames, checkpoint_dir=checkpoint_dir,
         bbox_shift=bbox_shift, extra_margin=extra_margin, parsing_mode=parsing_mode, loop=loop, video_fps=video_fps,
-        max_size=max_size,
+        max_size=max_size, text=text,
     )  # fmt: skip
     stages = TaskStages(ray_address)
     run = JobRun(stages, Path(template), Path(audio), Path(output), options, flow_run_id=current_flow_run_id())

@@ -38,6 +38,7 @@ class Choices:
     tracker: str | None = None
     loop: str | None = None  # heygem_ops.timeline.LOOPS
     max_size: int | None = None  # long side templates are scaled down to, px
+    text: str | None = None  # the words spoken, when known: the lips are timed to their phones
 
     def options(self) -> GenerateOptions:
         """Validated options (InputError names a bad one)."""

@@ -19,6 +19,8 @@ SPEECH_BAND = (300.0, 3400.0)  # Hz: where vowel formants carry the energy that 
 SILENCE_DBFS = -55.0  # band level below which a frame counts as silence, whatever the recording
 SMOOTH_MS = 50  # half-width of the triangular window that samples features at a frame
 DYNAMIC_RANGE_DB = 30.0  # span mapped onto 0..1 speech activity below the recording's loud level
+# Parseval for a windowed one-sided spectrum: a full-scale sine then reads 0 dBFS.
+_PARSEVAL = WINDOW * float((np.hanning(WINDOW) ** 2).sum()) / 4.0
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,29 @@ class AudioFeatures:
         return AudioFeatures(self.energy_db[start:stop], self.activity[start:stop], self.brightness[start:stop])
 
 
-def _power_spectrogram(audio: np.ndarray) -> np.ndarray:
-    """(N,) float32 samples -> (T, WINDOW // 2 + 1) power, one row per 10 ms hop, centred frames."""
+def analysis_frames(audio: np.ndarray) -> np.ndarray:
+    """(N,) samples -> (T, WINDOW) float32 frames, one per 10 ms hop, centred on the hop (a view).
+
+    The one framing of the audio analyses here and in `heygem_ops.articulation`, so their rows line up.
+    """
     padded = np.pad(audio.astype(np.float32), (WINDOW // 2, WINDOW // 2))
     count = max(1, 1 + (len(padded) - WINDOW) // HOP)
     if len(padded) < WINDOW:
         padded = np.pad(padded, (0, WINDOW - len(padded)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[::HOP][:count]
-    spectrum = np.fft.rfft(frames * np.hanning(WINDOW).astype(np.float32), axis=1)
+    return np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[::HOP][:count]
+
+
+def power_spectrogram(audio: np.ndarray) -> np.ndarray:
+    """(N,) float32 samples -> (T, WINDOW // 2 + 1) power, one row per 10 ms hop, centred frames."""
+    spectrum = np.fft.rfft(analysis_frames(audio) * np.hanning(WINDOW).astype(np.float32), axis=1)
     return (np.abs(spectrum) ** 2).astype(np.float32)
+
+
+def band_level_db(power: np.ndarray) -> np.ndarray:
+    """(T, bins) power rows -> (T,) speech-band level in dBFS, unsmoothed (a full-scale sine reads 0)."""
+    freqs = np.fft.rfftfreq(WINDOW, 1.0 / SAMPLE_RATE)
+    band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
+    return 10.0 * np.log10(power[:, band].sum(axis=1) / _PARSEVAL + 1e-10)
 
 
 def _at_frames(values: np.ndarray, fps: Fraction, n_frames: int) -> np.ndarray:
@@ -70,13 +86,11 @@ def _at_frames(values: np.ndarray, fps: Fraction, n_frames: int) -> np.ndarray:
 
 def audio_features(audio: np.ndarray, fps: Fraction, n_frames: int) -> AudioFeatures:
     """Describe 16 kHz mono `audio` once per output frame at `fps` (n_frames frames)."""
-    power = _power_spectrogram(audio)
+    power = power_spectrogram(audio)
     freqs = np.fft.rfftfreq(WINDOW, 1.0 / SAMPLE_RATE)
     band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
-    # Parseval for a windowed one-sided spectrum: a full-scale sine then reads 0 dBFS.
-    scale = WINDOW * float((np.hanning(WINDOW) ** 2).sum()) / 4.0
-    band_power = _at_frames(power[:, band].sum(axis=1) / scale, fps, n_frames)
-    weighted = _at_frames((power[:, band] * freqs[band]).sum(axis=1) / scale, fps, n_frames)
+    band_power = _at_frames(power[:, band].sum(axis=1) / _PARSEVAL, fps, n_frames)
+    weighted = _at_frames((power[:, band] * freqs[band]).sum(axis=1) / _PARSEVAL, fps, n_frames)
     energy_db = 10.0 * np.log10(band_power + 1e-10)
     centroid = weighted / np.maximum(band_power, 1e-12)
     brightness = (centroid - SPEECH_BAND[0]) / (SPEECH_BAND[1] - SPEECH_BAND[0])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heygem_ops.articulation.analysis import ArticulationTrack, cached_articulation
 from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
 from heygem_ops.engines.registry import engine_needs
@@ -43,6 +44,7 @@ class JobFeatures:
     track_seconds: time spent getting the track (tracking, or loading it).
     crops_path:   see `heygem_ops.face.crops.load_template_crops`; None unless the engine needs crops.
     prepared_path: see `heygem_ops.face.prepared`; None unless the engine prepares its crops.
+    articulation: what the speech articulates per output frame; None unless the engine asks for it.
     """
 
     track_path: Path
@@ -53,6 +55,7 @@ class JobFeatures:
     track_seconds: float
     crops_path: Path | None = None  # cache entry of the template's face crops, for engines that ask for them
     prepared_path: Path | None = None  # cache entry of the engine's preparation of those crops
+    articulation: ArticulationTrack | None = None
 
 
 def track_cache_name(spec: TrackerSpec, size: tuple[int, int]) -> str:
@@ -156,7 +159,24 @@ def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], N
     features = audio_features(samples, plan.fps, plan.frame_count)
     crops = job_crops(plan, track)
     prepared = job_prepared(plan, crops, host)
-    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared)
+    articulation = job_articulation(plan, samples)
+    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared, articulation)
+
+
+def job_articulation(plan: JobPlan, samples: np.ndarray) -> ArticulationTrack | None:
+    """The speech's articulation per output frame when the job's engine wants it, else None.
+
+    Cached by the audio's content (and transcript): a batch of templates with one recording
+    analyses it once.
+    """
+    if not engine_needs(plan.options.engine).articulation:
+        return None
+    started = time.perf_counter()
+    cache = TemplateCache(get_settings().resolved_cache_dir)
+    track, cached = cached_articulation(cache, plan.audio_hash, samples, plan.fps, plan.frame_count, plan.options.text)
+    how = "loaded from cache" if cached else f"analysed in {time.perf_counter() - started:.2f} s"
+    log.info("Articulation of the speech (%s) %s", track.source, how)
+    return track
 
 
 def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]:
@@ -183,6 +203,7 @@ def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]
                 audio_16k=plan.audio_16k,
                 crops_path=features.crops_path,
                 prepared_path=features.prepared_path,
+                articulation=features.articulation.window(chunk.start, chunk.stop) if features.articulation else None,
             ),
             progress_key=plan.progress_key,
             job_frames=plan.frame_count,

@@ -36,7 +36,7 @@ def chunk_batch(order: ChunkOrder) -> InferenceBatch:
         speech = speech_window(inputs.audio_16k, order.fps, chunk.start, chunk.stop, needs.speech)
     return InferenceBatch(
         landmarks=landmarks, features=inputs.audio, mouth_width=inputs.mouth_width, crops=crops, mel=mel,
-        speech=speech, prepared=prepared,
+        speech=speech, prepared=prepared, articulation=inputs.articulation,
     )  # fmt: skip
 
 

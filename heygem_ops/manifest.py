@@ -2,7 +2,8 @@
 
 A manifest row names a `template` and an `audio` (required), and optionally an `output`, a
 `job_id` and any `GenerateOptions` field (engine, tracker, device, face, still_fps, video_fps, max_size, chunk_frames,
-preset, crf, checkpoint, checkpoint_dir, bbox_shift, extra_margin, parsing_mode, loop); empty cells take
+preset, crf, checkpoint, checkpoint_dir, bbox_shift, extra_margin, parsing_mode, loop, text: the words
+spoken); empty cells take
 the defaults. Other columns are ignored (with a warning), so a manifest may carry the caller's own bookkeeping.
 
 Paths: template, audio, checkpoint and checkpoint_dir resolve against the manifest's folder; an output resolves

@@ -20,6 +20,7 @@ _FACE = re.compile(r"^(largest|center|\d+)$")
 PARSING_MODES = ("jaw", "raw", "neck")  # MuseTalk's blending modes; see compose.paste.BLEND_REGIONS
 # options added after job ids were first handed out: part of a job's identity only when changed from the default
 _ADDED_LATER = ("bbox_shift", "extra_margin", "parsing_mode", "loop")
+MAX_TEXT_CHARS = 100_000  # a transcript longer than any accepted recording could hold
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -45,8 +46,11 @@ class GenerateOptions:
     parsing_mode: str = _DEFAULTS["parsing_mode"].default  # where a generated face is blended: jaw, raw, neck
     qa: bool = _DEFAULTS["qa"].default  # measure sync and fidelity of the output while it is composed
     loop: str = PINGPONG  # a template shorter than the audio repeats: pingpong (forward-backward) or plain
+    text: str | None = None  # the words spoken (English is force-aligned); None: phones are recognised
 
     def __post_init__(self) -> None:
+        if self.text is not None and not self.text.strip():
+            object.__setattr__(self, "text", None)  # a blank transcript is no transcript
         problems = []
         if self.engine not in available_engines():
             problems.append(f"engine={self.engine!r} (use one of {', '.join(available_engines())})")
@@ -74,6 +78,8 @@ class GenerateOptions:
             problems.append(f"extra_margin={self.extra_margin} (use 0 to 200 px)")
         if self.parsing_mode not in PARSING_MODES:
             problems.append(f"parsing_mode={self.parsing_mode!r} (use one of {', '.join(PARSING_MODES)})")
+        if self.text is not None and len(self.text) > MAX_TEXT_CHARS:
+            problems.append(f"text of {len(self.text)} characters (use at most {MAX_TEXT_CHARS})")
         if problems:
             raise InputError("invalid options: {problems}", problems="; ".join(problems))
 
@@ -121,7 +127,7 @@ class GenerateOptions:
             if fields[name] == defaults[name]:
                 fields.pop(name)
         fields["still_fps"] = str(self.still_fps)
-        for name in ("video_fps", "max_size"):  # unset: absent, so ids of jobs from before these options hold
+        for name in ("video_fps", "max_size", "text"):  # unset: absent, so ids of jobs from before these options hold
             if fields[name] is None:
                 fields.pop(name)
         if self.video_fps is not None:

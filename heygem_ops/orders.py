@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heygem_ops.articulation.analysis import ArticulationTrack
 from heygem_ops.audio import AudioFeatures
 from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.engines.registry import EngineSpec
@@ -35,6 +36,7 @@ class ChunkInputs:
     audio_16k:   the job's 16 kHz speech (.npy), for engines that cut their own windows (mel).
     crops_path:  the template's cached face crops, None unless the engine asks for crops.
     prepared_path: the engine's cached preparation of those crops (`face.prepared`), when it prepares.
+    articulation: the articulation of the chunk's N output frames, for engines that ask for it.
     """
 
     audio: AudioFeatures
@@ -42,6 +44,7 @@ class ChunkInputs:
     audio_16k: Path
     crops_path: Path | None = None
     prepared_path: Path | None = None
+    articulation: ArticulationTrack | None = None
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,19 @@ def synthetic_face_frame(landmarks: np.ndarray, chin_below: float, size: int = 5
     cv2.fillPoly(mouth, [np.round(landmarks[60:68]).astype(np.int32)], 1)
     frame[mouth > 0] = [40.0, 20.0, 25.0]
     return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def articulation(
+    jaw: float | np.ndarray, spread: float = 0.0, closure: float = 0.0, teeth: float = 0.0, frames: int | None = None
+):  # -> ArticulationTrack
+    """An articulation track of constant (or given per-frame) jaw and shapes, for engine tests."""
+    from heygem_ops.articulation.analysis import ArticulationTrack
+
+    jaw = np.atleast_1d(np.asarray(jaw, np.float32))
+    count = frames or len(jaw)
+    jaw = np.broadcast_to(jaw, (count,)).astype(np.float32)
+
+    def full(value: float) -> np.ndarray:
+        return np.full(count, value, np.float32)
+
+    return ArticulationTrack(jaw, full(spread), full(closure), full(teeth), full(0.0), source="recognition")

@@ -138,3 +138,13 @@ def test_errors_are_handled_once_by_the_group(monkeypatch):
     code, text = _run("report", "/nowhere")
     assert code == 1 and "InternalError: ZeroDivisionError" in text and "this is a bug" in text
     assert report.report_command.callback.__name__ == "report_command"  # no per-command wrapper any more
+
+
+def test_text_and_text_file_are_one_or_the_other_and_a_bad_file_is_named(media, tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("Bob made a big map.")
+    base = ["generate", "-t", str(media["video"]), "-a", str(media["speech"]), "-o", str(tmp_path / "o.mp4")]
+    code, text = _run(*base, "--text", "Bob", "--text-file", str(words))
+    assert code == 2 and "not both" in text
+    code, text = _run(*base, "--text-file", str(tmp_path / "missing-words.txt"))
+    assert code == 1 and "missing-words.txt" in text and "InputError" in text and "Traceback" not in text

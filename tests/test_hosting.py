@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from face_factory import synthetic_landmarks
+from face_factory import articulation, synthetic_landmarks
 
 from heygem_ops import hosting
 from heygem_ops.audio import AudioFeatures
@@ -55,7 +55,7 @@ def tracking(host: hosting.LocalHost, tracker: BlockingTracker) -> Iterator[list
 
 def _batch() -> InferenceBatch:
     features = AudioFeatures(np.zeros(1, np.float32), np.ones(1, np.float32), np.full(1, 0.5, np.float32))
-    return InferenceBatch(synthetic_landmarks()[None], features, mouth_width=0.8)
+    return InferenceBatch(synthetic_landmarks()[None], features, mouth_width=0.8, articulation=articulation(1.0))
 
 
 def test_inference_runs_while_another_job_tracks(tracker):

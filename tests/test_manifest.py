@@ -223,3 +223,14 @@ def test_max_size_and_video_fps_columns_are_options_of_the_job(tmp_path: Path, i
     assert scaled.job_id != plain.job_id  # a scaled job is another job
     assert isinstance(fractional, JobSpecError) and "max_size='1280.5' is not a whole number" in str(fractional.error)
     assert isinstance(tiny, JobSpecError) and "max_size=8" in str(tiny.error)
+
+
+def test_a_text_column_gives_the_job_its_transcript(tmp_path: Path, inputs: Path) -> None:
+    """Issue 11: the words spoken, when known (TTS), time the lips; a blank cell recognises phones."""
+    rows = pd.DataFrame(
+        {"template": ["inputs/t1.mp4"] * 2, "audio": ["inputs/a1.wav"] * 2, "text": ["", "Bob made a big map."]}
+    )
+    plain, spoken = read_jobs(_write(rows, tmp_path / "jobs.csv"), tmp_path / "out", DEFAULTS)
+    assert plain.options.text is None and spoken.options.text == "Bob made a big map."
+    assert spoken.job_id != plain.job_id  # the words change the mouth, so they are part of the job
+    assert "text" not in plain.options.identity()  # ids of jobs without a transcript are unchanged

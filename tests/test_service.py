@@ -22,6 +22,7 @@ from face_clips import make_face_clip, make_speech
 from media_factory import make_audio, make_random_bytes, make_video
 from service_harness import ServiceProcess
 
+from heygem_ops.options import MAX_TEXT_CHARS
 from heygem_ops.results_store import ResultsStore
 
 pytestmark = [pytest.mark.server, pytest.mark.media, pytest.mark.slow]
@@ -286,10 +287,11 @@ def test_v1_jobs_video_ranges_list_and_delete(service: ServiceProcess, data: Pat
             "template": ("me.mp4", (data / "face.mp4").read_bytes()),
             "audio": ("hi.wav", (data / "short-4.wav").read_bytes()),
         },
-        data={"loop": "plain", "face": "largest"},
+        data={"loop": "plain", "face": "largest", "text": "Hi."},
     )
     assert upload.status_code == 202, upload.text
     assert (upload.json()["template"], upload.json()["options"]["loop"]) == ("me.mp4", "plain")
+    assert upload.json()["options"]["text"] == "Hi."  # the words spoken travel with the job
     newest = client.get("/v1/jobs", params={"page_size": 2}).json()
     assert newest["jobs"][0]["id"] == upload.json()["id"] and newest["total"] >= 2 and len(newest["jobs"]) == 2
     succeeded = client.get("/v1/jobs", params={"status": "succeeded", "page": 1, "page_size": 100}).json()
@@ -316,6 +318,9 @@ def test_v1_errors_are_json_with_type_and_message(service: ServiceProcess) -> No
          400, "InputError", "crf=99"),
         (client.post("/v1/jobs", json={"template": "face.mp4", "audio": "short-0.wav", "options": {"color": "red"}}),
          422, "InvalidBody", "field options.color"),
+        (client.post("/v1/jobs", json={"template": "face.mp4", "audio": "short-0.wav",
+                                       "options": {"text": "x" * (MAX_TEXT_CHARS + 1)}}),
+         422, "InvalidBody", "field options.text"),
         (client.post("/v1/jobs", json={"template": "../outside.mp4", "audio": "short-0.wav"}),
          400, "InputError", "outside the data root"),
         (client.post("/v1/jobs", files={"template": ("a.mp4", b"x")}), 422, "InvalidBody", "audio must be files"),

@@ -270,3 +270,15 @@ def test_the_size_choice_reaches_the_job_options() -> None:
 
     assert choices_from("warp", "cpu", "largest", 18, 25, 1280).options().max_size == 1280
     assert choices_from("warp", "cpu", "largest", 18, 25, 0).options().max_size is None
+
+
+def test_the_transcript_reaches_the_flow_and_the_job_options() -> None:
+    """Issue 11: the Single tab's "Words spoken" field travels as Choices.text to the generate flow."""
+    import inspect
+
+    from flows.generate import generate
+
+    choices = Choices(text="Bob made a big map.")
+    assert choices.given()["text"] == "Bob made a big map." and choices.options().text == "Bob made a big map."
+    assert "text" in inspect.signature(generate.fn).parameters
+    assert Choices(text="  ").options().text is None  # a blank field is no transcript

@@ -1,33 +1,57 @@
 import cv2
 import numpy as np
 import pytest
-from face_factory import synthetic_landmarks
+from face_factory import articulation, synthetic_landmarks
 
 from heygem_ops.audio import AudioFeatures
 from heygem_ops.compose.spline import thin_plate
 from heygem_ops.compose.warp import _box, _warp_offsets, chin_block, render_warp
 from heygem_ops.engines.base import InferenceBatch
 from heygem_ops.engines.registry import available_engines, create_engine
-from heygem_ops.engines.warp import OPEN_MAX, WarpEngine, target_landmarks
+from heygem_ops.engines.warp import OPEN_MAX, PRESS, WarpEngine, target_landmarks
 from heygem_ops.errors import InputError
 from heygem_ops.face.contours import LOWER_LIP_LAG, lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.regions import lower_face_polygon, polygon_mask
 
 
-def _targets(gap: float, activity: float, brightness: float = 0.5) -> np.ndarray:
+def _targets(gap: float, jaw: float, spread: float = 0.0, closure: float = 0.0, teeth: float = 0.0) -> np.ndarray:
     source = synthetic_landmarks(gap=gap)[None]
-    return target_landmarks(source, np.array([activity]), np.array([brightness]), mouth_width=0.8)[0]
+    return target_landmarks(source, articulation(jaw, spread, closure, teeth), mouth_width=0.8)[0]
 
 
 @pytest.mark.parametrize("template_gap", [0.0, 8.0, 20.0])
-def test_opening_follows_the_audio_not_the_template(template_gap):
+def test_opening_follows_the_articulation_not_the_template(template_gap):
     assert mouth_opening(_targets(template_gap, 0.0)) == pytest.approx(0.0, abs=1e-4)
     assert mouth_opening(_targets(template_gap, 1.0)) == pytest.approx(OPEN_MAX, rel=1e-3)
 
 
-def test_width_follows_vowel_brightness():
-    assert mouth_width(_targets(0.0, 1.0, brightness=1.0)) > mouth_width(_targets(0.0, 1.0, brightness=0.0)) + 0.1
+@pytest.mark.parametrize("template_gap", [0.0, 20.0])
+def test_closure_presses_the_lips_together_however_open_the_jaw_asks(template_gap):
+    target = _targets(template_gap, 1.0, closure=1.0)
+    signed_gap = (target[66, 1] - target[62, 1]) / 100.0  # synthetic faces: upright, 100 px between the eyes
+    assert signed_gap == pytest.approx(-PRESS, abs=1e-4)
+
+
+def test_rounding_narrows_and_spreading_widens():
+    rounded, neutral, spread = (mouth_width(_targets(0.0, 0.4, spread=s)) for s in (-1.0, 0.0, 1.0))
+    assert rounded < 0.8 * neutral < 0.8 * spread
+    assert mouth_width(_targets(0.0, 1.0, spread=1.0)) > mouth_width(_targets(0.0, 1.0, spread=-1.0)) + 0.2
+
+
+def test_rounded_lips_pout_and_open_as_an_ellipse():
+    source = synthetic_landmarks(gap=0.0)
+    rounded, plain = _targets(0.0, 0.5, spread=-1.0), _targets(0.0, 0.5)
+    assert rounded[57, 1] - rounded[51, 1] > plain[57, 1] - plain[51, 1] + 1.0  # outer lips pushed apart
+    assert rounded[51, 1] < source[51, 1]
+
+
+def test_labiodental_tucks_the_lower_lip_under_the_teeth():
+    source = synthetic_landmarks(gap=0.0)
+    tucked = _targets(0.0, 0.6, teeth=1.0)
+    lower_lip = tucked[57, 1] - tucked[66, 1]
+    assert lower_lip < 0.8 * (source[57, 1] - source[66, 1])  # less of the lower lip shows
+    assert mouth_opening(tucked) < 0.2 * mouth_opening(_targets(0.0, 0.6))
 
 
 def test_only_lips_and_jaw_move():
@@ -40,7 +64,9 @@ def test_only_lips_and_jaw_move():
 def test_engine_passes_faceless_frames_through():
     landmarks = np.stack([synthetic_landmarks(), np.full((68, 2), np.nan, np.float32)])
     features = AudioFeatures(np.zeros(2, np.float32), np.array([1.0, 1.0], np.float32), np.full(2, 0.5, np.float32))
-    update = WarpEngine()(InferenceBatch(landmarks, features, mouth_width=0.8))
+    update = WarpEngine()(
+        InferenceBatch(landmarks, features, mouth_width=0.8, articulation=articulation(1.0, frames=2))
+    )
     assert update.present.tolist() == [True, False]
     assert np.isnan(update.landmarks[1]).all()
 
@@ -144,8 +170,17 @@ def test_closed_target_leaves_the_mouth_closed():
     assert np.abs(out.astype(int) - frame).max() < 40  # only the small width change, no hole
 
 
-def test_louder_frames_open_wider():
+def test_wider_jaw_opens_wider_and_shows_more_interior():
     landmarks = np.repeat(synthetic_landmarks()[None], 3, axis=0)
-    activity = np.array([0.0, 0.5, 1.0], np.float32)
-    update = WarpEngine()(InferenceBatch(landmarks, AudioFeatures(activity, activity, activity), 0.8))
+    jaw = np.array([0.0, 0.5, 1.0], np.float32)
+    batch = InferenceBatch(landmarks, AudioFeatures(jaw, jaw, jaw), 0.8, articulation=articulation(jaw))
+    update = WarpEngine()(batch)
     assert np.all(np.diff(mouth_opening(update.landmarks)) > 0)
+    assert np.all(np.diff(update.activity) > 0)
+
+
+def test_engine_refuses_a_batch_without_articulation():
+    landmarks = synthetic_landmarks()[None]
+    features = AudioFeatures(np.zeros(1, np.float32), np.ones(1, np.float32), np.ones(1, np.float32))
+    with pytest.raises(ValueError, match="articulation"):
+        WarpEngine()(InferenceBatch(landmarks, features, mouth_width=0.8))

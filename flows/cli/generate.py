@@ -11,6 +11,7 @@ from flows.cli.main import is_debug, quiet_prefect
 from flows.cli.options import as_strings, engine_options, max_size_option, setting_option
 from flows.cli.prefect_api import temporary_prefect_api
 from flows.cli.progress import progress_bars
+from heygem_ops.articulation.phones import read_transcript
 from heygem_ops.i18n import translate
 from heygem_ops.logs import get_logger
 from heygem_ops.results import WALL_COLUMNS
@@ -34,12 +35,25 @@ log = get_logger("cli")
 @setting_option("--crf", setting="x264_crf", type=click.IntRange(0, 51))
 @setting_option("--preset", setting="x264_preset")
 @click.option("--loop", type=click.Choice(LOOPS), help="How a short template repeats (default: pingpong).")
+@click.option("--text", help="The words spoken, to time the lips exactly (English is aligned; else recognised).")
+@click.option(
+    "--text-file", type=click.Path(path_type=Path), help="A UTF-8 text file with the words spoken (instead of --text)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results row as JSON instead of a summary.")
 def generate_command(
-    template: Path, audio: Path, output: Path, as_json: bool, fps: float | None, **options: object
+    template: Path,
+    audio: Path,
+    output: Path,
+    as_json: bool,
+    fps: float | None,
+    text: str | None,
+    text_file: Path | None,
+    **options: object,
 ) -> None:
     """Lip-sync TEMPLATE to AUDIO and write OUTPUT."""
-    options.update(still_fps=fps, video_fps=fps)
+    if text is not None and text_file is not None:
+        raise click.UsageError("give --text or --text-file, not both")
+    options.update(still_fps=fps, video_fps=fps, text=read_transcript(text_file) if text_file else text)
     quiet_prefect(is_debug())
     with temporary_prefect_api():
         from flows.generate import generate

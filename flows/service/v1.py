@@ -25,6 +25,7 @@ from flows.service.table import STATES, SUCCEEDED
 from flows.single_job import Choices
 from flows.uploads import Upload
 from heygem_ops.errors import InputError, LimitExceededError
+from heygem_ops.options import MAX_TEXT_CHARS
 from heygem_ops.i18n import Message, translate
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -44,6 +45,9 @@ class JobOptions(BaseModel):
     still_fps: float | None = None
     loop: str | None = Field(None, description="pingpong (default) or plain")
     max_size: int | None = Field(None, description="scale templates down to this long side, pixels")
+    text: str | None = Field(
+        None, max_length=MAX_TEXT_CHARS, description="the words spoken (English is aligned to time the lips)"
+    )
 
 
 class JobRequest(BaseModel):

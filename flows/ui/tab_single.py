@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -62,6 +63,11 @@ def build(ctx: UiContext, language: gr.Radio) -> dict[str, gr.components.Compone
                     value=None,
                 )
         upload_message = gr.Markdown(elem_id="single-upload-message")
+        text = gr.Textbox(
+            label=N_("Words spoken (optional): with the transcript the lips meet each P, B and M on time"),
+            lines=2,
+            elem_id="single-text",
+        )
         options = option_widgets(ctx, "single")
         generate = gr.Button(N_("Generate"), variant="primary", elem_id="single-generate")
         status = gr.Markdown(elem_id="single-status")
@@ -80,7 +86,7 @@ def build(ctx: UiContext, language: gr.Radio) -> dict[str, gr.components.Compone
         )
     generate.click(
         localized(partial(run, ctx)),
-        inputs=[language, template_pick, audio_pick, *options.inputs()],
+        inputs=[language, template_pick, audio_pick, text, *options.inputs()],
         outputs=[status, progress, video, download],
         concurrency_limit=None,  # only submits and polls: the job queue does the work
         show_progress="hidden",
@@ -111,7 +117,7 @@ def _discard_temp(ctx: UiContext, path: str) -> None:
 
 
 async def run(
-    ctx: UiContext, template_name: str | None, audio_name: str | None, *option_values: Any
+    ctx: UiContext, template_name: str | None, audio_name: str | None, text: str | None, *option_values: Any
 ) -> AsyncIterator[tuple]:
     """Submit the job to the queue, then follow it: status, progress bars, and finally video and download.
 
@@ -120,7 +126,7 @@ async def run(
     try:
         template = ctx.uploads.resolve(template_name, "template")
         audio = ctx.uploads.resolve(audio_name, "audio")
-        choices = choices_from(*option_values)
+        choices = dataclasses.replace(choices_from(*option_values), text=(text or "").strip() or None)
         _, output = await asyncio.to_thread(plan_single, template, audio, choices, ctx.workspace.outputs)
     except HeyGemError as error:
         yield error_markdown(error_text(error)), "", None, gr.update(value=None, interactive=False)

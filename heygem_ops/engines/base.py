@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from heygem_ops.articulation.analysis import ArticulationTrack
 from heygem_ops.audio import AudioFeatures
 
 if TYPE_CHECKING:  # torch loads only where a model runs: compose workers start without it
@@ -66,6 +67,7 @@ class EngineNeeds:
                template's crops, so later jobs on the template skip that work.
     weights:   "file" for engines loading one checkpoint file (`--checkpoint`), "folder" for a
                set of files (`--checkpoint-dir`), None for engines without weights.
+    articulation: whether it wants the speech's articulation track (`heygem_ops.articulation`) per frame.
     device:    whether it runs a torch model and so wants a device chosen (CUDA when there is
                one); False for plain CPU code, which then never loads torch.
     """
@@ -77,6 +79,7 @@ class EngineNeeds:
     prepares: bool = False
     weights: str | None = None
     device: bool = True
+    articulation: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class InferenceBatch:
     mel:         (N, 80, 16) float32 mel windows when the engine asked for them.
     speech:      the speech segments around the batch, when the engine asked for them.
     prepared:    (N, ...) the engine's own `prepare` output for each frame's crop, from the cache.
+    articulation: what the mouth articulates at the N output frames, when the engine asked for it.
     """
 
     landmarks: np.ndarray
@@ -100,6 +104,7 @@ class InferenceBatch:
     mel: np.ndarray | None = None
     speech: SpeechWindow | None = None
     prepared: np.ndarray | None = None
+    articulation: ArticulationTrack | None = None
 
     @property
     def size(self) -> int:

@@ -1,9 +1,11 @@
 """The weights-free default engine: move the template's own lips and jaw to follow the audio.
 
-For every frame it computes target landmarks: the inner-lip gap is set from the speech activity
-(absolutely, so the template's own mouth motion does not survive), shaped like a real open mouth
-(a rounded arc, widest in the middle, closing at the corners), the jaw drops with it, and the
-mouth width follows the vowel's brightness around the template's typical width. Compose then warps
+For every frame it computes target landmarks from what the speech articulates
+(`heygem_ops.articulation`): the inner-lip gap is set from the jaw opening (absolutely, so the
+template's own mouth motion does not survive), shaped like a real open mouth (a rounded arc, widest
+in the middle, closing at the corners), the jaw drops with it; the lips meet on P, B and M however
+loud they are, the lower lip tucks under the upper teeth on F and V, and the mouth narrows and
+pouts when rounded, widens when spread, around the template's typical width. Compose then warps
 the lower face onto those targets and paints the opened mouth's interior.
 """
 
@@ -11,19 +13,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from heygem_ops.articulation.analysis import ArticulationTrack
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate
 from heygem_ops.face.contours import lip_profile, settle_inner_lips
 from heygem_ops.face.landmarks import EYE_OUTER_LEFT, EYE_OUTER_RIGHT, JAW, MOUTH_LEFT, MOUTH_RIGHT
 
-OPEN_MAX = 0.16  # inner-lip gap at full activity, in interocular distances (an open /a/ in conversation)
-OPEN_KNEE = 0.18  # activity below which the lips stay shut: consonant dips close the mouth, as in real speech
-OPEN_CURVE = 1.2  # exponent above the knee: quiet sounds open the mouth less than proportionally
+OPEN_MAX = 0.16  # inner-lip gap at full jaw opening, in interocular distances (an open /a/ in conversation)
+OPEN_CURVE = 1.1  # exponent of the jaw opening: half-open vowels open the lips a little less than half
 OPEN_PROFILE = 2.6  # superellipse exponent of the open inner lips (see contours.lip_profile)
+ROUND_PROFILE = 2.0  # ...of rounded lips: an ellipse, the round opening of /o/ and /u/
 JAW_SHARE = 1.2  # how much of the lower lip's drop comes from the chin dropping...
 JAW_TRAVEL = 0.35  # ...easing off towards this many interocular distances: the warp has room below the chin
 CORNER_DROP = 0.15  # share of the lower lip's motion the mouth corners follow
 UPPER_LIFT = 0.2  # share of the opening the upper lip contributes, upward
-WIDTH_GAIN = 0.12  # relative widening for bright vowels, narrowing for rounded ones, at full activity
+SPREAD_GAIN = 0.12  # relative widening of fully spread lips (/i/)
+ROUND_GAIN = 0.45  # relative narrowing of fully rounded lips (/u/, /w/): a tracker sees about half of it
+ROUND_POUT = 0.25  # rounded lips pout: outer lip contours move out by this share of the lip's thickness
+TEETH_TUCK = 0.45  # on F and V the lower lip rolls under the upper teeth: its outer edge rises this share
+PRESS = 0.012  # closed lips press together: the inner edges overlap this much (interocular distances), so
+# the closure reads as closed on every template frame, not as the residual gap a warp leaves
+TEETH_GAP = 0.012  # inner-lip gap left between the lower lip and the upper teeth, in interocular distances
 OPEN_NARROWING = 0.06  # relative narrowing of a wide-open mouth
 
 # Inner-lip pairs (upper, lower), left to right.
@@ -60,26 +69,38 @@ def _along_mouth(landmarks: np.ndarray, points: list[int], u: np.ndarray) -> np.
     return np.einsum("npd,nd->np", landmarks[:, points] - centre[:, None], u) / half[:, None]
 
 
-def target_landmarks(
-    landmarks: np.ndarray, activity: np.ndarray, brightness: np.ndarray, mouth_width: float
-) -> np.ndarray:
-    """Move lips and jaw of (N, 68, 2) template landmarks to the mouth the audio asks for.
+def mouth_gap(shape: ArticulationTrack) -> np.ndarray:
+    """(N,) inner-lip gap at the mouth's middle, in interocular distances: -PRESS when the lips close.
 
-    activity, brightness: (N,) in [0, 1]. mouth_width: reference width in interocular distances.
+    The jaw sets it; a closure (P, B, M) shuts it whatever the loudness, pressing the lips together;
+    on F and V the lower lip rests just below the upper teeth.
+    """
+    gap = OPEN_MAX * np.power(shape.lip_opening.astype(np.float64), OPEN_CURVE)
+    teeth = np.clip(shape.teeth, 0.0, 1.0)
+    gap = (1.0 - teeth) * gap + teeth * np.minimum(gap, TEETH_GAP)
+    return gap - PRESS * np.clip(shape.closure, 0.0, 1.0) ** 2
+
+
+def target_landmarks(landmarks: np.ndarray, shape: ArticulationTrack, mouth_width: float) -> np.ndarray:
+    """Move lips and jaw of (N, 68, 2) template landmarks to the mouth the speech articulates.
+
+    shape: the articulation of the N frames. mouth_width: reference width in interocular distances.
     Returns (N, 68, 2) float32 targets; untouched points (eyes, nose, brows) equal the input.
     Each inner-lip pair opens by `lip_profile` of its place across the mouth, so the opening is a
-    rounded arc; the upper lip takes UPPER_LIFT of every pair's change, the lower lip the rest.
-    The tracked lower inner lip is first settled onto its real edge (`settle_inner_lips`), as
-    compose does before warping from it.
+    rounded arc (an ellipse when the lips round); the upper lip takes UPPER_LIFT of every pair's
+    change, the lower lip the rest. The tracked lower inner lip is first settled onto its real edge
+    (`settle_inner_lips`), as compose does before warping from it.
     """
     landmarks = settle_inner_lips(landmarks)
     u, v, iod = _face_axes(landmarks)
-    open_gap = OPEN_MAX * iod * np.power(np.clip((activity - OPEN_KNEE) / (1.0 - OPEN_KNEE), 0.0, 1.0), OPEN_CURVE)
+    open_gap = mouth_gap(shape) * iod
+    rounding = np.clip(-shape.spread.astype(np.float64), 0.0, 1.0)
+    profile = OPEN_PROFILE + (ROUND_PROFILE - OPEN_PROFILE) * rounding
     out = landmarks.astype(np.float64).copy()
     place = _along_mouth(landmarks, [upper for upper, _ in _PAIRS], u)
     deltas = np.stack(
         [
-            open_gap * lip_profile(place[:, k], OPEN_PROFILE)
+            open_gap * lip_profile(place[:, k], profile)
             - np.einsum("nd,nd->n", landmarks[:, lower] - landmarks[:, upper], v)
             for k, (upper, lower) in enumerate(_PAIRS)
         ],
@@ -95,8 +116,25 @@ def target_landmarks(
         out[:, corner] += (CORNER_DROP * drop)[:, None] * v
     chin = JAW_TRAVEL * iod * np.tanh(JAW_SHARE * drop / (JAW_TRAVEL * iod))
     out[:, JAW] += (chin[:, None] * _jaw_weights()[None, :])[:, :, None] * v[:, None, :]
-    _set_width(out, landmarks, u, iod, activity, brightness, mouth_width)
+    _shape_lips(out, landmarks, v, rounding, np.clip(shape.teeth, 0.0, 1.0))
+    _set_width(out, landmarks, u, iod, shape, mouth_width)
     return out.astype(np.float32)
+
+
+def _shape_lips(out: np.ndarray, landmarks: np.ndarray, v: np.ndarray, rounding: np.ndarray, teeth: np.ndarray) -> None:
+    """Pout rounded lips and tuck the lower lip on F/V (in place), from each lip's own thickness.
+
+    A rounded mouth pushes both outer contours away from the opening; on F and V the lower lip
+    rolls in under the upper teeth, so less of it shows: its outer edge rises towards its inner one.
+    """
+    upper_thickness = np.einsum("nd,nd->n", landmarks[:, 62] - landmarks[:, 51], v)
+    lower_thickness = np.einsum("nd,nd->n", landmarks[:, 57] - landmarks[:, 66], v)
+    pout_up = ROUND_POUT * rounding * np.clip(upper_thickness, 0.0, None)
+    pout_down = (ROUND_POUT * rounding - TEETH_TUCK * teeth) * np.clip(lower_thickness, 0.0, None)
+    for point in _UPPER_OUTER:
+        out[:, point] -= (pout_up * (1.0 if point in (50, 51, 52) else 0.5))[:, None] * v
+    for point in _LOWER_OUTER:
+        out[:, point] += (pout_down * (1.0 if point in (56, 57, 58) else 0.5))[:, None] * v
 
 
 def _move_outer_lips(
@@ -123,13 +161,16 @@ def _set_width(
     landmarks: np.ndarray,
     u: np.ndarray,
     iod: np.ndarray,
-    activity: np.ndarray,
-    brightness: np.ndarray,
+    shape: ArticulationTrack,
     mouth_width: float,
 ) -> None:
-    """Move the mouth corners (in place) so the width follows the sound, not the template."""
-    spread = WIDTH_GAIN * (2.0 * brightness - 1.0) * activity - OPEN_NARROWING * activity**2
-    target = mouth_width * iod * (1.0 + spread)
+    """Move the mouth corners (in place) so the width follows the articulation, not the template."""
+    spread = np.clip(shape.spread.astype(np.float64), -1.0, 1.0)
+    jaw = np.clip(shape.jaw.astype(np.float64), 0.0, 1.0)
+    relative = (
+        SPREAD_GAIN * np.clip(spread, 0.0, None) + ROUND_GAIN * np.clip(spread, None, 0.0) - OPEN_NARROWING * jaw**2
+    )
+    target = mouth_width * iod * (1.0 + relative)
     width = np.einsum("nd,nd->n", landmarks[:, MOUTH_RIGHT] - landmarks[:, MOUTH_LEFT], u)
     half = 0.5 * (target - width)
     for point, side in (*_CORNERS, *_NEAR_CORNERS):
@@ -140,19 +181,19 @@ class WarpEngine(Engine):
     """Landmark-driven lip sync with no weights; real time on a laptop CPU."""
 
     name = "warp"
-    needs = EngineNeeds(crop_size=None, mel=False, device=False)
+    needs = EngineNeeds(crop_size=None, mel=False, device=False, articulation=True)
 
     def __init__(self, device: None = None) -> None:
         super().__init__(None)
 
     def __call__(self, batch: InferenceBatch) -> MouthUpdate:
+        shape = batch.articulation
+        if shape is None:
+            raise ValueError("the warp engine needs the batch's articulation (EngineNeeds.articulation)")
         present = ~np.isnan(batch.landmarks).any(axis=(1, 2))
         targets = np.full_like(batch.landmarks, np.nan)
         if present.any():
-            targets[present] = target_landmarks(
-                batch.landmarks[present],
-                batch.features.activity[present],
-                batch.features.brightness[present],
-                batch.mouth_width,
-            )
-        return MouthUpdate(present=present, landmarks=targets, activity=batch.features.activity.copy())
+            kept = np.flatnonzero(present)
+            targets[present] = target_landmarks(batch.landmarks[present], shape.take(kept), batch.mouth_width)
+        opening = np.clip(mouth_gap(shape) / OPEN_MAX, 0.0, 1.0).astype(np.float32)  # how much of the interior shows
+        return MouthUpdate(present=present, landmarks=targets, activity=opening)
