@@ -25,8 +25,8 @@ from flows.service.table import STATES, SUCCEEDED
 from flows.single_job import Choices
 from flows.uploads import Upload
 from heygem_ops.errors import InputError, LimitExceededError
-from heygem_ops.options import MAX_TEXT_CHARS
 from heygem_ops.i18n import Message, translate
+from heygem_ops.options import MAX_TEXT_CHARS
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 MULTIPART_SLACK_BYTES = 1 << 20  # form fields and boundaries beside the two files
