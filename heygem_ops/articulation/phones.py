@@ -99,7 +99,9 @@ def read_transcript(path: Path) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else type(err).__name__
-        raise InputError(f"cannot read the transcript ({reason})", path=path, hint="give a UTF-8 text file") from None
+        raise InputError(
+            "cannot read the transcript ({reason})", path=path, hint="give a UTF-8 text file", reason=reason
+        ) from None
 
 
 def transcript_words(text: str) -> list[str]:
