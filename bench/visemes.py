@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/visemes.py                       # two voices x two rates, KatieHill template
     .venv/bin/python bench/visemes.py --template FILE       # another (held-out) template
-    .venv/bin/python bench/visemes.py --no-text             # also without the transcript (phones recognised)
+    .venv/bin/python bench/visemes.py --no-text             # also without it: phones recognised, and loudness
 
 Speech with known words is synthesised with espeak-ng (a Debian package) in two voices at two
 rates, force-aligned with pocketsphinx (`heygem_ops.articulation.phones`) to time every phone,
-run through `generate` (with the words, and with --no-text also without), and the output's mouth
-tracked (mesh tracker) is measured at the phones:
+run through `generate` (with the words; with --no-text also without them, phones recognised
+(HEYGEM_ARTICULATION=speech), and driven by loudness alone, what a job without words gets by
+default), and the output's mouth tracked (mesh tracker) is measured at the phones:
 
   closure ratio  mean opening over bilabial events / over open-vowel events (all, M alone, P/B alone)
   hit rate       share of bilabial events whose smallest opening is among the video's lowest 30 %
@@ -144,10 +145,15 @@ def synthesise(voice: str, rate: int, folder: Path) -> Path:
     return path
 
 
-def run_clip(template: Path, audio: Path, text: str | None, folder: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """Generate one output and track its mouth: (opening, width, sync r)."""
-    output = folder / f"{audio.stem}_{'text' if text else 'recognised'}.mp4"
-    generate(template, audio, output, GenerateOptions.from_settings(text=text, qa=False))
+MODES = {"text": "speech", "recognised": "speech", "loudness": "loudness"}  # bench mode -> articulation
+
+
+def run_clip(template: Path, audio: Path, mode: str, folder: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """Generate one output in `mode` (see MODES) and track its mouth: (opening, width, sync r)."""
+    output = folder / f"{audio.stem}_{mode}.mp4"
+    text = TEXT if mode == "text" else None
+    options = GenerateOptions.from_settings(text=text, articulation=MODES[mode], qa=False)
+    generate(template, audio, output, options)
     info = probe_video(output)
     landmarks = create_tracker("mesh").track(iter_frames(info)).landmarks
     opening = mouth_opening(landmarks)
@@ -166,8 +172,8 @@ def main() -> int:
         return 2
     folder = Path(args.keep or tempfile.mkdtemp(prefix="visemes-"))
     folder.mkdir(parents=True, exist_ok=True)
-    modes = [TEXT, None] if args.no_text else [TEXT]
-    pooled: dict[str, list] = {"text": [], "recognised": []}
+    modes = list(MODES) if args.no_text else ["text"]
+    pooled: dict[str, list] = {mode: [] for mode in modes}
     header = f"{'clip':<16} {'mode':<10} {'ratio':>6} {'M':>6} {'P/B':>6} {'hit':>5} {'ctl p5':>7} {'ctl hit95':>9}"
     print(header + f" {'round':>6} {'sync r':>6} {'cost':>6} events")
     for voice in VOICES:
@@ -178,12 +184,12 @@ def main() -> int:
             if phones is None:
                 print(f"{audio.stem}: the reference alignment failed", file=sys.stderr)
                 return 2
-            for text in modes:
-                mode = "text" if text else "recognised"
+            for mode in modes:
                 started = time.perf_counter()
-                analyse(samples, Fraction(25), int(len(samples) / 16000 * 25), text)
+                if mode != "loudness":
+                    analyse(samples, Fraction(25), int(len(samples) / 16000 * 25), TEXT if mode == "text" else None)
                 cost = (time.perf_counter() - started) / (len(samples) / 16000)
-                opening, width, sync = run_clip(args.template, audio, text, folder)
+                opening, width, sync = run_clip(args.template, audio, mode, folder)
                 fps = float(probe_video(folder / f"{audio.stem}_{mode}.mp4").fps)
                 figures = measure(opening, width, phones, fps)
                 pooled[mode].append((opening, width, phones, fps, cost, sync))

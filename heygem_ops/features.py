@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heygem_ops.articulation.analysis import ArticulationTrack, cached_articulation
+from heygem_ops.articulation.analysis import ArticulationTrack, cached_articulation, loudness_track
 from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
 from heygem_ops.engines.registry import engine_needs
@@ -159,18 +159,24 @@ def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], N
     features = audio_features(samples, plan.fps, plan.frame_count)
     crops = job_crops(plan, track)
     prepared = job_prepared(plan, crops, host)
-    articulation = job_articulation(plan, samples)
+    articulation = job_articulation(plan, samples, features)
     return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared, articulation)
 
 
-def job_articulation(plan: JobPlan, samples: np.ndarray) -> ArticulationTrack | None:
+def job_articulation(plan: JobPlan, samples: np.ndarray, audio: AudioFeatures) -> ArticulationTrack | None:
     """The speech's articulation per output frame when the job's engine wants it, else None.
 
-    Cached by the audio's content (and transcript): a batch of templates with one recording
-    analyses it once.
+    Phones (the transcript's, else recognised) when the job's `articulation` is speech, or auto with
+    the words given; else the level and brightness (`loudness_track`). Analysis is cached by the
+    audio's content (and transcript): a batch of templates with one recording analyses it once.
     """
     if not engine_needs(plan.options.engine).articulation:
         return None
+    mode = plan.options.articulation
+    if mode == "loudness" or (mode == "auto" and plan.options.text is None):
+        why = "no transcript given: HEYGEM_ARTICULATION=speech recognises phones" if mode == "auto" else mode
+        log.info("Mouth driven by the speech's loudness (%s)", why)
+        return loudness_track(audio)
     started = time.perf_counter()
     cache = TemplateCache(get_settings().resolved_cache_dir)
     track, cached = cached_articulation(cache, plan.audio_hash, samples, plan.fps, plan.frame_count, plan.options.text)

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, get_args
 
 from heygem_ops.constants import STILL_FPS, frame_rate
 from heygem_ops.engines.registry import available_engines
@@ -19,7 +19,8 @@ _DEFAULTS = Settings.model_fields  # the dataclass defaults are the settings' ow
 _FACE = re.compile(r"^(largest|center|\d+)$")
 PARSING_MODES = ("jaw", "raw", "neck")  # MuseTalk's blending modes; see compose.paste.BLEND_REGIONS
 # options added after job ids were first handed out: part of a job's identity only when changed from the default
-_ADDED_LATER = ("bbox_shift", "extra_margin", "parsing_mode", "loop")
+_ADDED_LATER = ("bbox_shift", "extra_margin", "parsing_mode", "loop", "articulation")
+ARTICULATION_MODES: tuple[str, ...] = get_args(_DEFAULTS["articulation"].annotation)  # see Settings.articulation
 MAX_TEXT_CHARS = 100_000  # a transcript longer than any accepted recording could hold
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -47,6 +48,7 @@ class GenerateOptions:
     qa: bool = _DEFAULTS["qa"].default  # measure sync and fidelity of the output while it is composed
     loop: str = PINGPONG  # a template shorter than the audio repeats: pingpong (forward-backward) or plain
     text: str | None = None  # the words spoken (English is force-aligned); None: phones are recognised
+    articulation: str = _DEFAULTS["articulation"].default  # speech, loudness or auto (see ARTICULATION_MODES)
 
     def __post_init__(self) -> None:
         if self.text is not None and not self.text.strip():
@@ -78,6 +80,8 @@ class GenerateOptions:
             problems.append(f"extra_margin={self.extra_margin} (use 0 to 200 px)")
         if self.parsing_mode not in PARSING_MODES:
             problems.append(f"parsing_mode={self.parsing_mode!r} (use one of {', '.join(PARSING_MODES)})")
+        if self.articulation not in ARTICULATION_MODES:
+            problems.append(f"articulation={self.articulation!r} (use one of {', '.join(ARTICULATION_MODES)})")
         if self.text is not None and len(self.text) > MAX_TEXT_CHARS:
             problems.append(f"text of {len(self.text)} characters (use at most {MAX_TEXT_CHARS})")
         if problems:
@@ -97,6 +101,7 @@ class GenerateOptions:
             "preset": settings.x264_preset,
             "crf": settings.x264_crf,
             "qa": settings.qa,
+            "articulation": settings.articulation,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
             "checkpoint_dir": str(settings.musetalk_dir) if settings.musetalk_dir else None,
             "bbox_shift": settings.bbox_shift,

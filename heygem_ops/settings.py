@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     still_fps: float = Field(float(STILL_FPS), ge=1, le=120, description="output frame rate for image templates")
     chunk_frames: int = Field(100, ge=8, description="output frames per chunk; bounds memory")
     x264_preset: str = Field("veryfast", description="libx264 preset for the output video")
-    x264_crf: int = Field(18, ge=0, le=51, description="libx264 constant rate factor")
+    x264_crf: int = Field(
+        16, ge=0, le=51, description="libx264 constant rate factor (16: the chin's skin texture survives)"
+    )
     encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
         "libx264", description="video encoder of the segments: auto takes h264_nvenc when it opens here, else libx264"
     )
@@ -57,6 +59,11 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(4096.0, gt=0, description="largest accepted input file, MiB")
 
+    articulation: Literal["auto", "speech", "loudness"] = Field(
+        "auto",
+        description="what drives the default engine's mouth: speech (phones: the transcript's, else recognised), "
+        "loudness (level and brightness), or auto (speech when the words are given, else loudness)",
+    )
     qa: bool = Field(True, description="measure sync and fidelity of every output (a tracker pass over it)")
     qa_max_abs_lag: int = Field(2, ge=0, description="frames the mouth may lead or trail the speech")
     qa_min_sync: float = Field(0.5, description="correlation of mouth opening with speech level")

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from heygem_ops.articulation.analysis import ArticulationTrack, analyse, articulation_entry_name, cached_articulation
+from heygem_ops.articulation.analysis import (
+    ArticulationTrack,
+    analyse,
+    articulation_entry_name,
+    cached_articulation,
+    loudness_track,
+)
 from heygem_ops.articulation.formants import acoustics
 from heygem_ops.articulation.phones import (
     ALIGNED,
@@ -22,6 +28,7 @@ from heygem_ops.articulation.phones import (
     transcript_words,
 )
 from heygem_ops.articulation.visemes import CLOSE_RAMP_S, MIN_CLOSURE_S, ROW_S, phone_shapes
+from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
 from heygem_ops.constants import SAMPLE_RATE
 from heygem_ops.errors import InputError
@@ -243,21 +250,59 @@ def test_analysis_is_cached_per_audio_content_and_transcript(tmp_path, monkeypat
     assert articulation_entry_name(FPS, 30, None) != articulation_entry_name(FPS, 30, "some words")
 
 
-def test_a_batch_on_one_recording_analyses_it_once_and_other_engines_not_at_all(monkeypatch):
+def _job(engine: str, template: str, *, text: str | None = None, mode: str = "speech"):
     from types import SimpleNamespace
 
+    options = SimpleNamespace(engine=engine, text=text, articulation=mode)
+    return SimpleNamespace(options=options, audio_hash="cd" * 16, template_hash=template, fps=FPS, frame_count=30)
+
+
+def _speech_and_features() -> tuple[np.ndarray, AudioFeatures]:
+    speech = np.concatenate([_vowel(700, 1200), np.zeros(2000, np.float32), _vowel(300, 2200)])
+    return speech, audio_features(speech, FPS, 30)
+
+
+def test_a_batch_on_one_recording_analyses_it_once_and_other_engines_not_at_all(monkeypatch):
     from heygem_ops.articulation import analysis
     from heygem_ops.features import job_articulation
 
-    speech = np.concatenate([_vowel(700, 1200), np.zeros(2000, np.float32), _vowel(300, 2200)])
+    speech, features = _speech_and_features()
     calls = []
     real = analysis.analyse
     monkeypatch.setattr(analysis, "analyse", lambda *args: calls.append(args) or real(*args))
-
-    def plan(engine: str, template: str) -> SimpleNamespace:
-        options = SimpleNamespace(engine=engine, text=None)
-        return SimpleNamespace(options=options, audio_hash="cd" * 16, template_hash=template, fps=FPS, frame_count=30)
-
-    tracks = [job_articulation(plan("warp", template), speech) for template in ("t1", "t2", "t3")]
+    tracks = [job_articulation(_job("warp", template), speech, features) for template in ("t1", "t2", "t3")]
     assert len(calls) == 1 and all(np.array_equal(t.jaw, tracks[0].jaw) for t in tracks)
-    assert job_articulation(plan("wav2lip", "t1"), speech) is None
+    assert job_articulation(_job("wav2lip", "t1"), speech, features) is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "text", "source"),
+    [
+        ("auto", None, "loudness"),
+        ("auto", "ma", "alignment"),
+        ("speech", None, "recognition"),
+        ("loudness", "ma", "loudness"),
+    ],
+)
+def test_the_articulation_mode_chooses_phones_or_loudness(monkeypatch, mode, text, source):
+    from heygem_ops.articulation import analysis
+    from heygem_ops.features import job_articulation
+
+    speech, features = _speech_and_features()
+    calls = []
+    real = analysis.analyse
+    monkeypatch.setattr(analysis, "analyse", lambda *args: calls.append(args) or real(*args))
+    track = job_articulation(_job("warp", "t1", text=text, mode=mode), speech, features)
+    assert track.source == source and track.frame_count == 30
+    assert len(calls) == (0 if source == "loudness" else 1)  # loudness needs no analysis at all
+
+
+def test_the_loudness_track_opens_with_the_level_and_never_closes_on_its_own():
+    activity = np.linspace(0.0, 1.0, 50, dtype=np.float32)
+    brightness = np.where(np.arange(50) % 2, 0.9, 0.1).astype(np.float32)
+    track = loudness_track(AudioFeatures(np.zeros(50, np.float32), activity, brightness))
+    assert track.source == "loudness" and not track.closure.any() and not track.teeth.any()
+    assert (track.jaw[activity < 0.18] == 0).all() and (np.diff(track.jaw) >= 0).all() and track.jaw[-1] == 1.0
+    loud = activity > 0.5
+    assert (track.spread[loud & (brightness > 0.5)] > 0).all() and (track.spread[loud & (brightness < 0.5)] < 0).all()
+    assert track.spread.max() > -2 * track.spread.min()  # a dark sound only hints at rounding

@@ -20,7 +20,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from heygem_ops.articulation.formants import Acoustics, acoustics
 from heygem_ops.articulation.phones import ALIGNED, PhoneSequence, speech_phones
 from heygem_ops.articulation.visemes import ROW_S, PhoneShapes, contact_envelope, phone_shapes
-from heygem_ops.audio import speech_activity
+from heygem_ops.audio import AudioFeatures, speech_activity
 from heygem_ops.cache import TemplateCache
 from heygem_ops.hashing import value_digest
 from heygem_ops.logs import get_logger
@@ -41,6 +41,10 @@ MURMUR_WEIGHT = 0.8  # how far a murmur alone closes the lips (/n/ murmurs too, 
 SUPPORT_DB = (3.0, 9.0)  # a dip this deep (dB) gives a recognised bilabial no (full) support
 LOUD_SMOOTH_S = 0.03  # sigma of the loudness's smoothing: the jaw follows syllables, not every 10 ms flicker
 SMOOTH_S = 0.02  # sigma of the final smoothing of jaw and spread: no flicker between frames
+LOUDNESS = "loudness"  # the source of a track made from the level alone (no phones)
+LOUDNESS_KNEE = 0.18  # ...activity below which its lips stay shut: consonant dips close the mouth
+LOUDNESS_CURVE = 1.1  # ...its jaw's exponent above the knee: quiet sounds open the mouth less than proportionally
+LOUDNESS_ROUNDING = 0.27  # ...a dark sound is only a hint of rounding: this share of a rounded vowel's narrowing
 # (phone, formant, constant) shares of the jaw's shape per phone source
 _JAW_MIX = {ALIGNED: (0.4, 0.2, 0.4), "recognition": (0.15, 0.35, 0.5)}
 _SPREAD_PHONE = {ALIGNED: 0.7, "recognition": 0.4}  # phone share of the spread on voiced rows
@@ -55,7 +59,8 @@ class ArticulationTrack:
     closure: (F,) float32 0..1 lips pressed together (bilabials), whatever the loudness.
     teeth:   (F,) float32 0..1 lower lip against the upper teeth (F, V).
     silence: (F,) float32 0..1 the speaker is pausing: the mouth rests.
-    source:  where the phones came from: "alignment" (the transcript) or "recognition".
+    source:  where the shapes came from: "alignment" (the transcript), "recognition" (phones
+             recognised) or "loudness" (the level and brightness alone: `loudness_track`).
     """
 
     jaw: np.ndarray
@@ -214,6 +219,22 @@ def analyse(samples: np.ndarray, fps: Fraction, n_frames: int, text: str | None 
     centres = (np.arange(n_frames) + 0.5) / float(fps)
     sampled = {name: np.interp(centres, times, values).astype(np.float32) for name, values in rows_out.items()}
     return ArticulationTrack(**sampled, source=phones.source)
+
+
+def loudness_track(features: AudioFeatures) -> ArticulationTrack:
+    """The mouth from the level and the spectral brightness alone: no phones, so no closures, no F/V.
+
+    The engine's mouth before it articulated, kept for speech whose words are not given (`auto`):
+    recognised phones find under half of the bilabials, and on a template whose own mouth opens
+    wide each false closure pulls its chin further than the warp follows, so the output's mouth
+    moves with the template's (bench/quality.py's leak). Loudness is never wrong about pauses.
+    """
+    jaw = np.clip((features.activity - LOUDNESS_KNEE) / (1.0 - LOUDNESS_KNEE), 0.0, 1.0) ** LOUDNESS_CURVE
+    bright = (2.0 * features.brightness - 1.0) * features.activity
+    spread = np.where(bright > 0.0, bright, LOUDNESS_ROUNDING * bright)
+    zeros = np.zeros_like(jaw, dtype=np.float32)
+    silence = (features.activity < SILENCE_ACTIVITY).astype(np.float32)
+    return ArticulationTrack(jaw.astype(np.float32), spread.astype(np.float32), zeros, zeros, silence, LOUDNESS)
 
 
 def articulation_entry_name(fps: Fraction, n_frames: int, text: str | None) -> str:
