@@ -58,11 +58,19 @@ def floor_seconds(template: Path, audio: Path, frames: int, output: Path, preset
     return time.perf_counter() - start
 
 
+def _default_crf() -> int:
+    """The CRF a default job encodes with (HEYGEM_X264_CRF): the floor encodes the same output."""
+    sys.path.insert(0, str(REPO))
+    from heygem_ops.settings import get_settings
+
+    return get_settings().x264_crf
+
+
 def _encode_frames(template: Path, frames: int, output: Path, preset: str) -> None:
     with av.open(str(template)) as probe:
         rate = probe.streams.video[0].average_rate or Fraction(25)
     with av.open(str(output), "w") as out:
-        video = out.add_stream("libx264", rate=rate, options={"preset": preset, "crf": "18"})
+        video = out.add_stream("libx264", rate=rate, options={"preset": preset, "crf": str(_default_crf())})
         written = 0
         while written < frames:
             with av.open(str(template)) as source:

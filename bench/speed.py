@@ -23,6 +23,7 @@ from pathlib import Path
 from common import MEDIA, floor_seconds, long_recording, run_cli_job, running_prefect_server
 
 from heygem_ops.results import WORKER_STAGES
+from heygem_ops.settings import get_settings
 
 CLIPS = {"512x512": "sadtalker_WDA_KatieHill_000.mp4", "1080p": "latentsync_demo1_video.mp4"}
 GOALS = {("512x512", "cold"): 3.0, ("512x512", "warm"): 2.0, ("1080p", "warm"): 2.5}
@@ -76,7 +77,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="heygem-speed-") as tmp:
         root = Path(tmp)
         audio = long_recording(root / "speech.wav", args.seconds)
-        print(f"{args.seconds:.0f} s output, warp engine, libx264 veryfast crf 18, this machine's CPU")
+        crf = get_settings().x264_crf
+        print(f"{args.seconds:.0f} s output, warp engine, libx264 veryfast crf {crf}, this machine's CPU")
         for name in args.clips:
             rows, share = measure(name, MEDIA / CLIPS[name], audio, root)
             failed |= share > QA_SHARE_GOAL

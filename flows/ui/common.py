@@ -20,7 +20,7 @@ from heygem_ops.engines.registry import available_engines
 from heygem_ops.i18n import N_, Message, translate
 from heygem_ops.progress import stage_name
 
-QUALITIES = [(N_("High (CRF 18)"), 18), (N_("Balanced (CRF 23)"), 23), (N_("Small file (CRF 28)"), 28)]
+QUALITIES = [(N_("High (CRF 16)"), 16), (N_("Balanced (CRF 23)"), 23), (N_("Small file (CRF 28)"), 28)]
 FACES = [(N_("largest"), "largest"), (N_("center"), "center"), *((rank, rank) for rank in ("0", "1", "2", "3"))]
 # Output size choices, (shown text, long side in px); 0 keeps the default: photos 1920, videos as they are.
 SIZES = [
