@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.job import TaskStages, current_flow_run_id
+from heygem_flows.job import TaskStages, current_flow_run_id
 from heygem_ops.errors import as_heygem_error
 from heygem_ops.job import JobRun
 from heygem_ops.manifest import Job, JobSpec, JobSpecError, jobs_from_pairs, pending, read_jobs

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.job import TaskStages, current_flow_run_id
+from heygem_flows.job import TaskStages, current_flow_run_id
 from heygem_ops.compose.workers import chunks_in_flight
 from heygem_ops.job import JobRun
 from heygem_ops.options import GenerateOptions

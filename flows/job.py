@@ -20,7 +20,7 @@ from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
 from heygem_ops.placement import host_for, renderer_for
 from heygem_ops.plan import JobPlan
 from heygem_ops.quality.report import QualityReport
-from tasks import compose_chunk, decode_inputs, encode_output, extract_features, measure_output, run_inference
+from heygem_tasks import compose_chunk, decode_inputs, encode_output, extract_features, measure_output, run_inference
 
 
 class TaskStages:

@@ -14,7 +14,7 @@ from heygem_ops.features import PreparedTemplate, prepare_template
 from heygem_ops.manifest import TEMPLATE_SUFFIXES, expand_media
 from heygem_ops.options import GenerateOptions
 from heygem_ops.placement import host_for
-from tasks.policy import STAGE_POLICY
+from heygem_tasks.policy import STAGE_POLICY
 
 
 @task(name="prepare-template", task_run_name="prepare-{template.name}", **STAGE_POLICY)

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flows.jobs_queue import Ticket
+from heygem_flows.jobs_queue import Ticket
 from heygem_ops.errors import InternalError, as_heygem_error
 from heygem_ops.hashing import file_digest
 from heygem_ops.manifest import default_output_name
@@ -99,9 +99,9 @@ def call_flow(name: str, deployment: str | None, parameters: dict[str, Any]) -> 
     """Run flow `name` (`generate` or `bulk`) in-process, or as `deployment` on a Prefect server and wait for it."""
     if deployment is None:
         if name == "generate":
-            from flows.generate import generate as flow
+            from heygem_flows.generate import generate as flow
         else:
-            from flows.bulk import bulk as flow
+            from heygem_flows.bulk import bulk as flow
         return flow(**parameters)
     from prefect.deployments import run_deployment
 

@@ -2,7 +2,7 @@
 times and the render progress; a `Stages` executor decides where each stage runs.
 
 The library supplies `ThreadStages` (stage calls in this thread, chunks on a thread pool); the
-Prefect flows supply their tasks (`flows.job.TaskStages`). Either way the same stage bodies below
+Prefect flows supply their tasks (`heygem_flows.job.TaskStages`). Either way the same stage bodies below
 run, so a job run by `generate()` and one run by a deployment write the same file and the same row.
 
     decode ─ feature ─ chunk orders ─┬─ inference ─ compose (per chunk) ─┬─ encode ─ quality

@@ -3,11 +3,11 @@
 The decorators hold the policy (names, retries of transient errors only); the library holds the work.
 """
 
-from tasks.compose import compose_chunk
-from tasks.decode import decode_inputs
-from tasks.encode import encode_output
-from tasks.feature import extract_features
-from tasks.inference import run_inference
-from tasks.quality import measure_output
+from heygem_tasks.compose import compose_chunk
+from heygem_tasks.decode import decode_inputs
+from heygem_tasks.encode import encode_output
+from heygem_tasks.feature import extract_features
+from heygem_tasks.inference import run_inference
+from heygem_tasks.quality import measure_output
 
 __all__ = ["compose_chunk", "decode_inputs", "encode_output", "extract_features", "measure_output", "run_inference"]

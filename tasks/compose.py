@@ -7,7 +7,7 @@ from prefect import task
 from heygem_ops import job  # module, not board: a task whose globals hold a lock cannot be sent to Dask
 from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
 from heygem_ops.placement import renderer_for
-from tasks.policy import STAGE_POLICY
+from heygem_tasks.policy import STAGE_POLICY
 
 
 @task(name="compose", task_run_name="compose-{order.job_id}-{order.chunk.index}", **STAGE_POLICY)

@@ -8,7 +8,7 @@ from prefect import task
 
 from heygem_ops.options import GenerateOptions
 from heygem_ops.plan import JobPlan, plan_job
-from tasks.policy import STAGE_POLICY
+from heygem_tasks.policy import STAGE_POLICY
 
 
 @task(name="decode", task_run_name="decode-{template.name}", **STAGE_POLICY)

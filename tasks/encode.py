@@ -7,7 +7,7 @@ from prefect import task
 from heygem_ops import job
 from heygem_ops.orders import Segment
 from heygem_ops.plan import JobPlan
-from tasks.policy import STAGE_POLICY
+from heygem_tasks.policy import STAGE_POLICY
 
 
 @task(name="encode", task_run_name="encode-{plan.job_id}", **STAGE_POLICY)

@@ -8,7 +8,7 @@ from heygem_ops import job  # module, not board: a task whose globals hold a loc
 from heygem_ops.features import JobFeatures
 from heygem_ops.placement import host_for
 from heygem_ops.plan import JobPlan
-from tasks.policy import STAGE_POLICY
+from heygem_tasks.policy import STAGE_POLICY
 
 
 @task(name="feature", task_run_name="feature-{plan.job_id}", **STAGE_POLICY)

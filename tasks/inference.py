@@ -7,7 +7,7 @@ from prefect import task
 from heygem_ops.inference import infer_chunk
 from heygem_ops.orders import ChunkInference, ChunkOrder
 from heygem_ops.placement import host_for
-from tasks.policy import STAGE_POLICY
+from heygem_tasks.policy import STAGE_POLICY
 
 
 @task(name="inference", task_run_name="inference-{order.job_id}-{order.chunk.index}", tags=["gpu"], **STAGE_POLICY)

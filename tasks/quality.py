@@ -9,7 +9,7 @@ from heygem_ops.features import JobFeatures
 from heygem_ops.orders import Segment
 from heygem_ops.plan import JobPlan
 from heygem_ops.quality.report import QualityReport
-from tasks.policy import STAGE_POLICY
+from heygem_tasks.policy import STAGE_POLICY
 
 
 @task(name="quality", task_run_name="quality-{plan.job_id}", **STAGE_POLICY)

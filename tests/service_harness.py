@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 def serve_command(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from flows.cli import main; main()", "serve", *args]
+    return [sys.executable, "-c", "from heygem_flows.cli import main; main()", "serve", *args]
 
 
 @dataclass

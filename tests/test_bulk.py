@@ -36,7 +36,7 @@ def _jobs(root: Path, portrait: Path, count: int, seconds: float = 1.0) -> Path:
 def _heygem(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     return subprocess.Popen(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args],
+        [sys.executable, "-c", "from heygem_flows.cli import main; main()", *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from media_factory import make_audio, make_random_bytes, make_video, make_zero_byte
 
-from flows.cli.main import SUBCOMMANDS, cli
+from heygem_flows.cli.main import SUBCOMMANDS, cli
 from heygem_ops.errors import InputError
 
 
@@ -115,7 +115,7 @@ def test_fan_tracker_without_weights_names_the_missing_files(media_dir, tmp_path
 
 def test_the_group_is_complete_on_import_and_lists_every_subcommand():
     code = (
-        "import sys, click; from flows.cli.main import cli; "
+        "import sys, click; from heygem_flows.cli.main import cli; "
         "names = cli.list_commands(click.Context(cli)); "
         "print(' '.join(names), all(cli.get_command(click.Context(cli), n).name == n for n in names))"
     )
@@ -126,7 +126,7 @@ def test_the_group_is_complete_on_import_and_lists_every_subcommand():
 
 
 def test_errors_are_handled_once_by_the_group(monkeypatch):
-    import flows.cli.report as report
+    import heygem_flows.cli.report as report
 
     def broken(out_dir, slowest):
         raise InputError("is not a results folder", path=out_dir, hint="give the batch's output folder")

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from flows.cli.prefect_api import temporary_prefect_api
+from heygem_flows.cli.prefect_api import temporary_prefect_api
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(180)
@@ -38,7 +38,7 @@ def gone_within(url: str, seconds: float) -> bool:
 
 COMMAND = (
     "import sys, time\n"
-    "from flows.cli.prefect_api import temporary_prefect_api\n"
+    "from heygem_flows.cli.prefect_api import temporary_prefect_api\n"
     "from prefect.settings import PREFECT_API_URL\n"
     "urls = []\n"
     "for _ in range(2):\n"

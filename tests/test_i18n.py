@@ -132,7 +132,7 @@ def test_normalize() -> None:
 
 @pytest.mark.parametrize(("variable", "value"), [("LANG", "zh_CN.UTF-8"), ("HEYGEM_LANG", "zh")])
 def test_cli_errors_follow_the_locale(variable: str, value: str, tmp_path: Path, monkeypatch) -> None:
-    from flows.cli.main import cli
+    from heygem_flows.cli.main import cli
     from heygem_ops.settings import get_settings
 
     for name in ("LC_ALL", "LC_MESSAGES", "LANG", "HEYGEM_LANG"):
@@ -151,7 +151,7 @@ def test_cli_errors_follow_the_locale(variable: str, value: str, tmp_path: Path,
 
 
 def test_a_malformed_setting_is_reported_in_the_locale_s_language(monkeypatch) -> None:
-    from flows.cli.main import cli
+    from heygem_flows.cli.main import cli
     from heygem_ops.settings import get_settings
 
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
@@ -167,7 +167,7 @@ def test_a_malformed_setting_is_reported_in_the_locale_s_language(monkeypatch) -
 def api(tmp_path: Path):
     from fastapi.testclient import TestClient
 
-    from flows.service.app import create_app
+    from heygem_flows.service.app import create_app
 
     settings = Settings(home=tmp_path / "home", data_root=tmp_path / "data")
     with TestClient(create_app(settings)) as client:
@@ -235,7 +235,7 @@ def test_a_recorded_failure_reads_in_the_reader_s_language(tmp_path: Path) -> No
 def test_the_service_table_answers_a_recorded_failure_in_the_request_s_language(tmp_path: Path) -> None:
     import sqlite3
 
-    from flows.service.table import FAILED, JobTable
+    from heygem_flows.service.table import FAILED, JobTable
 
     old = sqlite3.connect(tmp_path / "jobs.sqlite")  # a table from before messages were kept by id
     old.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, code TEXT UNIQUE, state TEXT NOT NULL, template TEXT NOT NULL,"
@@ -261,7 +261,7 @@ def test_the_service_table_answers_a_recorded_failure_in_the_request_s_language(
 def test_a_bad_upload_to_heygem_generate_is_explained_in_chinese(tmp_path: Path, monkeypatch) -> None:
     from media_factory import make_audio, make_random_bytes
 
-    from flows.cli.main import cli
+    from heygem_flows.cli.main import cli
     from heygem_ops.settings import get_settings
 
     noise, speech = make_random_bytes(tmp_path / "noise.mp4"), make_audio(tmp_path / "speech.wav", duration_s=1.0)

@@ -228,7 +228,7 @@ def test_entrypoints_are_the_flows_and_parameters_exist(deployment: dict[str, An
 
 def test_every_flow_is_deployed_and_bulk_takes_a_manifest() -> None:
     assert {Path(d["entrypoint"]).stem for d in _deployments()} == FLOW_NAMES
-    from flows.bulk import bulk
+    from heygem_flows.bulk import bulk
 
     assert {"manifest", "out_dir", "ray_address"} <= set(inspect.signature(bulk.fn).parameters)
 

@@ -20,7 +20,7 @@ from media_factory import make_audio
 from musetalk_factory import make_checkpoint_set
 from output_checks import assert_output_contract
 
-from flows.cli.main import cli
+from heygem_flows.cli.main import cli
 from heygem_ops import GenerateOptions, generate
 from heygem_ops.engines.musetalk import MuseTalkEngine
 from heygem_ops.media.audio_io import decode_audio

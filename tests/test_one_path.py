@@ -18,12 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 BOTH_PATHS = """\
 import json, sys
-from flows.cli.prefect_api import temporary_prefect_api
+from heygem_flows.cli.prefect_api import temporary_prefect_api
 
 if __name__ == "__main__":
     template, audio, out = sys.argv[1:4]
     with temporary_prefect_api():
-        from flows.generate import generate as flow_generate
+        from heygem_flows.generate import generate as flow_generate
         from heygem_ops import GenerateOptions, generate
 
         library = generate(template, audio, f"{out}/library.mp4", GenerateOptions.from_settings(chunk_frames=16))

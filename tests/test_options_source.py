@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flows.cli.main import cli
+from heygem_flows.cli.main import cli
 from heygem_ops.constants import STILL_FPS
 from heygem_ops.errors import InputError
 from heygem_ops.face import trackers
@@ -65,7 +65,7 @@ def test_tracker_names_go_through_a_registry() -> None:
 def test_prepare_warms_the_track_the_job_reads(
     media_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.prepare import prepare
+    from heygem_flows.prepare import prepare
     from heygem_ops import generate
 
     monkeypatch.setenv("HEYGEM_FACE", "center")

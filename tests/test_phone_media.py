@@ -26,7 +26,7 @@ from media_factory import (
 from output_checks import assert_output_contract
 from PIL import Image
 
-from flows.cli.main import cli
+from heygem_flows.cli.main import cli
 from heygem_ops import generate
 from heygem_ops.compose.chunk import chunk_frames
 from heygem_ops.errors import LimitExceededError
@@ -321,7 +321,7 @@ def test_an_audio_codec_ffmpeg_cannot_decode_names_the_format_and_the_fix(tmp_pa
 
 def test_the_http_service_takes_max_size_as_a_job_option() -> None:
     """`/v1/jobs` options are manifest-style: max_size reaches the job, a bad one is refused up front."""
-    from flows.service.v1 import JobOptions, _choices
+    from heygem_flows.service.v1 import JobOptions, _choices
     from heygem_ops.errors import InputError
 
     assert _choices(JobOptions(max_size=1280)).options().max_size == 1280

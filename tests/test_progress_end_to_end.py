@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from tqdm import tqdm
 
-from flows.cli import progress as cli_progress
-from flows.cli.main import cli
-from flows.jobs_queue import JobQueue, Ticket
-from flows.single_job import Choices, run_single
+from heygem_flows.cli import progress as cli_progress
+from heygem_flows.cli.main import cli
+from heygem_flows.jobs_queue import JobQueue, Ticket
+from heygem_flows.single_job import Choices, run_single
 from tests.face_clips import make_face_clip, make_speech
 
 FRAMES = 30  # template frames (tracked) and output frames (1.2 s of speech at 25 fps)

@@ -43,7 +43,7 @@ def drive_ray_batch(manifest: str, out_dir: str) -> None:
     """
     import ray
 
-    from flows.bulk import bulk
+    from heygem_flows.bulk import bulk
 
     killed: list[str] = []
     stop = threading.Event()
@@ -82,7 +82,7 @@ def test_ray_batch_survives_a_killed_model_actor(media_dir, tmp_path):
 def test_dask_local_cluster_runs_the_cpu_stages(media_dir, tmp_path):
     from distributed import LocalCluster
 
-    from flows.bulk import with_dask
+    from heygem_flows.bulk import with_dask
 
     manifest = _jobs(tmp_path, media_dir / "sadtalker_people_0.png", 2)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:

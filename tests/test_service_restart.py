@@ -88,7 +88,7 @@ def test_kill_9_and_restart_ends_every_job_exactly_once_then_the_token_rule(tmp_
 
 def _finished_at(home: Path, codes: list[str]) -> dict[str, float | None]:
     """Each task's finish time straight from the job table (no server needed)."""
-    from flows.service.table import JobTable
+    from heygem_flows.service.table import JobTable
 
     table = JobTable(home.resolve() / "service" / "jobs.sqlite")
     try:

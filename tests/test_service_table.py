@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.jobs_queue import TicketView
-from flows.service.jobs import stage_and_progress
-from flows.service.table import CANCELLED, QUEUED, RUNNING, SUCCEEDED, CodeInUseError, JobTable
+from heygem_flows.jobs_queue import TicketView
+from heygem_flows.service.jobs import stage_and_progress
+from heygem_flows.service.table import CANCELLED, QUEUED, RUNNING, SUCCEEDED, CodeInUseError, JobTable
 
 
 def _add(table: JobTable, code: str | None = None, job_id: str = "j" * 20):

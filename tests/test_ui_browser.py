@@ -110,7 +110,7 @@ def ui_server(tmp_path: Path, artifacts: Path) -> Iterator[str]:
         "HEYGEM_UI_MAX_DURATION_S": "60",
         "HEYGEM_UI_PAGE_SIZE": "4",
     }
-    command = [sys.executable, "-c", "from flows.cli import main; main()", "ui", "--port", str(port)]
+    command = [sys.executable, "-c", "from heygem_flows.cli import main; main()", "ui", "--port", str(port)]
     log_path = artifacts / "server.log"
     server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     found: list[str] = []

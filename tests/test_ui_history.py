@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.ui.history import DELETED, delete_result, history_page
+from heygem_flows.ui.history import DELETED, delete_result, history_page
 from heygem_ops.errors import InputError
 from heygem_ops.results import JobResult
 from heygem_ops.results_store import ResultsStore

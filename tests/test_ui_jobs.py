@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flows import single_job
-from flows.jobs_queue import JobQueue, Ticket
-from flows.single_job import Choices, result_from_row, run_single
-from flows.ui.jobs import (
+from heygem_flows import single_job
+from heygem_flows.jobs_queue import JobQueue, Ticket
+from heygem_flows.single_job import Choices, result_from_row, run_single
+from heygem_flows.ui.jobs import (
     Workspace,
     batch_table,
     plan_manifest,
@@ -207,7 +207,7 @@ def test_result_rows_round_trip(media: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_the_ui_command_is_registered_and_documents_its_settings() -> None:
-    from flows.cli.main import cli
+    from heygem_flows.cli.main import cli
 
     result = CliRunner().invoke(cli, ["ui", "--help"])
     assert result.exit_code == 0
@@ -215,7 +215,7 @@ def test_the_ui_command_is_registered_and_documents_its_settings() -> None:
 
 
 def test_a_half_configured_login_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.ui.app import login
+    from heygem_flows.ui.app import login
 
     assert login(Settings()) is None
     assert login(Settings(ui_user="ann", ui_password="secret")) == ("ann", "secret")
@@ -227,14 +227,16 @@ def test_importing_the_ui_package_does_not_import_gradio() -> None:
     import subprocess
     import sys
 
-    modules = "flows.ui, flows.ui.jobs, flows.uploads, flows.ui.history, flows.single_job"
+    modules = (
+        "heygem_flows.ui, heygem_flows.ui.jobs, heygem_flows.uploads, heygem_flows.ui.history, heygem_flows.single_job"
+    )
     code = f"import sys, {modules}; print('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 def test_serve_starts_the_app_with_the_settings_and_blocks_until_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
-    import flows.ui
-    from flows.ui import app
+    import heygem_flows.ui
+    from heygem_flows.ui import app
 
     events: list[str] = []
 
@@ -255,7 +257,7 @@ def test_serve_starts_the_app_with_the_settings_and_blocks_until_stopped(monkeyp
         return app.Served("http://127.0.0.1:1", None, FakeBlocks(), type("Ctx", (), {"queue": FakeQueue()})())
 
     monkeypatch.setattr(app, "start", fake_start)
-    flows.ui.serve(port=1)
+    heygem_flows.ui.serve(port=1)
     assert events == [
         "started Settings [('host', None), ('port', 1), ('quiet', True), ('share', False)]",
         "blocked",
@@ -266,7 +268,7 @@ def test_serve_starts_the_app_with_the_settings_and_blocks_until_stopped(monkeyp
 
 def test_the_size_choice_reaches_the_job_options() -> None:
     """Issue 13: the UI's "Largest side" dropdown (0: the default) becomes GenerateOptions.max_size."""
-    from flows.ui.common import choices_from
+    from heygem_flows.ui.common import choices_from
 
     assert choices_from("warp", "cpu", "largest", 18, 25, 1280).options().max_size == 1280
     assert choices_from("warp", "cpu", "largest", 18, 25, 0).options().max_size is None
@@ -276,7 +278,7 @@ def test_the_transcript_reaches_the_flow_and_the_job_options() -> None:
     """Issue 11: the Single tab's "Words spoken" field travels as Choices.text to the generate flow."""
     import inspect
 
-    from flows.generate import generate
+    from heygem_flows.generate import generate
 
     choices = Choices(text="Bob made a big map.")
     assert choices.given()["text"] == "Bob made a big map." and choices.options().text == "Bob made a big map."

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flows.jobs_queue import FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, Ticket
+from heygem_flows.jobs_queue import FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, Ticket
 from heygem_ops.errors import NoFaceError
 
 

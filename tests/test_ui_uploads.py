@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.uploads import STORED_NAME, UploadStore, clean_label, sniff
+from heygem_flows.uploads import STORED_NAME, UploadStore, clean_label, sniff
 from heygem_ops.errors import InputError, LimitExceededError, UnreadableMediaError
 from tests.media_factory import (
     make_audio,

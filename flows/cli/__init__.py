@@ -1,5 +1,5 @@
 """The `heygem` command line: one module per subcommand, errors printed as one actionable line."""
 
-from flows.cli.main import main
+from heygem_flows.cli.main import main
 
 __all__ = ["main"]

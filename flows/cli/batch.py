@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect
-from flows.cli.options import as_strings, engine_options, max_size_option
-from flows.cli.prefect_api import temporary_prefect_api
+from heygem_flows.cli.main import is_debug, quiet_prefect
+from heygem_flows.cli.options import as_strings, engine_options, max_size_option
+from heygem_flows.cli.prefect_api import temporary_prefect_api
 from heygem_ops.i18n import translate
 
 
@@ -31,7 +31,7 @@ def batch_command(
         raise click.UsageError("give a JOBS manifest, or --audio and --templates")
     quiet_prefect(is_debug())
     with temporary_prefect_api():
-        from flows.bulk import bulk, with_dask
+        from heygem_flows.bulk import bulk, with_dask
 
         run = with_dask(dask_address) if dask_address else bulk
         summary = run(

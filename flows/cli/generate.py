@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect
-from flows.cli.options import as_strings, engine_options, max_size_option, setting_option
-from flows.cli.prefect_api import temporary_prefect_api
-from flows.cli.progress import progress_bars
+from heygem_flows.cli.main import is_debug, quiet_prefect
+from heygem_flows.cli.options import as_strings, engine_options, max_size_option, setting_option
+from heygem_flows.cli.prefect_api import temporary_prefect_api
+from heygem_flows.cli.progress import progress_bars
 from heygem_ops.articulation.phones import read_transcript
 from heygem_ops.i18n import translate
 from heygem_ops.logs import get_logger
@@ -56,7 +56,7 @@ def generate_command(
     options.update(still_fps=fps, video_fps=fps, text=read_transcript(text_file) if text_file else text)
     quiet_prefect(is_debug())
     with temporary_prefect_api():
-        from flows.generate import generate
+        from heygem_flows.generate import generate
         from heygem_ops.rendering import local_renderer
 
         if not options.get("ray_address"):

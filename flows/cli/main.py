@@ -43,14 +43,14 @@ def is_debug() -> bool:
 
 
 SUBCOMMANDS = {
-    "generate": "flows.cli.generate:generate_command",
-    "batch": "flows.cli.batch:batch_command",
-    "report": "flows.cli.report:report_command",
-    "prepare": "flows.cli.prepare:prepare_command",
-    "eval": "flows.cli.eval:eval_command",
-    "doctor": "flows.cli.doctor:doctor_command",
-    "ui": "flows.cli.ui:ui_command",
-    "serve": "flows.cli.serve:serve_command",
+    "generate": "heygem_flows.cli.generate:generate_command",
+    "batch": "heygem_flows.cli.batch:batch_command",
+    "report": "heygem_flows.cli.report:report_command",
+    "prepare": "heygem_flows.cli.prepare:prepare_command",
+    "eval": "heygem_flows.cli.eval:eval_command",
+    "doctor": "heygem_flows.cli.doctor:doctor_command",
+    "ui": "heygem_flows.cli.ui:ui_command",
+    "serve": "heygem_flows.cli.serve:serve_command",
 }
 """Subcommand name → "module:attribute", imported only when that command (or the command list) is asked for."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect
-from flows.cli.options import as_strings, ray_option, setting_option, tracker_option
+from heygem_flows.cli.main import is_debug, quiet_prefect
+from heygem_flows.cli.options import as_strings, ray_option, setting_option, tracker_option
 from heygem_ops.i18n import translate
 
 
@@ -21,7 +21,7 @@ def prepare_command(templates: tuple[str, ...], **options: object) -> None:
     Give the options the batch will be given (or none, to use the same HEYGEM_* settings), so the
     tracks warmed are the ones it reads.
     """
-    from flows.prepare import prepare
+    from heygem_flows.prepare import prepare
 
     quiet_prefect(is_debug())
     for row in prepare(templates=list(templates), **as_strings(options)):

@@ -6,8 +6,8 @@ import ipaddress
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect
-from flows.cli.prefect_api import share_with_threads, temporary_prefect_api
+from heygem_flows.cli.main import is_debug, quiet_prefect
+from heygem_flows.cli.prefect_api import share_with_threads, temporary_prefect_api
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import get_settings
 
@@ -46,7 +46,7 @@ def serve_command(host: str | None, port: int | None) -> None:
         share_with_threads()
         import uvicorn
 
-        from flows.service.app import create_app
+        from heygem_flows.service.app import create_app
         from heygem_ops.rendering import local_renderer
 
         if not settings.ray_address:

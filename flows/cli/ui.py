@@ -6,7 +6,7 @@ import importlib.util
 
 import click
 
-from flows.cli.main import is_debug, quiet_prefect
+from heygem_flows.cli.main import is_debug, quiet_prefect
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import get_settings
 
@@ -38,7 +38,7 @@ def ui_command(host: str | None, port: int | None, share: bool) -> None:
             fg="yellow",
             err=True,
         )
-    from flows.ui.app import start
+    from heygem_flows.ui.app import start
 
     try:
         served = start(settings, host=host, port=port, share=share, quiet=not is_debug())

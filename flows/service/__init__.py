@@ -3,8 +3,8 @@
 app.py      the app factory: routes, the token rule, a log line per request, /healthz, /metrics
 easy.py     HeyGem's API field for field (always HTTP 200, its result codes; never "busy")
 v1.py       /v1/jobs: submit (JSON or multipart), get, list, video (range requests), cancel/delete
-jobs.py     submit, view and cancel jobs over the shared queue (`flows.jobs_queue`), single-job
-            runner (`flows.single_job`) and results dataset
+jobs.py     submit, view and cancel jobs over the shared queue (`heygem_flows.jobs_queue`), single-job
+            runner (`heygem_flows.single_job`) and results dataset
 table.py    the durable job table (SQLite in HEYGEM_HOME/service): every job ends exactly once
 inputs.py   paths under HEYGEM_DATA_ROOT and http(s) URLs, fetched within limits, checked by content
 context.py  folders and shared objects of one running app

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from flows.service import easy, errors, v1
-from flows.service.context import ServiceContext
-from flows.service.table import QUEUED, RUNNING
+from heygem_flows.service import easy, errors, v1
+from heygem_flows.service.context import ServiceContext
+from heygem_flows.service.table import QUEUED, RUNNING
 from heygem_ops.i18n import DEFAULT, Message, normalize
 from heygem_ops.logs import get_logger
 from heygem_ops.settings import Settings

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.service.inputs import InputResolver
-from flows.service.jobs import JobService
-from flows.service.metrics import Metrics
-from flows.service.table import JobTable
-from flows.uploads import UploadStore
+from heygem_flows.service.inputs import InputResolver
+from heygem_flows.service.jobs import JobService
+from heygem_flows.service.metrics import Metrics
+from heygem_flows.service.table import JobTable
+from heygem_flows.uploads import UploadStore
 from heygem_ops.errors import OutputPathError
 from heygem_ops.settings import Settings
 

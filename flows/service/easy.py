@@ -16,10 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows.service.context import ServiceContext
-from flows.service.jobs import JobView
-from flows.service.table import CANCELLED, FAILED, SUCCEEDED, CodeInUseError
-from flows.single_job import Choices
+from heygem_flows.service.context import ServiceContext
+from heygem_flows.service.jobs import JobView
+from heygem_flows.service.table import CANCELLED, FAILED, SUCCEEDED, CodeInUseError
+from heygem_flows.single_job import Choices
 from heygem_ops.errors import HeyGemError
 from heygem_ops.i18n import N_, Message, translate
 from heygem_ops.logs import get_logger

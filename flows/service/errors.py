@@ -87,8 +87,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        from flows.service.easy import bad_parameter
-        from flows.service.v1 import validation_message
+        from heygem_flows.service.easy import bad_parameter
+        from heygem_flows.service.v1 import validation_message
 
         message = validation_message(error.errors())
         if request.url.path.startswith(EASY_PREFIX):

@@ -1,6 +1,6 @@
 """Where a request's inputs come from: a path under the data root, an http(s) URL, or an upload.
 
-Every input ends as a stored upload (`flows.uploads.UploadStore`): sniffed by content, probed,
+Every input ends as a stored upload (`heygem_flows.uploads.UploadStore`): sniffed by content, probed,
 held to the size and duration limits, copied under a generated name. So a URL that serves HTML,
 a file that is not media, or one over the limits is refused at submit, before any heavy work, and
 nothing a client sends is ever used as a path to write.
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from flows.uploads import Upload, UploadStore
+from heygem_flows.uploads import Upload, UploadStore
 from heygem_ops.errors import InputError, LimitExceededError
 from heygem_ops.i18n import Message
 from heygem_ops.settings import Settings

@@ -1,8 +1,8 @@
 """The service's jobs: submitted into the durable table, run by the shared job queue, viewed with live progress.
 
-Every job runs as `flows.single_job.run_single` on a `flows.jobs_queue.JobQueue` of
+Every job runs as `heygem_flows.single_job.run_single` on a `heygem_flows.jobs_queue.JobQueue` of
 HEYGEM_API_WORKERS threads: the `generate` flow (embedded, or HEYGEM_API_GENERATE_DEPLOYMENT),
-engines and results dataset of the CLI and the web UI. The table (`flows.service.table`) is the
+engines and results dataset of the CLI and the web UI. The table (`heygem_flows.service.table`) is the
 service's memory; the queue only holds what runs in this process now.
 
 Jobs with the same content identity (same input contents and options) share one output file, so
@@ -19,12 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from flows.jobs_queue import JobQueue, Ticket, TicketView
-from flows.service.metrics import Metrics
-from flows.service.table import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobRecord, JobTable
-from flows.single_job import Choices, plan_single, run_single
-from flows.ui.history import delete_result
-from flows.uploads import Upload
+from heygem_flows.jobs_queue import JobQueue, Ticket, TicketView
+from heygem_flows.service.metrics import Metrics
+from heygem_flows.service.table import CANCELLED, FAILED, QUEUED, SUCCEEDED, JobRecord, JobTable
+from heygem_flows.single_job import Choices, plan_single, run_single
+from heygem_flows.ui.history import delete_result
+from heygem_flows.uploads import Upload
 from heygem_ops.errors import InputError, as_heygem_error
 from heygem_ops.i18n import N_, Message
 from heygem_ops.logs import get_logger
@@ -62,7 +62,7 @@ class JobService:
     def __init__(self, settings: Settings, table: JobTable, uploads: Path, outputs: Path, metrics: Metrics) -> None:
         self.settings = settings
         self.table = table
-        self.uploads = uploads  # the folder of `flows.uploads.UploadStore`: inputs under generated names
+        self.uploads = uploads  # the folder of `heygem_flows.uploads.UploadStore`: inputs under generated names
         self.outputs = outputs
         self.store = ResultsStore(outputs)
         self.metrics = metrics

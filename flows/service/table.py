@@ -63,13 +63,13 @@ class JobRecord:
     template: str  # stored input files (generated names)
     audio: str
     labels: dict[str, str]  # "template"/"audio" → what the client called them (URL, path, file name)
-    choices: dict[str, Any]  # `flows.single_job.Choices` fields that were given
+    choices: dict[str, Any]  # `heygem_flows.single_job.Choices` fields that were given
     job_id: str  # content identity: the results dataset's job_id
     output: str  # absolute path of the MP4 it writes
     error_type: str | None
     error_message: str | None  # English, as logged
     error_i18n: str | None  # the same message's id and parameters (`Message.to_json`), to answer in any language
-    row: dict[str, Any] | None  # figures of the results row once succeeded (`flows.service.jobs.ROW_FIELDS`)
+    row: dict[str, Any] | None  # figures of the results row once succeeded (`heygem_flows.service.jobs.ROW_FIELDS`)
     output_deleted: bool
     attempts: int  # times a worker started it (more than one after a restart)
     created_at: float  # seconds since the epoch

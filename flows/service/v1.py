@@ -18,12 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flows.service.context import ServiceContext
-from flows.service.errors import ApiError
-from flows.service.jobs import JobView
-from flows.service.table import STATES, SUCCEEDED
-from flows.single_job import Choices
-from flows.uploads import Upload
+from heygem_flows.service.context import ServiceContext
+from heygem_flows.service.errors import ApiError
+from heygem_flows.service.jobs import JobView
+from heygem_flows.service.table import STATES, SUCCEEDED
+from heygem_flows.single_job import Choices
+from heygem_flows.uploads import Upload
 from heygem_ops.errors import InputError, LimitExceededError
 from heygem_ops.i18n import Message, translate
 from heygem_ops.options import MAX_TEXT_CHARS

@@ -10,9 +10,9 @@
     jobs.py         what the queue runs (flows `generate` and `bulk`), batch tables and zips
     history.py      paging and recorded deletion over the results dataset
 
-Shared with the HTTP service (`flows.service`): the job queue (`flows.jobs_queue`: handlers submit
-and poll, worker threads run the flows), single jobs (`flows.single_job`) and uploads checked by
-content and limits, stored under generated names (`flows.uploads`).
+Shared with the HTTP service (`heygem_flows.service`): the job queue (`heygem_flows.jobs_queue`: handlers submit
+and poll, worker threads run the flows), single jobs (`heygem_flows.single_job`) and uploads checked by
+content and limits, stored under generated names (`heygem_flows.uploads`).
 
 Only the tab modules, common.py and app.py import Gradio; importing this package does not.
 """
@@ -23,8 +23,8 @@ __all__ = ["serve"]
 
 
 def serve(*, host: str | None = None, port: int | None = None, share: bool = False, quiet: bool = True) -> None:
-    """Start the app with the HEYGEM_* settings (see `flows.ui.app.start`) and serve until Ctrl+C."""
-    from flows.ui.app import start
+    """Start the app with the HEYGEM_* settings (see `heygem_flows.ui.app.start`) and serve until Ctrl+C."""
+    from heygem_flows.ui.app import start
     from heygem_ops.settings import get_settings
 
     start(get_settings(), host=host, port=port, share=share, quiet=quiet).block()

@@ -55,11 +55,11 @@ def build_app(ctx):
     """The Blocks of the whole UI; page load picks the language, then fills pickers, history and footer.
 
     The language comes from the browser's Accept-Language until the switch is used; every text of
-    the page, and what handlers return, follows the switch (`flows.ui.language`).
+    the page, and what handlers return, follows the switch (`heygem_flows.ui.language`).
     """
     import gradio as gr
 
-    from flows.ui import language, tab_batch, tab_history, tab_single, tab_system
+    from heygem_flows.ui import language, tab_batch, tab_history, tab_single, tab_system
     from heygem_ops.i18n import N_
 
     with gr.Blocks(title="HeyGem-Ops", analytics_enabled=False, delete_cache=(3600, 6 * 3600)) as demo:
@@ -92,7 +92,7 @@ def build_app(ctx):
 def _picker_updates(ctx) -> tuple:
     import gradio as gr
 
-    from flows.ui.common import picker_choices
+    from heygem_flows.ui.common import picker_choices
 
     templates = picker_choices(ctx.uploads.recent("template"))
     audios = picker_choices(ctx.uploads.recent("audio"))
@@ -120,8 +120,8 @@ def start(
     settings: Settings, *, host: str | None = None, port: int | None = None, share: bool = False, quiet: bool = True
 ) -> Served:
     """Build and start the app without blocking; raises OSError when the port is taken."""
-    from flows.ui.context import UiContext
-    from flows.ui.jobs import Workspace
+    from heygem_flows.ui.context import UiContext
+    from heygem_flows.ui.jobs import Workspace
 
     workspace = Workspace.from_settings(settings).create()
     configure_gradio(workspace.temp)

@@ -11,10 +11,10 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from flows.jobs_queue import FAILED, QUEUED, TicketView
-from flows.single_job import Choices
-from flows.ui.context import UiContext
-from flows.uploads import Upload
+from heygem_flows.jobs_queue import FAILED, QUEUED, TicketView
+from heygem_flows.single_job import Choices
+from heygem_flows.ui.context import UiContext
+from heygem_flows.uploads import Upload
 from heygem_ops.constants import STILL_FPS
 from heygem_ops.engines.registry import available_engines
 from heygem_ops.i18n import N_, Message, translate

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flows.jobs_queue import JobQueue
-from flows.ui.jobs import Workspace
-from flows.uploads import UploadStore
+from heygem_flows.jobs_queue import JobQueue
+from heygem_flows.ui.jobs import Workspace
+from heygem_flows.uploads import UploadStore
 from heygem_ops.results_store import ResultsStore
 from heygem_ops.settings import Settings
 

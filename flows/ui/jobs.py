@@ -1,11 +1,11 @@
-"""What the web UI runs: single jobs through the `generate` flow (`flows.single_job`), batches through `bulk`.
+"""What the web UI runs: single jobs through the `generate` flow (`heygem_flows.single_job`), batches through `bulk`.
 
 The same flows as the CLI, embedded in this process by default (Prefect's ephemeral API), or as a
 Prefect deployment when HEYGEM_UI_GENERATE_DEPLOYMENT / HEYGEM_UI_BULK_DEPLOYMENT name one (the
 worker must then see the same file system as the UI). Every attempt becomes a row of the results
 dataset of the UI's output folder, which the History tab reads.
 
-All inputs are stored uploads (`flows.uploads`), all outputs get generated names inside the
+All inputs are stored uploads (`heygem_flows.uploads`), all outputs get generated names inside the
 output folder: nothing the browser sends becomes a path that is written.
 """
 
@@ -22,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from flows import single_job
-from flows.jobs_queue import Ticket, TicketView
-from flows.single_job import Choices
+from heygem_flows import single_job
+from heygem_flows.jobs_queue import Ticket, TicketView
+from heygem_flows.single_job import Choices
 from heygem_ops.constants import ID_CHARS
 from heygem_ops.errors import HeyGemError, InputError
 from heygem_ops.hashing import value_digest

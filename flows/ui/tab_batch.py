@@ -15,8 +15,8 @@ from typing import Any
 
 import gradio as gr
 
-from flows.jobs_queue import FAILED, QUEUED, TicketView, error_text
-from flows.ui.common import (
+from heygem_flows.jobs_queue import FAILED, QUEUED, TicketView, error_text
+from heygem_flows.ui.common import (
     POLL_S,
     choices_from,
     error_markdown,
@@ -27,8 +27,8 @@ from flows.ui.common import (
     table_frame,
     upload_name,
 )
-from flows.ui.context import UiContext
-from flows.ui.jobs import (
+from heygem_flows.ui.context import UiContext
+from heygem_flows.ui.jobs import (
     DONE,
     DONE_BEFORE,
     FAILED_JOB,
@@ -40,8 +40,8 @@ from flows.ui.jobs import (
     run_batch,
     zip_outputs,
 )
-from flows.ui.language import localized, texts
-from flows.ui.tab_single import _discard_temp
+from heygem_flows.ui.language import localized, texts
+from heygem_flows.ui.tab_single import _discard_temp
 from heygem_ops.errors import HeyGemError, InputError
 from heygem_ops.i18n import N_, Message, translate
 

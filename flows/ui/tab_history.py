@@ -7,11 +7,11 @@ from typing import Any
 
 import gradio as gr
 
-from flows.jobs_queue import error_text
-from flows.ui.common import error_markdown, table_frame
-from flows.ui.context import UiContext
-from flows.ui.history import HEADERS, delete_result, history_page, status_text
-from flows.ui.language import localized
+from heygem_flows.jobs_queue import error_text
+from heygem_flows.ui.common import error_markdown, table_frame
+from heygem_flows.ui.context import UiContext
+from heygem_flows.ui.history import HEADERS, delete_result, history_page, status_text
+from heygem_flows.ui.language import localized
 from heygem_ops.errors import HeyGemError
 from heygem_ops.i18n import N_, stored, translate
 

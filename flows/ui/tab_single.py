@@ -11,9 +11,9 @@ from typing import Any
 
 import gradio as gr
 
-from flows.jobs_queue import SUCCEEDED, Ticket, error_text
-from flows.single_job import Choices, plan_single, run_single
-from flows.ui.common import (
+from heygem_flows.jobs_queue import SUCCEEDED, Ticket, error_text
+from heygem_flows.single_job import Choices, plan_single, run_single
+from heygem_flows.ui.common import (
     POLL_S,
     choices_from,
     error_markdown,
@@ -24,8 +24,8 @@ from flows.ui.common import (
     status_markdown,
     upload_name,
 )
-from flows.ui.context import UiContext
-from flows.ui.language import localized, texts
+from heygem_flows.ui.context import UiContext
+from heygem_flows.ui.language import localized, texts
 from heygem_ops.errors import HeyGemError
 from heygem_ops.i18n import N_, Message, translate
 

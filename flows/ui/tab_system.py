@@ -11,9 +11,9 @@ from typing import Any
 
 import gradio as gr
 
-from flows.jobs_queue import error_text
-from flows.ui.context import UiContext
-from flows.ui.language import localized, texts
+from heygem_flows.jobs_queue import error_text
+from heygem_flows.ui.context import UiContext
+from heygem_flows.ui.language import localized, texts
 from heygem_ops.device import choose_device, describe
 from heygem_ops.errors import HeyGemError
 from heygem_ops.i18n import N_, Message, translate
