@@ -184,3 +184,17 @@ def test_engine_refuses_a_batch_without_articulation():
     features = AudioFeatures(np.zeros(1, np.float32), np.ones(1, np.float32), np.ones(1, np.float32))
     with pytest.raises(ValueError, match="articulation"):
         WarpEngine()(InferenceBatch(landmarks, features, mouth_width=0.8))
+
+
+def test_closing_a_hanging_lower_lip_lifts_its_sides_too():
+    """A wide-open template's lower lip hangs lowest in the middle but also at its sides: closing the
+    mouth must lift the sides (55, 59) as well, or they hang in a W under the closed lips."""
+    source = synthetic_landmarks().astype(np.float64)
+    lower = [55, 56, 57, 58, 59, 65, 66, 67]
+    source[lower, 1] += np.array([0.6, 0.9, 1.0, 0.9, 0.6, 0.9, 1.0, 0.9]) * 25.0  # dropped lower lip
+    source = source.astype(np.float32)
+    target = target_landmarks(source[None], articulation(0.0, closure=1.0), mouth_width=0.8)[0]
+    rise = source[:, 1] - target[:, 1]
+    assert rise[66] > 20.0  # the middle closes
+    assert min(rise[55], rise[59]) > 0.05 * rise[57]  # and the sides follow (pivoting alone left them at 0)
+    assert min(rise[56], rise[58]) >= 0.9 * min(rise[65], rise[67])  # near the middle the lip keeps its thickness
