@@ -18,6 +18,7 @@ from heygem_flows.cli import progress as cli_progress
 from heygem_flows.cli.main import cli
 from heygem_flows.jobs_queue import JobQueue, Ticket
 from heygem_flows.single_job import Choices, run_single
+from heygem_ops.progress import STAGE_NAMES, stage_name
 from tests.face_clips import make_face_clip, make_speech
 
 FRAMES = 30  # template frames (tracked) and output frames (1.2 s of speech at 25 fps)
@@ -54,7 +55,7 @@ def test_the_cli_bars_end_at_the_frame_count(
 
         def __init__(self, *args: object, desc: str = "", **kwargs: object) -> None:
             super().__init__(*args, desc=desc, file=io.StringIO(), **kwargs)
-            self.desc_stage = {label: stage for stage, label in cli_progress.LABELS.items()}[desc]
+            self.desc_stage = {stage_name(stage): stage for stage in STAGE_NAMES}[desc]
 
     monkeypatch.setattr(cli_progress, "tqdm", RecordingBar)
     monkeypatch.setenv("HEYGEM_QA", "false")
