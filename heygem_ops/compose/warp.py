@@ -24,10 +24,10 @@ import numpy as np
 
 from heygem_ops.compose.interior import paint_interior
 from heygem_ops.compose.spline import thin_plate
-from heygem_ops.face.chin import CHIN_POINTS, chin_offset, outward
+from heygem_ops.face.chin import CHIN_POINTS, chin_offset
 from heygem_ops.face.contours import lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import interocular
-from heygem_ops.face.regions import CHIN_GROWTH, JAW_MARGIN, chin_weights, lower_face_polygon, polygon_mask
+from heygem_ops.face.regions import lower_face_polygon, outward, polygon_mask, region_margin
 
 GRID_PER_IOD = 24  # spline evaluations per interocular distance; the map is smooth, bilinear upsampling is exact enough
 EDGE_FADE = 0.12  # interocular distances over which the warp fades out inside the region's edge
@@ -136,10 +136,10 @@ def chin_block(source: np.ndarray, target: np.ndarray, offset: float, iod: float
     Each edge point moves as the tracked jaw point above it does, so lip, skin and chin move as one
     block; a dropping chin stops NECK_ROOM short of the region's edge, where the neck is squeezed.
     """
-    normals = outward(source)
+    normals = outward(source, CHIN_POINTS)
     edge = source[CHIN_POINTS] + normals * offset
     motion = (target[CHIN_POINTS] - source[CHIN_POINTS]).astype(np.float32)
-    room = JAW_MARGIN * iod * (1.0 + CHIN_GROWTH * chin_weights(CHIN_POINTS)) - offset - NECK_ROOM * iod
+    room = region_margin(CHIN_POINTS, iod) - offset - NECK_ROOM * iod
     along = np.einsum("kd,kd->k", motion, normals)
     motion -= (np.maximum(along - np.maximum(room, 0.0), 0.0))[:, None] * normals
     return edge.astype(np.float32), (edge + motion).astype(np.float32)

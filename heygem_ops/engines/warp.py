@@ -17,6 +17,7 @@ from heygem_ops.articulation.analysis import ArticulationTrack
 from heygem_ops.engines.base import Engine, EngineNeeds, InferenceBatch, MouthUpdate
 from heygem_ops.face.contours import lip_profile, settle_inner_lips
 from heygem_ops.face.landmarks import EYE_OUTER_LEFT, EYE_OUTER_RIGHT, JAW, MOUTH_LEFT, MOUTH_RIGHT
+from heygem_ops.face.regions import chin_weights
 
 OPEN_MAX = 0.16  # inner-lip gap at full jaw opening, in interocular distances (an open /a/ in conversation)
 OPEN_CURVE = 1.1  # exponent of the jaw opening: half-open vowels open the lips a little less than half
@@ -56,12 +57,6 @@ def _face_axes(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     u = across / np.maximum(iod, 1e-6)[:, None]
     v = np.stack([-u[:, 1], u[:, 0]], axis=1)
     return u, v, iod
-
-
-def _jaw_weights() -> np.ndarray:
-    """(17,) share of the chin's drop each jaw point takes: 1 at the chin, 0 from the jaw angles up."""
-    offsets = np.abs(np.arange(len(JAW)) - 8) / 5.0
-    return np.where(offsets < 1.0, np.cos(offsets * np.pi / 2.0) ** 2, 0.0)
 
 
 def _along_mouth(landmarks: np.ndarray, points: list[int], u: np.ndarray) -> np.ndarray:
@@ -117,7 +112,7 @@ def target_landmarks(landmarks: np.ndarray, shape: ArticulationTrack, mouth_widt
     for corner, _ in _CORNERS:
         out[:, corner] += (CORNER_DROP * drop)[:, None] * v
     chin = JAW_TRAVEL * iod * np.tanh(JAW_SHARE * drop / (JAW_TRAVEL * iod))
-    out[:, JAW] += (chin[:, None] * _jaw_weights()[None, :])[:, :, None] * v[:, None, :]
+    out[:, JAW] += (chin[:, None] * chin_weights(JAW)[None, :])[:, :, None] * v[:, None, :]
     _shape_lips(out, landmarks, v, rounding, np.clip(shape.teeth, 0.0, 1.0))
     _set_width(out, landmarks, u, iod, shape, mouth_width)
     return out.astype(np.float32)

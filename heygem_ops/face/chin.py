@@ -16,18 +16,13 @@ import cv2
 import numpy as np
 
 from heygem_ops.face.landmarks import interocular
+from heygem_ops.face.regions import outward
 
 CHIN_POINTS = np.arange(5, 12)  # jaw points searched: the chin and the jaw either side of it
 SEARCH = 0.35  # interocular distances below the tracked jaw line searched for the edge
 EDGE_BLUR = 0.012  # interocular distances of Gaussian blur before searching: skin grain is not an edge
 MIN_STEP = 4.0  # grey levels of brightness fall (over two px) a ray needs to count as having found an edge
 FIRST_SHARE = 0.6  # the nearest fall at least this share of a ray's strongest wins: the chin before the collar
-
-
-def outward(landmarks: np.ndarray, points: np.ndarray = CHIN_POINTS) -> np.ndarray:
-    """(K, 2) unit vectors from the mouth's centre through jaw `points`: the way the chin extends."""
-    away = landmarks[points] - landmarks[48:68].mean(axis=0)
-    return (away / np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-6)).astype(np.float32)
 
 
 def chin_offset(frame: np.ndarray, landmarks: np.ndarray) -> float:
@@ -37,7 +32,7 @@ def chin_offset(frame: np.ndarray, landmarks: np.ndarray) -> float:
     """
     iod = float(interocular(landmarks))
     steps = np.arange(0.0, max(SEARCH * iod, 3.0), 1.0, dtype=np.float32)
-    rays = landmarks[CHIN_POINTS][:, None, :] + outward(landmarks)[:, None, :] * steps[None, :, None]
+    rays = landmarks[CHIN_POINTS][:, None, :] + outward(landmarks, CHIN_POINTS)[:, None, :] * steps[None, :, None]
     low = np.maximum(np.floor(rays.reshape(-1, 2).min(axis=0)).astype(int) - 4, 0)
     high = np.minimum(np.ceil(rays.reshape(-1, 2).max(axis=0)).astype(int) + 5, frame.shape[1::-1])
     if (high - low).min() < 4:
@@ -55,8 +50,3 @@ def chin_offset(frame: np.ndarray, landmarks: np.ndarray) -> float:
     best = candidates.argmax(axis=1)
     found = candidates.any(axis=1)
     return float(np.median(steps[best[found]])) if found.sum() * 2 > len(found) else 0.0
-
-
-def chin_edge(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(7, 2) float32 points on the chin's real edge, one below each of CHIN_POINTS."""
-    return (landmarks[CHIN_POINTS] + outward(landmarks) * chin_offset(frame, landmarks)).astype(np.float32)

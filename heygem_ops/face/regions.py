@@ -24,16 +24,24 @@ def lower_face_polygon(landmarks: np.ndarray, jaw_margin: float = JAW_MARGIN) ->
     of an interocular distance above the chin's real edge, and a warp that lifts or drops the chin
     needs the neck under that edge to stretch into. The top edge runs just below the nostrils.
     """
-    centre = landmarks[48:68].mean(axis=0)
-    margin = jaw_margin * float(interocular(landmarks)) * (1.0 + CHIN_GROWTH * chin_weights(JAW[2:15]))
-    jaw = landmarks[JAW[2:15]]
-    outward = jaw - centre
-    outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-6)
-    jaw = jaw + outward * margin[:, None]
+    points = JAW[2:15]
+    margin = region_margin(points, float(interocular(landmarks)), jaw_margin)
+    jaw = landmarks[points] + outward(landmarks, points) * margin[:, None]
     nose = landmarks[NOSE_BOTTOM][::-1]
     lip_top = landmarks[OUTER_UPPER_MID]
     top = nose + (lip_top - nose) * NOSE_CLEARANCE
     return np.concatenate([jaw, top]).astype(np.float32)
+
+
+def outward(landmarks: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(K, 2) float32 unit vectors from the mouth's centre through jaw `points`: the way the jaw line extends."""
+    away = landmarks[points] - landmarks[48:68].mean(axis=0)
+    return (away / np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-6)).astype(np.float32)
+
+
+def region_margin(points: np.ndarray, iod: float, jaw_margin: float = JAW_MARGIN) -> np.ndarray:
+    """(K,) px the lower-face region reaches beyond jaw `points`: `jaw_margin` iod, growing towards the chin."""
+    return jaw_margin * iod * (1.0 + CHIN_GROWTH * chin_weights(points))
 
 
 def chin_weights(points: np.ndarray) -> np.ndarray:
