@@ -23,6 +23,7 @@ import numpy as np
 
 from heygem_ops.face.landmarks import interocular, mouth_opening
 from heygem_ops.face.regions import lower_face_polygon, polygon_mask
+from heygem_ops.quality.pixels import laplacian_variance
 
 CHIN_TOP = (58, 57, 56)  # outer lower lip, image left to right...
 CHIN_BOTTOM = (7, 8, 9)  # ...and the jaw points under them: the strip between is the chin's skin
@@ -58,8 +59,7 @@ def chin_texture(rgb: np.ndarray, landmarks: np.ndarray) -> float | None:
     inside = polygon_mask(rgb.shape[:2], chin_polygon(landmarks)) >= 0.5
     if inside.sum() < 9:
         return None
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return float(cv2.Laplacian(grey, cv2.CV_32F)[inside].var())
+    return laplacian_variance(rgb, inside)
 
 
 def interior(rgb: np.ndarray, landmarks: np.ndarray) -> Interior | None:

@@ -77,8 +77,8 @@ class PixelStats:
         inside = polygon_mask(output[box].shape[:2], polygon - low) >= 0.5
         if inside.sum() < 9:
             return
-        self.output_sharpness.append(_laplacian_variance(output[box], inside))
-        self.template_sharpness.append(_laplacian_variance(template[box], inside))
+        self.output_sharpness.append(laplacian_variance(output[box], inside))
+        self.template_sharpness.append(laplacian_variance(template[box], inside))
 
     @property
     def psnr(self) -> float | None:
@@ -95,7 +95,7 @@ class PixelStats:
         return float(np.mean(self.output_sharpness)) / template if template > 0 else None
 
 
-def _laplacian_variance(rgb: np.ndarray, inside: np.ndarray) -> float:
+def laplacian_variance(rgb: np.ndarray, inside: np.ndarray) -> float:
     """Variance of the 3x3 Laplacian of the grey (h, w, 3) uint8 image over the (h, w) bool `inside`."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return float(cv2.Laplacian(grey, cv2.CV_32F)[inside].var())
