@@ -39,9 +39,8 @@ OPEN_NARROWING = 0.06  # relative narrowing of a wide-open mouth
 
 # Inner-lip pairs (upper, lower), left to right.
 _PAIRS = ((61, 67), (62, 66), (63, 65))
-# Outer lower-lip points, image right to left (they follow the inner lower lip at their place).
-_LOWER_OUTER = (55, 56, 57, 58, 59)
-_PAIR_OF = {55: 2, 56: 2, 57: 1, 58: 0, 59: 0}
+# Outer lower-lip points and the inner pair nearest each (they follow the inner lower lip; see _move_outer_lips).
+_LOWER_OUTER = {55: 2, 56: 2, 57: 1, 58: 0, 59: 0}
 _UPPER_OUTER = (49, 50, 51, 52, 53)
 _CORNERS = ((MOUTH_LEFT, -1.0), (60, -1.0), (MOUTH_RIGHT, 1.0), (64, 1.0))
 _NEAR_CORNERS = ((49, -0.5), (59, -0.5), (61, -0.35), (67, -0.35), (53, 0.5), (55, 0.5), (63, 0.35), (65, 0.35))
@@ -149,21 +148,19 @@ def _move_outer_lips(
     tapering to nothing at the corners.
     """
     count = len(out)
-    lower_outer = list(_LOWER_OUTER)
-    place = _along_mouth(landmarks, lower_outer + list(_UPPER_OUTER), u)
+    place = _along_mouth(landmarks, [*_LOWER_OUTER, *_UPPER_OUTER], u)
     inner = np.clip(_along_mouth(landmarks, [upper for upper, _ in _PAIRS], u), -0.99, 0.99)
     lower = deltas - lift
     corners = CORNER_DROP * lower[:, 1:2]
     knots = np.concatenate([np.full((count, 1), -1.0), np.sort(inner, axis=1), np.ones((count, 1))], axis=1)
     values = np.concatenate([corners, lower[np.arange(count)[:, None], np.argsort(inner, axis=1)], corners], axis=1)
-    for slot, point in enumerate(lower_outer):
+    for slot, (point, pair) in enumerate(_LOWER_OUTER.items()):
         along = np.array([np.interp(place[n, slot], knots[n], values[n]) for n in range(count)])
-        pair = _PAIR_OF[point]
         taper = np.clip(lip_profile(place[:, slot], OPEN_PROFILE) / lip_profile(inner[:, pair], OPEN_PROFILE), 0, 1)
         motion = (1.0 - TAPER_SHARE) * along + TAPER_SHARE * taper * lower[:, pair]
         out[:, point] += motion[:, None] * v
     mean_lift = lift.mean(axis=1)
-    for slot, point in enumerate(_UPPER_OUTER, start=len(lower_outer)):
+    for slot, point in enumerate(_UPPER_OUTER, start=len(_LOWER_OUTER)):
         out[:, point] -= (mean_lift * lip_profile(place[:, slot], OPEN_PROFILE))[:, None] * v
 
 
