@@ -78,6 +78,20 @@ ALLOWED_ENGLISH = {
 }  # fmt: skip
 ERROR_TYPE = re.compile(r"^[A-Z][A-Za-z]*Error$")  # an error's type name is a code: the same in every language
 MANIFEST_COLUMNS = {"template", "audio", "engine", "face", "crf"}  # a CSV's column names, as they must be spelled
+RAW_KEY = re.compile(r"[a-z_]+(\.[a-z_]+)+")  # a Gradio translation key shown as is: its text is missing
+# Keeps every text the page's aria-live regions (Gradio's screen-reader status, toasts) ever held: they
+# change and clear within a second, too fast for a look at the page to catch.
+RECORD_ANNOUNCEMENTS = """
+window.__heygemAnnounced = [];
+new MutationObserver(changes => {
+    for (const change of changes) {
+        const node = change.target.nodeType === 1 ? change.target : change.target.parentElement;
+        const region = node?.closest("[aria-live]");
+        const text = region?.textContent.trim();
+        if (text) window.__heygemAnnounced.push(text);
+    }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
 RECORD_STATUS = """() => {
     window.heygemStatuses = [];
     const status = document.querySelector('#single-status');
@@ -164,6 +178,7 @@ def browser(tmp_path: Path, locale: str):
                 route.abort()
 
         context.route("**/*", only_loopback)
+        context.add_init_script(RECORD_ANNOUNCEMENTS)
         context.set_default_timeout(30_000)
         try:
             yield context, blocked
@@ -270,6 +285,7 @@ def test_ui_end_to_end(ui_server: str, browser, locale: str, media_dir: Path, tm
     expect(first.locator("#system-log")).to_contain_text("heygem_ops")
     first.screenshot(path=str(artifacts / "system.png"), full_page=True)
     _no_english_left(first, locale, "System", skip=("#system-log", "#system-report"))
+    _announcements_readable(first, locale)
 
     # The switch: the other language, on the same page, without a reload.
     other = "en-US" if locale.startswith("zh") else "zh-CN"
@@ -335,15 +351,32 @@ def _no_english_left(page, locale: str, where: str, skip: tuple[str, ...] = ()) 
         }""",
         list(skip),
     )
+    left = _english_words(shown)
+    assert not left, f"English left on the Chinese {where} tab: {left}"
+
+
+def _announcements_readable(page, locale: str) -> None:
+    """What the page announced to screen readers so far (its aria-live regions, gone a second later) is
+    words in the page's language: no raw Gradio translation key ("common.complete"), no English on a Chinese page."""
+    announced = page.evaluate("window.__heygemAnnounced")
+    assert announced, "no aria-live announcement was recorded: did Gradio's status tracker change?"
+    keys = sorted({text for text in announced if RAW_KEY.fullmatch(text)})
+    assert not keys, f"the page announced untranslated keys: {keys}"
+    if locale.startswith("zh"):
+        left = _english_words("\n".join(announced))
+        assert not left, f"English in the Chinese page's announcements: {left} (of {sorted(set(announced))})"
+
+
+def _english_words(shown: str) -> list[str]:
+    """The English words of `shown` but code, settings, options, paths, file names, ids and allowed terms."""
     code = r"`[^`]*`|\b\w+=[\w.:/-]+|\bHEYGEM_[A-Z_]+\b|--[\w-]+|\S*[/\\]\S*|\S+\.[A-Za-z0-9]{2,5}\b|\b[0-9a-f]{8,}\b"
-    shown = re.sub(code, " ", shown)  # code, settings, options, paths, file names, ids
+    shown = re.sub(code, " ", shown)
     words = {word for word in re.findall(r"[A-Za-z][A-Za-z0-9_'\-]*[A-Za-z0-9]", shown)}
-    left = sorted(
+    return sorted(
         word
         for word in words
         if word.lower() not in ALLOWED_ENGLISH and word not in MANIFEST_COLUMNS and not ERROR_TYPE.match(word)
     )
-    assert not left, f"English left on the Chinese {where} tab: {left}"
 
 
 def _upload(page, field: str, files: Path | list[Path], message: str, text: dict[str, str]) -> None:

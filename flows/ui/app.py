@@ -122,6 +122,7 @@ def start(
     """Build and start the app without blocking; raises OSError when the port is taken."""
     from heygem_flows.ui.context import UiContext
     from heygem_flows.ui.jobs import Workspace
+    from heygem_flows.ui.language import gradio_gaps
 
     workspace = Workspace.from_settings(settings).create()
     configure_gradio(workspace.temp)
@@ -141,6 +142,7 @@ def start(
         show_error=True,
         ssr_mode=False,
         footer_links=[],
+        i18n=gradio_gaps(),
     )
     return Served(url, share_url, demo, ctx)
 

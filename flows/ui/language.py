@@ -4,7 +4,8 @@ Components are built with English catalogue ids (`N_("Engine")`, choices, table 
 text has parameters, a `Message` attached with `texts(component, value=Message(...))`. `relabel`
 turns every such text of the app into the chosen language; handlers wrapped with `localized` take
 the switch as their first input and run in its language, so the status lines, tables and errors
-they return read in it too. Gradio's own words (the upload box's) follow the browser's language.
+they return read in it too. Gradio's own words (the upload box's) follow the browser's language;
+the few its frontend asks for but ships in no language come from our catalogue (`gradio_gaps`).
 """
 
 from __future__ import annotations
@@ -16,17 +17,30 @@ from typing import Any
 
 import gradio as gr
 
-from heygem_ops.i18n import DEFAULT, Language, Message, catalogue, from_accept_language, normalize, use_language
+from heygem_ops.i18n import DEFAULT, N_, Language, Message, catalogue, from_accept_language, normalize, use_language
 
 CHOICES = [("中文", "zh"), ("English", "en")]  # each language named in itself
 TRANSLATED = ("label", "info", "placeholder")  # attributes holding a catalogue id, where a component has them
 VALUE_TEXT = (gr.Markdown, gr.Button, gr.DownloadButton)  # components whose value is their text
 ATTACHED = "heygem_texts"  # attribute name for texts with parameters: {attribute: Message}
+# Keys Gradio's frontend looks up but none of its locales holds (gradio 6.31): without a text the raw
+# key is what it shows, e.g. the status tracker announces "common.complete" to screen readers after each event.
+GRADIO_GAPS = {"common.complete": N_("Complete")}
+GRADIO_LOCALES: dict[str, Language] = {"en": "en", "zh": "zh", "zh-CN": "zh", "zh-TW": "zh"}  # browser tag → ours
 
 
 def switch() -> gr.Radio:
     """The language switch; empty until page load sets it from the browser's preference."""
     return gr.Radio(CHOICES, value=None, show_label=False, container=False, elem_id="language", min_width=160)
+
+
+def gradio_gaps() -> gr.I18n:
+    """Texts for `GRADIO_GAPS` in each browser language Gradio may pick (pass as ``launch(i18n=...)``)."""
+
+    def texts(lang: Language) -> dict[str, str]:
+        return {key: Message(msgid).render(lang) for key, msgid in GRADIO_GAPS.items()}
+
+    return gr.I18n(**{tag: texts(lang) for tag, lang in GRADIO_LOCALES.items()})
 
 
 def page_language(request: gr.Request) -> Language:
