@@ -213,11 +213,11 @@ def _cell(value: float | int | None, form: str) -> str:
 def print_table(results: list[PairResult]) -> None:
     """One row of figures per pair, then each failure in words."""
     head = f"{'pair':52} {'lag':>4} {'sync':>5} {'conf':>5} {'leak':>5} {'psnr':>5} {'sharp':>5} "
-    head += f"{'chin':>5} {'chin2':>5} {'teeth':>5} {'inter':>5} "
+    head += f"{'chin':>5} {'chin2':>5} {'teeth':>5} {'inter':>5} {'flick':>5} "
     print(head + f"{'close':>5} {'jit':>5} {'seam':>6} {'job s':>6}  verdict")
     for r in results:
         q = r.report
-        mouth = (q.chin_texture, q.chin_texture_low, q.teeth_ratio, q.interior_ratio)
+        mouth = (q.chin_texture, q.chin_texture_low, q.teeth_ratio, q.interior_ratio, q.mouth_flicker)
         print(
             f"{r.name[:52]:52} {q.best_lag:>4d} {q.sync:>5.2f} {q.confidence:>5.2f} {_cell(q.template_leak, '5.2f')} "
             f"{_cell(q.psnr_outside, '5.1f')} {_cell(q.sharpness_ratio, '5.2f')} "

@@ -66,6 +66,7 @@ class JobResult:
     q_chin_texture_low: float | None = None
     q_teeth_ratio: float | None = None
     q_interior_ratio: float | None = None
+    q_mouth_flicker: float | None = None
     q_flags: str | None = None  # what falls short of the quality bar, "; "-separated; None when all pass
     host: str = field(default_factory=socket.gethostname)
     flow_run_id: str | None = None
@@ -94,6 +95,7 @@ class JobResult:
         self.q_sharpness_ratio, self.q_face_fraction = row["q_sharpness_ratio"], row["q_face_fraction"]
         self.q_chin_texture, self.q_chin_texture_low = row["q_chin_texture"], row["q_chin_texture_low"]
         self.q_teeth_ratio, self.q_interior_ratio = row["q_teeth_ratio"], row["q_interior_ratio"]
+        self.q_mouth_flicker = row["q_mouth_flicker"]
         self.q_flags = "; ".join(report.failures(thresholds)) or None
 
     def fail(self, error: BaseException) -> None:

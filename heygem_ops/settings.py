@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     qa_min_chin_texture_low: float = Field(0.5, description="the same in the worst 2 % of frames")
     qa_min_teeth_ratio: float = Field(0.7, description="teeth-like share of open mouths, output over template")
     qa_min_interior_ratio: float = Field(0.85, description="open mouths' interior brightness, output over template")
+    qa_max_mouth_flicker: float = Field(2.0, description="lower face's frame-to-frame jolts, output over template")
 
     wav2lip_checkpoint: Path | None = Field(None, description="Wav2Lip weights (.pth)")
     musetalk_dir: Path | None = Field(None, description="MuseTalk's models folder (musetalkV15/, sd-vae/, whisper/)")

@@ -107,14 +107,19 @@ def test_mouth_figures_are_reported_flagged_and_set_from_the_settings(monkeypatc
     values = dict(frames=10, face_fraction=1.0, best_lag=0, sync=0.8, confidence=0.5, template_leak=0.0,
                   psnr_outside=40.0, sharpness_ratio=1.0, mouth_opening=np.zeros(10),
                   mouth_width=np.zeros(10))  # fmt: skip
-    good = QualityReport(**values, chin_texture=0.9, chin_texture_low=0.6, teeth_ratio=0.8, interior_ratio=0.9)
+    good = QualityReport(**values, chin_texture=0.9, chin_texture_low=0.6, teeth_ratio=0.8, interior_ratio=0.9,
+                         mouth_flicker=1.2)  # fmt: skip
     assert good.failures(QualityThresholds()) == []
-    bad = QualityReport(**values, chin_texture=0.7, chin_texture_low=0.4, teeth_ratio=0.5, interior_ratio=0.6)
+    bad = QualityReport(**values, chin_texture=0.7, chin_texture_low=0.4, teeth_ratio=0.5, interior_ratio=0.6,
+                        mouth_flicker=2.5)  # fmt: skip
     text = " | ".join(bad.failures(QualityThresholds()))
     for needle in ("smoothed: texture 0.70", "worst frames it smears: texture 0.40", "teeth share 0.50",
-                   "interior brightness 0.60"):  # fmt: skip
+                   "interior brightness 0.60", "flickers: its frame-to-frame jolts are 2.50 times"):  # fmt: skip
         assert needle in text
     assert bad.as_row()["q_chin_texture_low"] == 0.4 and bad.as_row()["q_interior_ratio"] == 0.6
+    assert bad.as_row()["q_mouth_flicker"] == 2.5
     monkeypatch.setenv("HEYGEM_QA_MIN_CHIN_TEXTURE_LOW", "0.3")
+    monkeypatch.setenv("HEYGEM_QA_MAX_MOUTH_FLICKER", "3")
     assert thresholds_from_settings(Settings()).min_chin_texture_low == 0.3
+    assert thresholds_from_settings(Settings()).max_mouth_flicker == 3.0
     assert bad.failures(thresholds_from_settings(Settings())).__len__() == 3

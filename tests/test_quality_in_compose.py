@@ -27,6 +27,7 @@ TOLERANCE = {
     "q_confidence": 0.15,
     "q_template_leak": 0.15,
     "q_psnr_outside": 1.5,
+    "q_mouth_flicker": 0.1,
 }
 # a ratio of Laplacian variances: it is sampled on each chunk's first frames, so it may differ by this share
 SHARPNESS_REL = 0.1

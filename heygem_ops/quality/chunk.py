@@ -13,6 +13,12 @@ along with compose instead, where the output frames already exist:
   the first `PIXEL_FRAMES` frames of the published segment are decoded and compared with the
   template frames they replace (held meanwhile). An I-frame and the P-frames after it: the
   figures of the whole output within a fraction of a dB.
+- **flicker** (`quality.flicker`): the lower face's jolts, output against template, in the chunk's
+  face region (a chunk's first frames have none; nor has the switch from one chunk to the next).
+
+The chin-texture and teeth figures (`quality.mouth`) are not taken here: they need the lips' exact
+edges, and the mouth tracked in a 192-pixel crop puts the inner lips a few pixels off, enough to move
+the teeth share by 0.15; the full-size pass over the file (`heygem eval`, the benches) measures them.
 
 `ChunkMeter` lives in the compose worker; its `ChunkQuality` (small arrays) travels back with the
 segment, and `heygem_ops.quality.job` joins the chunks of a job into one `QualityReport`.
@@ -34,6 +40,7 @@ from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
 from heygem_ops.media import iter_frames, probe_video
+from heygem_ops.quality.flicker import FlickerMeter, FlickerStats
 from heygem_ops.quality.pixels import PixelStats
 
 FACE_SIDE = 192  # pixels: side of the downscaled face region the tracker follows
@@ -49,6 +56,7 @@ class ChunkQuality:
     opening, width: (F,) float32 mouth opening and width in interocular distances; NaN where no face.
     squared_error, compared, output_sharpness, template_sharpness: `PixelStats` over the chunk's
     first frames, as published.
+    flicker: the chunk's lower-face jolts (`quality.flicker.FlickerStats`).
     seconds: what measuring cost the compose worker (crops, mesh, pixel figures): the job counts them
     as quality's worker seconds, not compose's, so its results show what scoring costs.
     """
@@ -59,6 +67,7 @@ class ChunkQuality:
     compared: int
     output_sharpness: tuple[float, ...]
     template_sharpness: tuple[float, ...]
+    flicker: FlickerStats
     seconds: float
 
 
@@ -72,6 +81,7 @@ class ChunkMeter:
     def __init__(self, track: FaceTrack, schedule: np.ndarray) -> None:
         self._landmarks = track.landmarks[schedule]
         self._region = face_region(track.boxes[schedule], track.size)
+        self._flicker = FlickerMeter(self._region)
         self._crops: list[np.ndarray] = []
         self._templates: list[np.ndarray] = []
         self._added = 0
@@ -86,6 +96,7 @@ class ChunkMeter:
             self._crops.append(crop)
         if len(self._templates) < PIXEL_FRAMES:
             self._templates.append(template)
+        self._flicker.add(composed, template, self._landmarks[self._added])
         self._added += 1
         self._seconds += time.perf_counter() - started
 
@@ -110,6 +121,7 @@ class ChunkMeter:
             stats.compared,
             tuple(stats.output_sharpness),
             tuple(stats.template_sharpness),
+            self._flicker.stats,
             self._seconds + time.perf_counter() - started,
         )
 

@@ -17,6 +17,7 @@ from heygem_ops.face.track import load_track
 from heygem_ops.features import JobFeatures
 from heygem_ops.plan import JobPlan
 from heygem_ops.quality.chunk import ChunkQuality
+from heygem_ops.quality.flicker import FlickerStats
 from heygem_ops.quality.measure import measure_quality, report_from_mouth
 from heygem_ops.quality.pixels import PixelStats
 from heygem_ops.quality.report import QualityReport, QualityThresholds
@@ -38,6 +39,7 @@ def thresholds_from_settings(settings: Settings | None = None) -> QualityThresho
         min_chin_texture_low=settings.qa_min_chin_texture_low,
         min_teeth_ratio=settings.qa_min_teeth_ratio,
         min_interior_ratio=settings.qa_min_interior_ratio,
+        max_mouth_flicker=settings.qa_max_mouth_flicker,
     )
 
 
@@ -67,4 +69,5 @@ def measure_job(plan: JobPlan, features: JobFeatures, chunks: Sequence[ChunkQual
         mouth_opening(template_track.landmarks),
         plan.schedule,
         stats,
+        flicker=FlickerStats.joined([chunk.flicker for chunk in measured]),
     )

@@ -8,7 +8,6 @@ once (or its cached track is reused). Nothing holds the whole video.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,8 +20,10 @@ from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
 from heygem_ops.media import VideoInfo, decode_audio, iter_frames, probe_video
 from heygem_ops.plan import template_forward
+from heygem_ops.quality.chunk import face_region
 from heygem_ops.quality.correlation import best_sync, pearson
-from heygem_ops.quality.mouth import MouthStats, measure_box, measured_frames
+from heygem_ops.quality.flicker import FlickerMeter, FlickerStats
+from heygem_ops.quality.mouth import HeldPair, MouthStats, hold_pair, measured_frames
 from heygem_ops.quality.pixels import PixelStats, scheduled_frames
 from heygem_ops.quality.report import QualityReport
 from heygem_ops.timeline import PINGPONG, frame_schedule
@@ -76,16 +77,20 @@ def measure_quality(
         forward = template_forward(reference, info.fps)
         schedule = frame_schedule(reference.frame_count, info.frame_count, loop, forward)
     stats = PixelStats()
-    held: dict[int, _Held] = {}
-    frames = _compared(iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats, held)
+    held: dict[int, HeldPair] = {}
+    flicker = FlickerMeter(face_region(template_track.boxes[schedule], template_track.size))
+    frames = _compared(
+        iter_frames(info), scheduled_frames(reference, schedule), schedule, template_track, stats, held, flicker
+    )
     track = tracker.track(frames)
     mouth = MouthStats()
     for index, pair in held.items():
-        mouth.add(pair.output, pair.template, track.landmarks[index] - pair.origin, pair.landmarks)
+        mouth.add_pair(pair, track.landmarks[index])
     template_mouth = mouth_opening(template_track.landmarks)
     return report_from_mouth(
-        mouth_opening(track.landmarks), mouth_width(track.landmarks), speech, template_mouth, schedule, stats, mouth
-    )
+        mouth_opening(track.landmarks), mouth_width(track.landmarks), speech, template_mouth, schedule, stats, mouth,
+        flicker.stats,
+    )  # fmt: skip
 
 
 def report_from_mouth(
@@ -96,12 +101,14 @@ def report_from_mouth(
     schedule: np.ndarray | None = None,
     stats: PixelStats | None = None,
     mouth: MouthStats | None = None,
+    flicker: FlickerStats | None = None,
 ) -> QualityReport:
     """The report from the output's (F,) mouth opening and width (NaN: no face) and (F,) speech level.
 
     With the template's (N,) mouth opening, the (F,) schedule and the pixel `stats`, the template
     figures are filled in too; without them they are None. `mouth` (chin texture and teeth against
-    the template) fills the mouth figures; without it they are None.
+    the template) fills the mouth figures and `flicker` the mouth's jolts against the template's; without
+    them they are None.
     """
     opening = np.asarray(opening, dtype=np.float32)
     sync = best_sync(opening, speech, MAX_LAG)
@@ -122,18 +129,8 @@ def report_from_mouth(
         chin_texture_low=None if mouth is None else mouth.chin_low,
         teeth_ratio=None if mouth is None else mouth.teeth_ratio,
         interior_ratio=None if mouth is None else mouth.interior_ratio,
+        mouth_flicker=None if flicker is None else flicker.ratio,
     )
-
-
-@dataclass(frozen=True)
-class _Held:
-    """The lower faces of one output frame and its template frame, kept for `MouthStats` until the
-    output is tracked: crops from `origin` (x, y), the template's landmarks in crop pixels."""
-
-    output: np.ndarray
-    template: np.ndarray
-    origin: np.ndarray
-    landmarks: np.ndarray
 
 
 def _compared(
@@ -142,21 +139,20 @@ def _compared(
     schedule: np.ndarray,
     track: FaceTrack,
     stats: PixelStats,
-    held: dict[int, _Held],
+    held: dict[int, HeldPair],
+    flicker: FlickerMeter,
 ) -> Iterator[np.ndarray]:
-    """Pass output frames through unchanged, folding each into `stats` beside template frame schedule[i],
-    and holding the lower faces of the frames `measured_frames` picks in `held` (by output frame)."""
+    """Pass output frames through unchanged, folding each into `stats` and `flicker` beside template frame
+    schedule[i], and holding the lower faces of the frames `measured_frames` picks in `held` (by output frame)."""
     present = track.present
     measured = set(measured_frames(len(schedule)).tolist())
     for k, (output, template, index) in enumerate(zip(outputs, templates, schedule, strict=True)):
         landmarks = track.landmarks[index] if present[index] else None
         stats.add(output, template, landmarks)
-        box = None if landmarks is None or k not in measured else measure_box(landmarks, output.shape[:2])
-        if box is not None and output.shape == template.shape:
-            x0, y0, x1, y1 = box
-            origin = np.array([x0, y0], dtype=np.float32)
-            crop = (slice(y0, y1), slice(x0, x1))
-            held[k] = _Held(output[crop].copy(), template[crop].copy(), origin, landmarks - origin)
+        flicker.add(output, template, landmarks)
+        pair = None if landmarks is None or k not in measured else hold_pair(output, template, landmarks)
+        if pair is not None:
+            held[k] = pair
         yield output
 
 

@@ -77,12 +77,12 @@ def interior(rgb: np.ndarray, landmarks: np.ndarray) -> Interior | None:
     lips = (cv2.erode(outer, kernel) & ~cv2.dilate(inner, kernel)).astype(bool)
     if cavity.sum() < MIN_INTERIOR or lips.sum() < MIN_INTERIOR:
         return None
-    pixels = rgb.astype(np.float32)
-    luma = pixels @ LUMA
-    saturation = 1.0 - pixels.min(axis=2) / np.maximum(pixels.max(axis=2), 1.0)
-    lip = max(float(np.median(luma[lips])), 1.0)
-    teeth = (luma[cavity] > lip) & (saturation[cavity] < TEETH_SATURATION)
-    return Interior(float(teeth.mean()), float(luma[cavity].mean()) / lip)
+    inside = rgb[cavity].astype(np.float32)  # only the pixels measured: a crop is mostly skin
+    luma = inside @ LUMA
+    saturation = 1.0 - inside.min(axis=1) / np.maximum(inside.max(axis=1), 1.0)
+    lip = max(float(np.median(rgb[lips].astype(np.float32) @ LUMA)), 1.0)
+    teeth = (luma > lip) & (saturation < TEETH_SATURATION)
+    return Interior(float(teeth.mean()), float(luma.mean()) / lip)
 
 
 def measure_box(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -92,6 +92,28 @@ def measure_box(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[int, int
     x0, y0 = np.maximum(np.floor(polygon.min(axis=0) - margin).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(polygon.max(axis=0) + margin).astype(int), (shape[1], shape[0]))
     return (int(x0), int(y0), int(x1), int(y1)) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
+
+
+@dataclass(frozen=True)
+class HeldPair:
+    """The lower faces of one output frame and of the template frame it replaces, kept until the output
+    is tracked: crops from `origin` (x, y) of the frame, the template's landmarks in crop pixels."""
+
+    output: np.ndarray
+    template: np.ndarray
+    origin: np.ndarray
+    landmarks: np.ndarray
+
+
+def hold_pair(output: np.ndarray, template: np.ndarray, landmarks: np.ndarray) -> HeldPair | None:
+    """Copies of the `measure_box` of the template's (68, 2) `landmarks` in both frames; None without a box."""
+    box = measure_box(landmarks, output.shape[:2])
+    if box is None or output.shape != template.shape:
+        return None
+    x0, y0, x1, y1 = box
+    origin = np.array([x0, y0], dtype=np.float32)
+    crop = (slice(y0, y1), slice(x0, x1))
+    return HeldPair(output[crop].copy(), template[crop].copy(), origin, landmarks - origin)
 
 
 @dataclass
@@ -105,6 +127,10 @@ class MouthStats:
     chin: list[float] = field(default_factory=list)
     output_open: list[Interior] = field(default_factory=list)
     template_open: list[Interior] = field(default_factory=list)
+
+    def add_pair(self, pair: HeldPair, output_landmarks: np.ndarray) -> None:
+        """Fold in a held pair with the output frame's (68, 2) landmarks in frame pixels."""
+        self.add(pair.output, pair.template, output_landmarks - pair.origin, pair.landmarks)
 
     def add(
         self, output: np.ndarray, template: np.ndarray, output_landmarks: np.ndarray, landmarks: np.ndarray

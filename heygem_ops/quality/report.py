@@ -22,6 +22,7 @@ class QualityThresholds:
     min_chin_texture_low: float = 0.5  # ...and in the worst frames (quality.mouth.CHIN_PERCENTILE)
     min_teeth_ratio: float = 0.7  # teeth-like share of an open mouth's interior, output over template
     min_interior_ratio: float = 0.85  # open mouth's interior brightness over the lips', output over template
+    max_mouth_flicker: float = 2.0  # the lower face's frame-to-frame jolts, output over template (quality.flicker)
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +50,9 @@ class QualityReport:
     teeth_ratio:     teeth-like share of the interior of open output mouths over the template's own;
                      None when not measured, or when either never opens or the template shows no teeth.
     interior_ratio:  interior brightness over the lips' in open output mouths, over the template's own.
+    mouth_flicker:   the lower face's frame-to-frame jolts (a high percentile of the second temporal
+                     difference, `quality.flicker`), output over the template frames shown; None when not
+                     measured or for a still template.
     """
 
     frames: int
@@ -66,6 +70,7 @@ class QualityReport:
     chin_texture_low: float | None = None
     teeth_ratio: float | None = None
     interior_ratio: float | None = None
+    mouth_flicker: float | None = None
 
     def failures(self, thresholds: QualityThresholds = QualityThresholds()) -> list[str]:
         """One readable sentence per measure that falls short of `thresholds`; empty when all pass."""
@@ -102,11 +107,17 @@ class QualityReport:
             (self.teeth_ratio, t.min_teeth_ratio, "open mouths show fewer teeth: teeth share"),
             (self.interior_ratio, t.min_interior_ratio, "open mouths are dull inside: interior brightness"),
         )  # fmt: skip
-        return [
+        found = [
             f"{what} {value:.2f} of the template's (need {bar:.2f})"
             for value, bar, what in checks
             if value is not None and value < bar
         ]
+        if self.mouth_flicker is not None and self.mouth_flicker > t.max_mouth_flicker:
+            found.append(
+                f"the mouth flickers: its frame-to-frame jolts are {self.mouth_flicker:.2f} times the template's "
+                f"(allowed {t.max_mouth_flicker:.2f})"
+            )
+        return found
 
     def _sync_failures(self, t: QualityThresholds) -> list[str]:
         """The lag, sync and confidence shortfalls of a measured sync."""
@@ -135,6 +146,7 @@ class QualityReport:
             "q_chin_texture_low": self.chin_texture_low,
             "q_teeth_ratio": self.teeth_ratio,
             "q_interior_ratio": self.interior_ratio,
+            "q_mouth_flicker": self.mouth_flicker,
         }
 
     def summary(self) -> str:
