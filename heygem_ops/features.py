@@ -14,7 +14,7 @@ from heygem_ops.articulation.analysis import ArticulationTrack, cached_articulat
 from heygem_ops.audio import AudioFeatures, audio_features
 from heygem_ops.cache import TemplateCache
 from heygem_ops.engines.registry import engine_needs
-from heygem_ops.errors import NoFaceError
+from heygem_ops.errors import InputError, NoFaceError
 from heygem_ops.face.crops import CropRule, template_crops
 from heygem_ops.face.landmarks import mouth_width
 from heygem_ops.face.prepared import prepared_entry_name, template_prepared
@@ -22,9 +22,12 @@ from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import TrackerSpec
 from heygem_ops.hashing import file_digest
 from heygem_ops.host import ModelHost
+from heygem_ops.i18n import Message
 from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo, probe_video
 from heygem_ops.media.segments import EncodeSettings
+from heygem_ops.mouths.bank import head_pose, load_bank, template_bank
+from heygem_ops.mouths.select import FADE_FRAMES, MouthPath, choose_path, mouth_targets
 from heygem_ops.orders import ChunkInputs, ChunkOrder
 from heygem_ops.plan import JobPlan, weights_digest
 from heygem_ops.settings import get_settings
@@ -45,6 +48,8 @@ class JobFeatures:
     crops_path:   see `heygem_ops.face.crops.load_template_crops`; None unless the engine needs crops.
     prepared_path: see `heygem_ops.face.prepared`; None unless the engine prepares its crops.
     articulation: what the speech articulates per output frame; None unless the engine asks for it.
+    bank_path:    the template's mouth bank (`mouths.bank`) when the job draws banked mouths, else None...
+    mouths:       ...and the banked mouth each output frame shows (`mouths.select`).
     """
 
     track_path: Path
@@ -56,6 +61,8 @@ class JobFeatures:
     crops_path: Path | None = None  # cache entry of the template's face crops, for engines that ask for them
     prepared_path: Path | None = None  # cache entry of the engine's preparation of those crops
     articulation: ArticulationTrack | None = None
+    bank_path: Path | None = None
+    mouths: MouthPath | None = None
 
 
 def track_cache_name(spec: TrackerSpec, size: tuple[int, int]) -> str:
@@ -160,7 +167,47 @@ def prepare_features(plan: JobPlan, host: ModelHost, progress: Callable[[int], N
     crops = job_crops(plan, track)
     prepared = job_prepared(plan, crops, host)
     articulation = job_articulation(plan, samples, features)
-    return JobFeatures(path, features, width, int(present.sum()), cached, seconds, crops, prepared, articulation)
+    bank, mouths = job_mouths(plan, track, articulation, width)
+    return JobFeatures(
+        path, features, width, int(present.sum()), cached, seconds, crops, prepared, articulation, bank, mouths
+    )
+
+
+def job_mouths(
+    plan: JobPlan, track: FaceTrack, articulation: ArticulationTrack | None, width: float
+) -> tuple[Path | None, MouthPath | None]:
+    """The template's mouth bank and the job's path through it, when the job draws banked mouths.
+
+    Only for an engine whose targets may be drawn so (`EngineNeeds.mouths`), `mouths` not "warp",
+    and a template that gives mouths (a talking video: see `mouths.bank`); "auto" falls back to the
+    warp otherwise, "bank" refuses. The path is chosen here, once per job, so every chunk agrees.
+    """
+    mode = plan.options.mouths
+    if mode == "warp" or articulation is None or not engine_needs(plan.options.engine).mouths:
+        return None, None
+    started = time.perf_counter()
+    cache = TemplateCache(get_settings().resolved_cache_dir)
+    name = track_cache_name(plan.tracker, (plan.template.width, plan.template.height))
+    entry, cached = template_bank(cache, plan.template_hash, plan.template, track, name)
+    bank = load_bank(entry)
+    if bank.reason:
+        if mode == "bank":
+            raise InputError(
+                "gives no mouths to bank: {reason}",
+                reason=Message(bank.reason),
+                path=plan.template.path,
+                hint="use a talking video as the template, or HEYGEM_MOUTHS=auto or warp",
+            )
+        log.info("Mouths of %s are warped: %s", plan.template.path.name, bank.reason)
+        return None, None
+    gap, target = mouth_targets(articulation, width)
+    path = choose_path(bank, gap, target, head_pose(track.landmarks[plan.schedule]))
+    log.info(
+        "Mouth bank of %s %s: %d usable frames; %d switches in %.2f s",
+        plan.template.path.name, "from cache" if cached else "built", int(bank.usable.sum()),
+        int((path.fade_from >= 0).sum() // FADE_FRAMES), time.perf_counter() - started,
+    )  # fmt: skip
+    return entry, path
 
 
 def job_articulation(plan: JobPlan, samples: np.ndarray, audio: AudioFeatures) -> ArticulationTrack | None:
@@ -210,6 +257,8 @@ def chunk_orders(plan: JobPlan, features: JobFeatures) -> tuple[ChunkOrder, ...]
                 crops_path=features.crops_path,
                 prepared_path=features.prepared_path,
                 articulation=features.articulation.window(chunk.start, chunk.stop) if features.articulation else None,
+                bank_path=features.bank_path,
+                mouths=features.mouths.window(chunk.start, chunk.stop) if features.mouths else None,
             ),
             progress_key=plan.progress_key,
             job_frames=plan.frame_count,

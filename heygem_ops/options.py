@@ -19,8 +19,9 @@ _DEFAULTS = Settings.model_fields  # the dataclass defaults are the settings' ow
 _FACE = re.compile(r"^(largest|center|\d+)$")
 PARSING_MODES = ("jaw", "raw", "neck")  # MuseTalk's blending modes; see compose.paste.BLEND_REGIONS
 # options added after job ids were first handed out: part of a job's identity only when changed from the default
-_ADDED_LATER = ("bbox_shift", "extra_margin", "parsing_mode", "loop", "articulation")
+_ADDED_LATER = ("bbox_shift", "extra_margin", "parsing_mode", "loop", "articulation", "mouths")
 ARTICULATION_MODES: tuple[str, ...] = get_args(_DEFAULTS["articulation"].annotation)  # see Settings.articulation
+MOUTH_MODES: tuple[str, ...] = get_args(_DEFAULTS["mouths"].annotation)  # see Settings.mouths
 MAX_TEXT_CHARS = 100_000  # a transcript longer than any accepted recording could hold
 _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -49,6 +50,7 @@ class GenerateOptions:
     loop: str = PINGPONG  # a template shorter than the audio repeats: pingpong (forward-backward) or plain
     text: str | None = None  # the words spoken (English is force-aligned); None: phones are recognised
     articulation: str = _DEFAULTS["articulation"].default  # speech, loudness or auto (see ARTICULATION_MODES)
+    mouths: str = _DEFAULTS["mouths"].default  # bank, warp or auto: how the warp engine draws mouths (MOUTH_MODES)
 
     def __post_init__(self) -> None:
         if self.text is not None and not self.text.strip():
@@ -82,6 +84,8 @@ class GenerateOptions:
             problems.append(f"parsing_mode={self.parsing_mode!r} (use one of {', '.join(PARSING_MODES)})")
         if self.articulation not in ARTICULATION_MODES:
             problems.append(f"articulation={self.articulation!r} (use one of {', '.join(ARTICULATION_MODES)})")
+        if self.mouths not in MOUTH_MODES:
+            problems.append(f"mouths={self.mouths!r} (use one of {', '.join(MOUTH_MODES)})")
         if self.text is not None and len(self.text) > MAX_TEXT_CHARS:
             problems.append(f"text of {len(self.text)} characters (use at most {MAX_TEXT_CHARS})")
         if problems:
@@ -102,6 +106,7 @@ class GenerateOptions:
             "crf": settings.x264_crf,
             "qa": settings.qa,
             "articulation": settings.articulation,
+            "mouths": settings.mouths,
             "checkpoint": str(settings.wav2lip_checkpoint) if settings.wav2lip_checkpoint else None,
             "checkpoint_dir": str(settings.musetalk_dir) if settings.musetalk_dir else None,
             "bbox_shift": settings.bbox_shift,

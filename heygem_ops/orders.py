@@ -23,6 +23,7 @@ from heygem_ops.engines.base import MouthUpdate
 from heygem_ops.engines.registry import EngineSpec
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import EncodeSettings
+from heygem_ops.mouths.select import MouthPath
 from heygem_ops.quality.chunk import ChunkQuality
 from heygem_ops.timeline import Chunk
 
@@ -37,6 +38,8 @@ class ChunkInputs:
     crops_path:  the template's cached face crops, None unless the engine asks for crops.
     prepared_path: the engine's cached preparation of those crops (`face.prepared`), when it prepares.
     articulation: the articulation of the chunk's N output frames, for engines that ask for it.
+    bank_path:   the template's cached mouth bank (`mouths.bank`), when the job draws banked mouths...
+    mouths:      ...and which banked mouth each of the chunk's N output frames shows (`mouths.select`).
     """
 
     audio: AudioFeatures
@@ -45,6 +48,8 @@ class ChunkInputs:
     crops_path: Path | None = None
     prepared_path: Path | None = None
     articulation: ArticulationTrack | None = None
+    bank_path: Path | None = None
+    mouths: MouthPath | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="what drives the default engine's mouth: speech (phones: the transcript's, else recognised), "
         "loudness (level and brightness), or auto (speech when the words are given, else loudness)",
     )
+    mouths: Literal["auto", "bank", "warp"] = Field(
+        "auto",
+        description="how the default engine draws the mouth: bank (the template's own mouths, chosen per frame and "
+        "placed on the target lips), warp (the template frame's own lips moved, the opened interior painted), or "
+        "auto (bank where the template has usable mouths: a talking video; else warp)",
+    )
     qa: bool = Field(True, description="measure sync and fidelity of every output (a tracker pass over it)")
     qa_max_abs_lag: int = Field(2, ge=0, description="frames the mouth may lead or trail the speech")
     qa_min_sync: float = Field(0.5, description="correlation of mouth opening with speech level")

@@ -112,7 +112,8 @@ def test_cycle_finder_finds_a_type_only_cycle(tmp_path):
 
 
 def test_compose_depends_only_on_engines_media_face_and_leaves():
-    allowed = ("heygem_ops.compose", "heygem_ops.engines", "heygem_ops.media", "heygem_ops.face")
+    # ...and the template's mouth bank, whose crops compose draws (heygem_ops.mouths: face, media and engine targets)
+    allowed = ("heygem_ops.compose", "heygem_ops.engines", "heygem_ops.media", "heygem_ops.face", "heygem_ops.mouths")
     leaves = {"heygem_ops.orders", "heygem_ops.errors", "heygem_ops.logs", "heygem_ops.settings", "heygem_ops.timeline"}
     leaves |= {"heygem_ops.atomic", "heygem_ops.audio", "heygem_ops.cache"}
     # the meter that scores a chunk while it is encoded (QA beside the encode): it needs only face and media

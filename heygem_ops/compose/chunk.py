@@ -20,9 +20,14 @@ from heygem_ops.face.track import load_track
 from heygem_ops.media.frames import iter_frames
 from heygem_ops.media.probe import VideoInfo
 from heygem_ops.media.segments import SegmentWriter
+from heygem_ops.mouths.bank import MouthBank, load_bank
+from heygem_ops.mouths.place import place_mouth
+from heygem_ops.mouths.select import MouthPath
 from heygem_ops.orders import ChunkInference, ChunkOrder, Segment
 from heygem_ops.quality.chunk import ChunkMeter
 from heygem_ops.timeline import Chunk
+
+BankedMouths = tuple[MouthBank, MouthPath]  # a template's mouth bank and a chunk's path through it
 
 
 def chunk_frames(video: VideoInfo, chunk: Chunk, frames: np.ndarray) -> Iterator[np.ndarray]:
@@ -46,12 +51,23 @@ def chunk_frames(video: VideoInfo, chunk: Chunk, frames: np.ndarray) -> Iterator
         yield held[int(index)]
 
 
-def compose_frame(frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k: int) -> np.ndarray:
-    """Frame `k` of a chunk with its new mouth drawn in; the frame itself when it gets none."""
+def compose_frame(
+    frame: np.ndarray, source: np.ndarray, update: MouthUpdate, k: int, mouths: BankedMouths | None = None
+) -> np.ndarray:
+    """Frame `k` of a chunk with its new mouth drawn in; the frame itself when it gets none.
+
+    With `mouths`, a landmark engine's target is drawn with the template's own mouth chosen for the
+    frame (`mouths.place`) over the warped lower face; else the warp paints the opened interior.
+    """
     if not update.present[k]:
         return frame
     if update.landmarks is not None:
-        return render_warp(frame, source, update.landmarks[k], float(update.activity[k]))
+        target = update.landmarks[k]
+        if mouths is None:
+            return render_warp(frame, source, target, float(update.activity[k]))
+        bank, path = mouths
+        warped = render_warp(frame, source, target, float(update.activity[k]), paint=False)
+        return place_mouth(warped, source, target, bank, path.shown(k))
     if update.patches is not None and update.boxes is not None:
         return paste_patch(frame, update.patches[k], update.boxes[k], source, update.blend)
     raise InternalError("mouth update carries neither landmarks nor patches")
@@ -81,12 +97,14 @@ def render_chunk(
     sources = track.landmarks[order.frames]
     written = 0
     meter = ChunkMeter(track, order.frames) if order.qa else None
+    inputs = order.inputs
+    mouths = (load_bank(inputs.bank_path), inputs.mouths) if inputs.bank_path and inputs.mouths else None
     with SegmentWriter(
         path, video.width, video.height, order.fps, preset=order.encode.preset, crf=order.encode.crf,
         colour=video.colour, threads=encoder_threads, encoder=order.encode.encoder,
     ) as writer:  # fmt: skip
         for k, frame in enumerate(itertools.islice(chunk_frames(video, chunk, order.frames), chunk.frame_count)):
-            composed = compose_frame(frame, sources[k], update, k)
+            composed = compose_frame(frame, sources[k], update, k, mouths)
             writer.write(composed)
             if meter is not None:
                 meter.add(composed, frame)

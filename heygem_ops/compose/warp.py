@@ -102,12 +102,16 @@ def _box(region: np.ndarray, height: int, width: int) -> _Box | None:
     return box if min(box.shape) >= 4 else None
 
 
-def render_warp(frame: np.ndarray, source: np.ndarray, target: np.ndarray, activity: float) -> np.ndarray:
+def render_warp(
+    frame: np.ndarray, source: np.ndarray, target: np.ndarray, activity: float, paint: bool = True
+) -> np.ndarray:
     """Return a copy of `frame` (H, W, 3 uint8) with its lower face moved from `source` to `target`.
 
     source, target: (68, 2) float32 landmarks in frame pixels. activity: 0..1 speech loudness, used
-    for how much of the teeth the painted interior shows. Pixels outside the lower-face region of
-    `source` are returned bit-exact. Bicubic resampling keeps the moved skin as sharp as the rest.
+    for how much of the teeth the painted interior shows. paint: False leaves the opened interior
+    as the warp made it, for a caller that draws a real mouth over it (`mouths.place`). Pixels
+    outside the lower-face region of `source` are returned bit-exact. Bicubic resampling keeps
+    the moved skin as sharp as the rest.
     """
     source = settle_inner_lips(source)  # as the engine did when it made `target`
     iod = float(interocular(source))
@@ -123,8 +127,9 @@ def render_warp(frame: np.ndarray, source: np.ndarray, target: np.ndarray, activ
     dy += np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
     warped = cv2.remap(frame, dx, dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     warped = _restore_detail(warped, moved)
-    kept = _kept_interior(source, box, dx - box.x0, dy - box.y0)
-    warped = paint_interior(warped, target - box.origin, activity, iod, kept)
+    if paint:
+        kept = _kept_interior(source, box, dx - box.x0, dy - box.y0)
+        warped = paint_interior(warped, target - box.origin, activity, iod, kept)
     out = frame.copy()
     cv2.copyTo(warped, inside.view(np.uint8), out[box.y0 : box.y1, box.x0 : box.x1])
     return out

@@ -68,6 +68,8 @@ class EngineNeeds:
     weights:   "file" for engines loading one checkpoint file (`--checkpoint`), "folder" for a
                set of files (`--checkpoint-dir`), None for engines without weights.
     articulation: whether it wants the speech's articulation track (`heygem_ops.articulation`) per frame.
+    mouths:    whether its landmark targets may be drawn with the template's own mouths (`heygem_ops.mouths`)
+               rather than by moving the shown frame's lips alone.
     device:    whether it runs a torch model and so wants a device chosen (CUDA when there is
                one); False for plain CPU code, which then never loads torch.
     """
@@ -80,6 +82,7 @@ class EngineNeeds:
     weights: str | None = None
     device: bool = True
     articulation: bool = False
+    mouths: bool = False
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,17 @@ def mouth_gap(shape: ArticulationTrack) -> np.ndarray:
     return gap - PRESS * np.clip(shape.closure, 0.0, 1.0) ** 2
 
 
+def target_width(shape: ArticulationTrack, mouth_width: float) -> np.ndarray:
+    """(N,) corner-to-corner mouth width the speech asks for, in interocular distances, around the
+    template's typical `mouth_width`: wider when spread, narrower when rounded or wide open."""
+    spread = np.clip(shape.spread.astype(np.float64), -1.0, 1.0)
+    jaw = np.clip(shape.jaw.astype(np.float64), 0.0, 1.0)
+    relative = (
+        SPREAD_GAIN * np.clip(spread, 0.0, None) + ROUND_GAIN * np.clip(spread, None, 0.0) - OPEN_NARROWING * jaw**2
+    )
+    return mouth_width * (1.0 + relative)
+
+
 def target_landmarks(landmarks: np.ndarray, shape: ArticulationTrack, mouth_width: float) -> np.ndarray:
     """Move lips and jaw of (N, 68, 2) template landmarks to the mouth the speech articulates.
 
@@ -173,12 +184,7 @@ def _set_width(
     mouth_width: float,
 ) -> None:
     """Move the mouth corners (in place) so the width follows the articulation, not the template."""
-    spread = np.clip(shape.spread.astype(np.float64), -1.0, 1.0)
-    jaw = np.clip(shape.jaw.astype(np.float64), 0.0, 1.0)
-    relative = (
-        SPREAD_GAIN * np.clip(spread, 0.0, None) + ROUND_GAIN * np.clip(spread, None, 0.0) - OPEN_NARROWING * jaw**2
-    )
-    target = mouth_width * iod * (1.0 + relative)
+    target = target_width(shape, mouth_width) * iod
     width = np.einsum("nd,nd->n", landmarks[:, MOUTH_RIGHT] - landmarks[:, MOUTH_LEFT], u)
     half = 0.5 * (target - width)
     for point, side in (*_CORNERS, *_NEAR_CORNERS):
@@ -189,7 +195,7 @@ class WarpEngine(Engine):
     """Landmark-driven lip sync with no weights; real time on a laptop CPU."""
 
     name = "warp"
-    needs = EngineNeeds(crop_size=None, mel=False, device=False, articulation=True)
+    needs = EngineNeeds(crop_size=None, mel=False, device=False, articulation=True, mouths=True)
 
     def __init__(self, device: None = None) -> None:
         super().__init__(None)

@@ -1,0 +1,166 @@
+"""Draw a banked mouth onto the shown frame, with its lips exactly on the engine's target lips.
+
+Compose first warps the shown frame's lower face onto the targets (`compose.warp.render_warp`, its
+interior left unpainted): jaw and chin follow the opening there, with the frame's own skin, so the
+region's edge (cheeks, jaw sides, neck) is the frame's own and shows no seam. Over that, the mouth
+is replaced by the chosen template frame's: its crop is mapped by the similarity its eyes and nose
+share with the shown frame (the bank's canonical face), then bent by a thin-plate spline so its
+lips, nose base and jaw land on the targets. It covers the lips and MARGIN beyond them fully, then
+fades out over FEATHER of skin (so the warped frame's own lip line, a tracker's error away, never
+shows beside it: no double contour), and never reaches the lower-face region's edge. Its colour
+and light are matched to the warped frame by the mean and spread of each channel in that fading
+ring, where both show the same skin. Nothing outside the lower-face region changes.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from heygem_ops.compose.spline import thin_plate
+from heygem_ops.face.contours import lip_curve, settle_inner_lips
+from heygem_ops.face.landmarks import interocular
+from heygem_ops.face.regions import lower_face_polygon, polygon_mask
+from heygem_ops.mouths.bank import MouthBank, apply, canonical_transforms
+
+MARGIN = 0.14  # interocular distances beyond the outer lips the banked mouth covers fully...
+FEATHER = 0.12  # ...then fades out over this many
+REGION_FADE = 0.06  # interocular distances inside the lower-face region's edge where it has faded out
+GRID_PER_IOD = 24  # spline evaluations per interocular distance (the map is smooth; bilinear between)
+SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units
+CLOSED = 0.03  # inner-lip gap (interocular distances) below which a mouth counts as shut: its lips' meeting
+# line is mapped onto the target's, rather than each inner lip onto its own
+GAIN = (0.9, 1.1)  # bounds of the colour match's per-channel contrast gain
+RESHARPEN = 0.5  # unsharp-mask gain on the placed crop (sigma 1 px)
+SLACK = 0.1  # interocular distances the banked lips may reach beyond the target's
+_ANCHORS = [31, 32, 33, 34, 35]  # the nose base: where the crop meets the warped frame above the lips
+
+
+def _controls(landmarks: np.ndarray, closed: bool) -> np.ndarray:
+    """(P, 2) control points of a mouth: nose base, mouth corners, the inner lips' middle (their meeting
+    point when shut). The rest of the lips follows their own shape, not the target's."""
+    middle = [(landmarks[62] + landmarks[66]) / 2.0] if closed else [landmarks[62], landmarks[66]]
+    return np.vstack([landmarks[_ANCHORS], landmarks[[48, 54, 60, 64]], *middle]).astype(np.float64)
+
+
+def _gap(landmarks: np.ndarray) -> float:
+    """Inner-lip gap at the middle over the interocular distance."""
+    return float(np.linalg.norm(landmarks[66] - landmarks[62]) / max(float(interocular(landmarks)), 1e-6))
+
+
+def _weights(lips: list[np.ndarray], region: np.ndarray, box: tuple[int, int, int, int], iod: float) -> np.ndarray:
+    """(h, w) float32 0..1 weight of the banked mouth over `box`: 1 on every (K, 2) outer-lip polygon
+    of `lips` (frame px) and MARGIN around, fading out over FEATHER, and out before the region's edge."""
+    x0, y0, x1, y1 = box
+    origin = np.array([x0, y0], np.float32)
+    covered = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for polygon in lips:
+        cv2.fillPoly(covered, [np.round(polygon - origin).astype(np.int32)], 1)
+    distance = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) / iod
+    weight = np.clip((MARGIN + FEATHER - distance) / FEATHER, 0.0, 1.0)
+    inside = (polygon_mask((y1 - y0, x1 - x0), region - origin) >= 0.5).astype(np.uint8)
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) / iod
+    weight *= np.clip(depth / REGION_FADE, 0.0, 1.0)
+    return (weight * weight * (3.0 - 2.0 * weight)).astype(np.float32)
+
+
+def _outer_lips(landmarks: np.ndarray) -> np.ndarray:
+    """(K, 2) the outer lip contour as a dense closed polygon."""
+    upper = lip_curve(landmarks[[48, 49, 50, 51, 52, 53, 54]], 6)
+    return np.vstack([upper, lip_curve(landmarks[[54, 55, 56, 57, 58, 59, 48]], 6)])
+
+
+def _box(
+    target: np.ndarray, region: np.ndarray, shape: tuple[int, int], iod: float
+) -> tuple[int, int, int, int] | None:
+    """The pixels the banked mouth can reach: the target lips grown by MARGIN + FEATHER and a SLACK for
+    the banked lips' own shape, inside the region's box."""
+    reach = (MARGIN + FEATHER + SLACK) * iod
+    lips = target[48:60]
+    low = np.maximum(np.floor(np.maximum(lips.min(axis=0) - reach, region.min(axis=0))), 0).astype(int)
+    high = np.ceil(np.minimum(lips.max(axis=0) + reach, region.max(axis=0))).astype(int) + 1
+    high = np.minimum(high, [shape[1], shape[0]])
+    return (int(low[0]), int(low[1]), int(high[0]), int(high[1])) if (high - low).min() >= 4 else None
+
+
+class _Mapping:
+    """How one banked mouth lands on the frame: a spline from the shown frame's canonical face onto the
+    crop's through the control points (`_controls`); backward for its pixels, forward for its lips."""
+
+    def __init__(self, bank: MouthBank, entry: int, target: np.ndarray, to_crop: np.ndarray) -> None:
+        self.bank, self.entry, self.to_crop, self.scale = bank, entry, to_crop, bank.layout.scale
+        own = settle_inner_lips(bank.landmarks[entry])
+        closed = min(_gap(own), _gap(target)) < CLOSED
+        self.there = apply(to_crop[None], _controls(target, closed)[None])[0] / self.scale
+        self.own = _controls(own, closed) / self.scale
+        self.lips = _outer_lips(own).astype(np.float64) / self.scale
+
+    def placed_lips(self) -> np.ndarray:
+        """(K, 2) frame px: the banked outer lips where they land."""
+        moved = (self.lips + thin_plate(self.own, self.there - self.own, self.lips, SMOOTHING)) * self.scale
+        return apply(cv2.invertAffineTransform(self.to_crop)[None], moved[None])[0]
+
+    def pull(self, box: tuple[int, int, int, int], iod: float) -> np.ndarray:
+        """(h, w, 3) float32: the crop pulled onto `box` of the frame."""
+        x0, y0, x1, y1 = box
+        step = int(np.clip(round(iod / GRID_PER_IOD), 2, 12))
+        gw, gh = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
+        gx = x0 - 0.5 + (np.arange(gw) + 0.5) * step
+        gy = y0 - 0.5 + (np.arange(gh) + 0.5) * step
+        nodes = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+        at = apply(self.to_crop[None], nodes[None])[0] / self.scale
+        offsets = thin_plate(self.there, self.own - self.there, at, SMOOTHING) * np.float32(self.scale)
+        size = (gw * step, gh * step)
+        planes = offsets.reshape(gh, gw, 2)
+        dx = cv2.resize(planes[..., 0], size, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        dy = cv2.resize(planes[..., 1], size, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        (a, b, c), (d, e, f) = self.to_crop.astype(np.float32)
+        map_x = a * xs + b * ys + c + dx
+        map_y = d * xs + e * ys + f + dy
+        crop = self.bank.crop(self.entry)
+        return cv2.remap(crop, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+
+
+def _resharpen(patch: np.ndarray) -> np.ndarray:
+    """Give the crop back the detail its two resamplings (cut, placed) and its JPEG took: an unsharp mask."""
+    return cv2.addWeighted(patch, 1.0 + RESHARPEN, cv2.GaussianBlur(patch, (0, 0), 1.0), -RESHARPEN, 0.0)
+
+
+def _match_colour(patch: np.ndarray, frame: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """`patch` with each channel's mean and spread in the fading ring set to `frame`'s there."""
+    ring = (weight > 0.02) & (weight < 0.6)
+    if ring.sum() < 16:
+        return patch
+    ours, theirs = patch[ring], frame[ring]
+    gain = np.clip(theirs.std(axis=0) / np.maximum(ours.std(axis=0), 1e-3), *GAIN)
+    return (patch - ours.mean(axis=0)) * gain + theirs.mean(axis=0)
+
+
+def place_mouth(
+    frame: np.ndarray, source: np.ndarray, target: np.ndarray, bank: MouthBank, shown: list[tuple[int, float]]
+) -> np.ndarray:
+    """`frame` (H, W, 3 uint8, the shown template frame already warped to `target`) with banked mouths drawn in.
+
+    source: (68, 2) landmarks of the shown template frame (its eyes and nose place the crop; its
+    lower face bounds what may change). target: (68, 2) the engine's target landmarks. shown:
+    (template frame, weight) pairs blended, weights summing to 1 (`MouthPath.shown`). Returns a
+    new frame; pixels outside the lower-face region of `source` are `frame`'s exactly.
+    """
+    iod = float(interocular(source))
+    region = lower_face_polygon(source)
+    box = _box(target, region, frame.shape[:2], iod)
+    if box is None:
+        return frame
+    to_crop = bank.layout.to_crop(canonical_transforms(source[None].astype(np.float64), bank.reference))[0]
+    x0, y0, x1, y1 = box
+    under = frame[y0:y1, x0:x1].astype(np.float32)
+    mappings = [(_Mapping(bank, entry, target, to_crop), share) for entry, share in shown]
+    weight = _weights([_outer_lips(target), *(m.placed_lips() for m, _ in mappings)], region, box, iod)
+    patch = sum(share * mapping.pull(box, iod) for mapping, share in mappings)
+    patch = _match_colour(_resharpen(patch), under, weight)
+    out = frame.copy()
+    blended = under + (patch - under) * weight[..., None]
+    out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,147 @@
+"""Which banked mouth each output frame shows: one path through the bank per job.
+
+Each output frame asks for a mouth shape (the warp engine's own targets: inner-lip gap and width
+from the speech's articulation) on a head in the pose of the template frame shown. Every usable
+bank entry has a cost there: its shape's distance from the target (a crop that must be stretched
+open costs more than one squeezed shut: stretching smears teeth) plus its head pose's distance
+from the shown frame's. The path minimises the summed cost plus a transition term over the whole
+job (Viterbi over the K cheapest entries per frame, joined by the continuations of the best paths
+so far): the next template frame (or the previous, played backwards) is free or nearly, holding
+one costs a little, a jump costs as much as several frames of a poor match, so the mouth moves as
+the template's own did and switches seldom. Decided once per job, in planning, so chunks rendered
+on different workers agree at their boundaries. A jump cross-fades over FADE_FRAMES frames from the
+old run's continuation into the new entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from heygem_ops.articulation.analysis import ArticulationTrack
+from heygem_ops.engines.warp import mouth_gap, target_width
+from heygem_ops.mouths.bank import MouthBank
+
+GAP_SCALE = 0.02  # interocular distances of gap error that cost 1 per frame...
+STRETCH = 2.0  # ...times this when the crop is less open than the target
+WIDTH_SCALE = 0.06  # interocular distances of width error that cost 1
+POSE_SCALE = 0.04  # interocular distances of nose-tip offset (yaw, pitch proxies) that cost 1
+NEXT_COST, BACK_COST, HOLD_COST, JUMP_COST = 0.0, 0.3, 0.6, 6.0  # transitions to the next/previous/same/other entry
+CANDIDATES = 10  # cheapest entries per frame the path may pick from (besides the best paths' continuations)
+FADE_FRAMES = 3  # frames a jump cross-fades over
+BLOCK = 512  # output frames whose costs are computed at once: memory stays small for any length
+
+
+@dataclass(frozen=True)
+class MouthPath:
+    """The bank mouth shown at each of N output frames.
+
+    entries:   (N,) int32 template frame whose banked mouth shows.
+    fade_from: (N,) int32 template frame being faded out after a jump, -1 where none.
+    fade:      (N,) float32 weight of `fade_from` (0 where none).
+    """
+
+    entries: np.ndarray
+    fade_from: np.ndarray
+    fade: np.ndarray
+
+    def window(self, start: int, stop: int) -> MouthPath:
+        return MouthPath(self.entries[start:stop], self.fade_from[start:stop], self.fade[start:stop])
+
+    def shown(self, k: int) -> list[tuple[int, float]]:
+        """The (template frame, weight) pairs frame k blends: one, or two during a cross-fade."""
+        if self.fade_from[k] < 0:
+            return [(int(self.entries[k]), 1.0)]
+        weight = float(self.fade[k])
+        return [(int(self.entries[k]), 1.0 - weight), (int(self.fade_from[k]), weight)]
+
+
+def mouth_targets(shape: ArticulationTrack, mouth_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) inner-lip gap (0 when pressed shut) and (N,) width the warp engine targets, interocular distances."""
+    return np.maximum(mouth_gap(shape), 0.0), target_width(shape, mouth_width)
+
+
+def entry_costs(
+    bank: MouthBank, entries: np.ndarray, gap: np.ndarray, width: np.ndarray, pose: np.ndarray
+) -> np.ndarray:
+    """(N, E) cost of showing bank `entries` (E,) at N frames with targets gap, width (N,) and shown pose (N, 2)."""
+    error = bank.gap[entries][None, :] - gap[:, None]
+    cost = np.where(error < 0, STRETCH, 1.0) * (error / GAP_SCALE) ** 2
+    cost += ((bank.width[entries][None, :] - width[:, None]) / WIDTH_SCALE) ** 2
+    cost += (((bank.pose[entries][None, :, :] - pose[:, None, :]) / POSE_SCALE) ** 2).sum(axis=2)
+    return cost.astype(np.float32)
+
+
+def _cheapest(bank: MouthBank, gap: np.ndarray, width: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """(N, K) the CANDIDATES cheapest usable entries per frame, computed BLOCK frames at a time."""
+    usable = np.flatnonzero(bank.usable)
+    k = min(CANDIDATES, len(usable))
+    out = np.empty((len(gap), k), dtype=np.int64)
+    for start in range(0, len(gap), BLOCK):
+        part = slice(start, start + BLOCK)
+        costs = entry_costs(bank, usable, gap[part], width[part], pose[part])
+        out[part] = usable[np.argpartition(costs, k - 1, axis=1)[:, :k]]
+    return out
+
+
+def _neighbours(bank: MouthBank, entries: np.ndarray, step: int) -> np.ndarray:
+    """The entry `step` frames on from each of `entries` where it is usable, else the entry itself."""
+    moved = entries + step
+    ok = (moved >= 0) & (moved < bank.size)
+    ok[ok] = bank.usable[moved[ok]]
+    return np.where(ok, moved, entries)
+
+
+def _transitions(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """(P, C) cost of going from each previous entry to each current one."""
+    step = current[None, :] - previous[:, None]
+    cost = np.full(step.shape, JUMP_COST, dtype=np.float32)
+    cost[step == 1], cost[step == -1], cost[step == 0] = NEXT_COST, BACK_COST, HOLD_COST
+    return cost
+
+
+def choose_path(bank: MouthBank, gap: np.ndarray, width: np.ndarray, pose: np.ndarray) -> MouthPath:
+    """The cheapest path through `bank` for N output frames (see the module docstring).
+
+    gap, width: (N,) targets (`mouth_targets`); pose: (N, 2) `bank.head_pose` of the frames shown.
+    """
+    count = len(gap)
+    cheapest = _cheapest(bank, gap, width, pose)
+    states = [cheapest[0]]
+    score = entry_costs(bank, cheapest[0], gap[:1], width[:1], pose[:1])[0]
+    back = []
+    for t in range(1, count):
+        best = states[-1][np.argsort(score)[:CANDIDATES]]
+        current = np.concatenate([cheapest[t], _neighbours(bank, best, 1), _neighbours(bank, best, -1), best])
+        total = score[:, None] + _transitions(states[-1], current)
+        pick = total.argmin(axis=0)
+        score = (
+            total[pick, np.arange(len(current))]
+            + entry_costs(bank, current, gap[t : t + 1], width[t : t + 1], pose[t : t + 1])[0]
+        )
+        states.append(current)
+        back.append(pick)
+    path = np.empty(count, dtype=np.int32)
+    state = int(np.argmin(score))
+    for t in range(count - 1, -1, -1):
+        path[t] = states[t][state]
+        if t:
+            state = int(back[t - 1][state])
+    return _with_fades(bank, path)
+
+
+def _with_fades(bank: MouthBank, path: np.ndarray) -> MouthPath:
+    """The path with a cross-fade after every jump: the old run goes on, fading out over FADE_FRAMES."""
+    fade_from = np.full(len(path), -1, dtype=np.int32)
+    fade = np.zeros(len(path), dtype=np.float32)
+    jumps = np.flatnonzero(np.abs(np.diff(path)) > 1) + 1
+    for t in jumps:
+        step = int(path[t - 1] - path[t - 2]) if t >= 2 and abs(int(path[t - 1] - path[t - 2])) <= 1 else 1
+        old = np.array([path[t - 1]])
+        for i in range(FADE_FRAMES):
+            if t + i >= len(path) or (i and t + i in jumps):
+                break
+            old = _neighbours(bank, old, step)
+            fade_from[t + i], fade[t + i] = old[0], 1.0 - (i + 1) / (FADE_FRAMES + 1)
+    return MouthPath(path, fade_from, fade)
