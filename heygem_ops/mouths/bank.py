@@ -50,7 +50,7 @@ SIDE = 0.05  # ...and beyond the cheek points 3 and 13
 MIN_SHARPNESS = 0.5  # a frame's lower face sharper than this share of the template's median, or it is blurred
 MAX_SCALE_CHANGE = 0.15  # relative change of the interocular distance from its running median: a tracking glitch
 MAX_WIDTH_CHANGE = 0.3  # relative difference of the mouth width from the template's median
-MAX_JUMP = 0.08  # interocular distances the lips may move from the mean of the two neighbouring frames
+MAX_JUMP = 0.1  # interocular distances the lips may move from both neighbouring frames
 MAX_LIP_SHIFT = 14.0  # Lab distance of a frame's lip colour from the template's median lips: occluded
 MIN_USABLE = 25  # usable frames a bank needs...
 OPEN_GAP, MIN_OPEN = 0.07, 6  # ...of which this many open at least this wide (interocular distances)...
@@ -212,8 +212,8 @@ def _plausible(landmarks: np.ndarray, canonical: np.ndarray, present: np.ndarray
     typical = np.nanmedian(width[present])
     shaped = (np.abs(width / typical - 1.0) <= MAX_WIDTH_CHANGE) & (gap > -0.03)
     lips = canonical[:, 48:68]
-    neighbours = (np.roll(lips, 1, axis=0) + np.roll(lips, -1, axis=0)) / 2.0
-    jump = np.nan_to_num(np.abs(lips - neighbours).max(axis=(1, 2)), nan=0.0)
+    moved = [np.abs(lips - np.roll(lips, shift, axis=0)).max(axis=(1, 2)) for shift in (1, -1)]
+    jump = np.nan_to_num(np.minimum(*moved), nan=0.0)  # a glitch differs from both neighbours, fast speech from one
     jump[[0, -1]] = 0.0
     return present & steady & shaped & (jump <= MAX_JUMP)
 

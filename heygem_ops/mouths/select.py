@@ -3,14 +3,15 @@
 Each output frame asks for a mouth shape (the warp engine's own targets: inner-lip gap and width
 from the speech's articulation) on a head in the pose of the template frame shown. Every usable
 bank entry has a cost there: its shape's distance from the target (a crop that must be stretched
-open costs more than one squeezed shut: stretching smears teeth) plus its head pose's distance
-from the shown frame's. The path minimises the summed cost plus a transition term over the whole
-job (Viterbi over the K cheapest entries per frame, joined by the continuations of the best paths
-so far): the next template frame (or the previous, played backwards) is free or nearly, holding
-one costs a little, a jump costs as much as several frames of a poor match, so the mouth moves as
-the template's own did and switches seldom. Decided once per job, in planning, so chunks rendered
-on different workers agree at their boundaries. A jump cross-fades over FADE_FRAMES frames from the
-old run's continuation into the new entry.
+open costs more than one squeezed shut: stretching smears teeth), a little more for an open target
+when the crop shows no teeth, plus its head pose's distance from the shown frame's. The path
+minimises the summed cost plus a transition term over the whole job (Viterbi over the K cheapest
+entries per frame, joined by the continuations of the best paths so far): the next template frame
+(or the previous, played backwards) is free or nearly, holding one costs a little, a jump costs as
+much as several frames of a poor match, so the mouth moves as the template's own did and switches
+seldom. Decided once per job, in planning, so chunks rendered on different workers agree at their
+boundaries. A jump cross-fades over FADE_FRAMES frames from the old run's continuation into the
+new entry.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ GAP_SCALE = 0.02  # interocular distances of gap error that cost 1 per frame...
 STRETCH = 2.0  # ...times this when the crop is less open than the target
 WIDTH_SCALE = 0.06  # interocular distances of width error that cost 1
 POSE_SCALE = 0.04  # interocular distances of nose-tip offset (yaw, pitch proxies) that cost 1
+TEETH_COST, TEETH_FULL = 1.5, 0.3  # an open target prefers crops that show teeth (this share of the interior)...
+OPEN_GAP = 0.08  # ...fully from this target gap (interocular distances)
 NEXT_COST, BACK_COST, HOLD_COST, JUMP_COST = 0.0, 0.3, 0.6, 6.0  # transitions to the next/previous/same/other entry
 CANDIDATES = 10  # cheapest entries per frame the path may pick from (besides the best paths' continuations)
 FADE_FRAMES = 3  # frames a jump cross-fades over
@@ -70,6 +73,8 @@ def entry_costs(
     cost = np.where(error < 0, STRETCH, 1.0) * (error / GAP_SCALE) ** 2
     cost += ((bank.width[entries][None, :] - width[:, None]) / WIDTH_SCALE) ** 2
     cost += (((bank.pose[entries][None, :, :] - pose[:, None, :]) / POSE_SCALE) ** 2).sum(axis=2)
+    opened = np.clip(gap / OPEN_GAP, 0.0, 1.0)[:, None]
+    cost += TEETH_COST * opened * (1.0 - np.clip(bank.teeth[entries][None, :] / TEETH_FULL, 0.0, 1.0))
     return cost.astype(np.float32)
 
 
