@@ -26,7 +26,7 @@ from heygem_ops.i18n import Message
 from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo, probe_video
 from heygem_ops.media.segments import EncodeSettings
-from heygem_ops.mouths.bank import head_pose, load_bank, template_bank
+from heygem_ops.mouths.bank import load_bank, template_bank
 from heygem_ops.mouths.select import FADE_FRAMES, MouthPath, choose_path, mouth_targets
 from heygem_ops.orders import ChunkInputs, ChunkOrder
 from heygem_ops.plan import JobPlan, weights_digest
@@ -201,7 +201,7 @@ def job_mouths(
         log.info("Mouths of %s are warped: %s", plan.template.path.name, bank.reason)
         return None, None
     gap, target = mouth_targets(articulation, width)
-    path = choose_path(bank, gap, target, head_pose(track.landmarks[plan.schedule]))
+    path = choose_path(bank, gap, target, plan.schedule)
     log.info(
         "Mouth bank of %s %s: %d usable frames; %d switches in %.2f s",
         plan.template.path.name, "from cache" if cached else "built", int(bank.usable.sum()),

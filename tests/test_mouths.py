@@ -102,7 +102,8 @@ def _toy_bank(gaps: np.ndarray, poses: np.ndarray | None = None) -> MouthBank:
     layout = banks.CropLayout(np.zeros(2), 1.0, 1, 1)
     return MouthBank(
         Path("none"), np.ones(count, bool), np.zeros((count, 68, 2), np.float32), gaps.astype(np.float32),
-        np.full(count, 0.8, np.float32), zeros, pose, np.zeros((8, 2)), layout, np.zeros(count + 1, np.int64),
+        np.full(count, 0.8, np.float32), zeros, pose, np.zeros((count, 3), np.float32), np.zeros((8, 2)), layout,
+        np.zeros(count + 1, np.int64),
     )  # fmt: skip
 
 
@@ -110,14 +111,14 @@ def test_the_path_matches_the_targets_and_prefers_continuity():
     gaps = 0.1 * (0.5 - 0.5 * np.cos(np.arange(200) * 2 * np.pi / 40))  # a bank that opens and closes every 40 frames
     bank = _toy_bank(gaps)
     wanted = np.r_[np.full(30, 0.0), np.linspace(0.0, 0.1, 20), np.full(30, 0.1), np.linspace(0.1, 0.0, 20)]
-    path = choose_path(bank, wanted, np.full(100, 0.8), np.zeros((100, 2)))
+    path = choose_path(bank, wanted, np.full(100, 0.8), np.arange(100))
     assert np.abs(gaps[path.entries] - wanted).mean() < 0.01  # the shapes asked for...
     steps = np.diff(path.entries)
     assert (np.abs(steps) <= 1).mean() > 0.9  # ...mostly by playing the template on (or holding, or back)
     jumps = np.flatnonzero(np.abs(steps) > 1) + 1
     for t in jumps[jumps < 100 - FADE_FRAMES]:  # every switch cross-fades out of the old run
         assert path.fade_from[t] >= 0 and path.fade[t] > path.fade[t + 1] > 0
-    single = choose_path(bank, wanted, np.full(100, 0.8), np.zeros((100, 2)))
+    single = choose_path(bank, wanted, np.full(100, 0.8), np.arange(100))
     assert np.array_equal(single.entries, path.entries)  # deterministic
 
 
@@ -125,14 +126,17 @@ def test_the_path_prefers_the_shown_head_pose():
     gaps = np.zeros(40)
     poses = np.zeros((40, 2))
     poses[20:, 0] = 0.2  # the second half of the template looks aside
-    path = choose_path(_toy_bank(gaps, poses), np.zeros(30), np.full(30, 0.8), np.tile([0.2, 0.0], (30, 1)))
+    path = choose_path(_toy_bank(gaps, poses), np.zeros(30), np.full(30, 0.8), np.full(30, 25))  # shown: aside
     assert (path.entries >= 20).all()
+    cut = np.r_[np.full(15, 5), np.full(15, 25)]  # the template cuts to the view aside: so does the mouth, no fade
+    path = choose_path(_toy_bank(gaps, poses), np.zeros(30), np.full(30, 0.8), cut)
+    assert (path.entries[:15] < 20).all() and (path.entries[15:] >= 20).all() and (path.fade_from < 0).all()
 
 
 def test_chunks_take_slices_of_one_job_path():
     bank = _toy_bank(0.1 * (0.5 - 0.5 * np.cos(np.arange(100) * 2 * np.pi / 25)))
     gap, width = mouth_targets(articulation(np.abs(np.sin(np.arange(120) / 5.0)).astype(np.float32)), 0.8)
-    path = choose_path(bank, gap, width, np.zeros((120, 2)))
+    path = choose_path(bank, gap, width, np.arange(120) % 100)
     first, second = path.window(0, 60), path.window(60, 120)
     assert np.array_equal(np.r_[first.entries, second.entries], path.entries)
     assert first.shown(59) == path.shown(59) and second.shown(0) == path.shown(60)

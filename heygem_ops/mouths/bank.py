@@ -4,13 +4,15 @@ Built once per template content and face track in the feature stage, in one deco
 the track in the template cache: each frame's lower face (nose base to below the chin, cheek to
 cheek) is cut through the similarity transform that maps its eyes and nose onto the template's
 mean face (`canonical_transforms`), at one scale for the whole template (its median interocular
-distance, at most IOD_MAX px), and stored as a JPEG: at 1080p a minute of template costs ~10-25 MB
-of disk (see bench notes), against ~270 MB as raw pixels; a chunk decodes only the crops it shows.
+distance, at most IOD_MAX px), and stored as a JPEG: a minute of template costs ~10-25 MB of
+disk (6-14 kB a frame at 140-176 px per interocular distance; ~200 MB as raw pixels), and a chunk
+decodes only the crops it shows.
 Beside each crop: its landmarks in crop pixels, its mouth shape (inner-lip gap and width in
 interocular distances, as the warp engine measures its targets), its teeth share, its head pose
-(`head_pose`) and whether it is usable: sharp (no motion blur), wholly inside the picture, tracked
-plausibly (scale, width and gap like the template's other frames, no jump from its neighbours) and
-not occluded (the lips' colour like the template's lips: a hand or a microphone is not).
+(`head_pose`), the light on the skin around its lips, and whether it is usable: sharp (no motion
+blur), wholly inside the picture, tracked plausibly (scale, width and gap like the template's other
+frames, no jump from its neighbours) and not occluded (the lips' colour like the template's lips:
+a hand or a microphone is not).
 
 A template too still to give mouths (a photo, one that never opens its mouth, or too few usable
 frames) gets an entry that says so, so later jobs fall back to the warp without looking again.
@@ -39,11 +41,11 @@ from heygem_ops.media.probe import VideoInfo
 from heygem_ops.quality.mouth import interior
 from heygem_ops.quality.pixels import laplacian_variance
 
-BANK_VERSION = "1"  # bump when crops or their descriptions change, so stale banks are rebuilt
+BANK_VERSION = "2"  # bump when crops or their descriptions change, so stale banks are rebuilt
 STABLE = np.array([36, 39, 42, 45, 27, 28, 29, 30])  # eye corners and the nose ridge: what a mouth never moves
 IOD_MAX = 176  # px per interocular distance of the stored crops at most: enough for a 1080p face's lips
 JPEG_QUALITY = 95
-MAX_ENTRIES = 4500  # template frames banked at most (3 minutes at 25 fps): the bank's size is bounded
+MAX_ENTRIES = 4500  # template frames whose crops are banked at most (3 minutes at 25 fps): the size is bounded
 BELOW_CHIN = 0.12  # interocular distances kept below the lowest chin of the template
 ABOVE_NOSE = 0.02  # ...and above the nose's base
 SIDE = 0.05  # ...and beyond the cheek points 3 and 13
@@ -141,13 +143,15 @@ def crop_layout(canonical: np.ndarray, iod_px: float) -> CropLayout:
 
 @dataclass(frozen=True)
 class MouthBank:
-    """The bank of one template (F frames, entry i = template frame i; see the module docstring).
+    """The bank of one template (F frames, entry i = template frame i; see the module docstring); crops
+    of the first MAX_ENTRIES frames at most, descriptions of all (the path compares them with the shown frame).
 
     usable:    (F,) bool, frames whose crop may be shown; the rest hold no crop.
     landmarks: (F, 68, 2) float32 landmarks in crop pixels.
     gap, width: (F,) float32 mouth shape in interocular distances (`mouth_shape`).
     teeth:     (F,) float32 teeth-like share of the open interior (0 when closed).
     pose:      (F, 2) float32 `head_pose` of the template frame.
+    light:     (F, 3) float32 mean Lab colour of the skin around the lips (0 where no crop was cut): its light.
     reference: (P, 2) the mean face's STABLE points that `canonical_transforms` maps onto.
     layout:    where crops lie in canonical units.
     offsets:   (F + 1,) int64 byte ranges of the JPEG crops in `pixels`.
@@ -161,6 +165,7 @@ class MouthBank:
     width: np.ndarray
     teeth: np.ndarray
     pose: np.ndarray
+    light: np.ndarray
     reference: np.ndarray
     layout: CropLayout
     offsets: np.ndarray
@@ -183,10 +188,19 @@ class MouthBank:
         buffer = io.BytesIO()
         layout = self.layout
         np.savez(
-            buffer, usable=self.usable, landmarks=self.landmarks, gap=self.gap, width=self.width, teeth=self.teeth,
-            pose=self.pose, reference=self.reference, offsets=self.offsets, reason=np.asarray(self.reason),
+            buffer,
+            usable=self.usable,
+            landmarks=self.landmarks,
+            gap=self.gap,
+            width=self.width,
+            teeth=self.teeth,
+            pose=self.pose,
+            light=self.light,
+            reference=self.reference,
+            offsets=self.offsets,
+            reason=np.asarray(self.reason),
             layout=np.array([*layout.origin, layout.scale, layout.width, layout.height]),
-        )  # fmt: skip
+        )
         return buffer.getvalue()
 
     @classmethod
@@ -195,9 +209,19 @@ class MouthBank:
         with np.load(io.BytesIO(data), allow_pickle=False) as a:
             x, y, scale, width, height = a["layout"]
             bank = cls(
-                pixels, a["usable"], a["landmarks"], a["gap"], a["width"], a["teeth"], a["pose"], a["reference"],
-                CropLayout(np.array([x, y]), float(scale), int(width), int(height)), a["offsets"], str(a["reason"]),
-            )  # fmt: skip
+                pixels,
+                a["usable"],
+                a["landmarks"],
+                a["gap"],
+                a["width"],
+                a["teeth"],
+                a["pose"],
+                a["light"],
+                a["reference"],
+                CropLayout(np.array([x, y]), float(scale), int(width), int(height)),
+                a["offsets"],
+                str(a["reason"]),
+            )
         if pixels.stat().st_size != int(bank.offsets[-1]):
             raise ValueError(f"{pixels.name} holds {pixels.stat().st_size} bytes, the bank {int(bank.offsets[-1])}")
         return bank
@@ -218,21 +242,24 @@ def _plausible(landmarks: np.ndarray, canonical: np.ndarray, present: np.ndarray
     return present & steady & shaped & (jump <= MAX_JUMP)
 
 
-def _lip_colour(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(3,) mean Lab colour of the lips (between the outer and inner contours) of a crop; NaN when too small."""
-    mask = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(landmarks[48:60]).astype(np.int32)], 1)
-    cv2.fillPoly(mask, [np.round(landmarks[60:68]).astype(np.int32)], 0)
-    if mask.sum() < 12:
-        return np.full(3, np.nan)
-    return np.asarray(cv2.mean(cv2.cvtColor(crop, cv2.COLOR_RGB2LAB), mask)[:3])
+def _colours(crop: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(3,) mean Lab colour of the lips (between the outer and inner contours) and (3,) of the skin around
+    them (the rest of the crop) of one crop; NaN when too small."""
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
+    lips = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(landmarks[48:60]).astype(np.int32)], 1)
+    skin = np.asarray(cv2.mean(lab, 1 - lips)[:3])
+    cv2.fillPoly(lips, [np.round(landmarks[60:68]).astype(np.int32)], 0)
+    if lips.sum() < 12:
+        return np.full(3, np.nan), skin
+    return np.asarray(cv2.mean(lab, lips)[:3]), skin
 
 
 def build_bank(video: VideoInfo, track: FaceTrack, pixels: Path) -> MouthBank:
     """Cut, describe and store the crops of every frame of `video` with a face, in one decoding pass."""
-    count = min(track.frame_count, MAX_ENTRIES)
-    landmarks = track.landmarks[:count].astype(np.float64)
-    present = track.present[:count] & np.isfinite(landmarks).all(axis=(1, 2))
+    count, cut = track.frame_count, min(track.frame_count, MAX_ENTRIES)
+    landmarks = track.landmarks.astype(np.float64)
+    present = track.present & np.isfinite(landmarks).all(axis=(1, 2))
     if present.sum() < MIN_USABLE or video.is_still:
         return _empty(pixels, count, N_("a still picture") if video.is_still else N_("too few frames with a face"))
     reference = mean_face(landmarks[present])
@@ -243,13 +270,16 @@ def build_bank(video: VideoInfo, track: FaceTrack, pixels: Path) -> MouthBank:
     to_crop = layout.to_crop(transforms)
     in_crop = (canonical - layout.origin) * layout.scale
     candidate = _plausible(landmarks, canonical, present) & _inside_frame(to_crop, layout, video)
-    sharpness, teeth, lips = np.zeros(count), np.zeros(count), np.full((count, 3), np.nan)
+    candidate[cut:] = False
+    sharpness, teeth, lips, skin = np.zeros(count), np.zeros(count), np.full((count, 3), np.nan), np.zeros((count, 3))
     offsets = np.zeros(count + 1, dtype=np.int64)
     with atomic_output(pixels) as temporary, open(temporary, "wb") as out:
-        for index, frame in enumerate(iter_frames(video, 0, count)):
+        for index, frame in enumerate(iter_frames(video, 0, cut)):
             if candidate[index]:
                 crop = cv2.warpAffine(frame, to_crop[index], (layout.width, layout.height), flags=cv2.INTER_CUBIC)
-                sharpness[index], teeth[index], lips[index] = _describe(crop, in_crop[index].astype(np.float32))
+                sharpness[index], teeth[index], lips[index], skin[index] = _describe(
+                    crop, in_crop[index].astype(np.float32)
+                )
                 _, data = cv2.imencode(
                     ".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
                 )
@@ -264,17 +294,26 @@ def build_bank(video: VideoInfo, track: FaceTrack, pixels: Path) -> MouthBank:
         usable &= np.nan_to_num(lip_shift, nan=np.inf) <= MAX_LIP_SHIFT
     gap, width = mouth_shape(np.nan_to_num(canonical))
     bank = MouthBank(
-        pixels, usable, in_crop.astype(np.float32), gap, width, teeth.astype(np.float32),
-        head_pose(np.nan_to_num(landmarks)).astype(np.float32), reference, layout, offsets,
-    )  # fmt: skip
+        pixels,
+        usable,
+        in_crop.astype(np.float32),
+        gap,
+        width,
+        teeth.astype(np.float32),
+        head_pose(np.nan_to_num(landmarks)).astype(np.float32),
+        skin.astype(np.float32),
+        reference,
+        layout,
+        offsets,
+    )
     return _with_reason(bank)
 
 
-def _describe(crop: np.ndarray, landmarks: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """Sharpness (Laplacian variance of the whole crop), teeth share, lip colour of one crop."""
+def _describe(crop: np.ndarray, landmarks: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Sharpness (Laplacian variance of the whole crop), teeth share, lip and skin colour of one crop."""
     sharp = laplacian_variance(crop, np.ones(crop.shape[:2], bool))
     seen = interior(crop, landmarks)
-    return sharp, (seen.teeth if seen is not None else 0.0), _lip_colour(crop, landmarks)
+    return sharp, (seen.teeth if seen is not None else 0.0), *_colours(crop, landmarks)
 
 
 def _inside_frame(to_crop: np.ndarray, layout: CropLayout, video: VideoInfo) -> np.ndarray:
@@ -312,9 +351,19 @@ def _empty(pixels: Path, count: int, reason: str) -> MouthBank:
     zeros = np.zeros(count, np.float32)
     layout = CropLayout(np.zeros(2), 1.0, 1, 1)
     return MouthBank(
-        pixels, np.zeros(count, bool), np.zeros((count, 68, 2), np.float32), zeros, zeros, zeros,
-        np.zeros((count, 2), np.float32), np.zeros((len(STABLE), 2)), layout, np.zeros(count + 1, np.int64), reason,
-    )  # fmt: skip
+        pixels,
+        np.zeros(count, bool),
+        np.zeros((count, 68, 2), np.float32),
+        zeros,
+        zeros,
+        zeros,
+        np.zeros((count, 2), np.float32),
+        np.zeros((count, 3), np.float32),
+        np.zeros((len(STABLE), 2)),
+        layout,
+        np.zeros(count + 1, np.int64),
+        reason,
+    )
 
 
 def bank_entry_name(track_name: str) -> str:
@@ -329,9 +378,12 @@ def template_bank(
     name = bank_entry_name(track_name)
     pixels = cache.path(template_hash, name).with_suffix(".jpgs")
     _, cached = cache.get_or_build(
-        template_hash, name, lambda: build_bank(video, track, pixels), MouthBank.to_bytes,
+        template_hash,
+        name,
+        lambda: build_bank(video, track, pixels),
+        MouthBank.to_bytes,
         lambda data: MouthBank.from_bytes(data, pixels),
-    )  # fmt: skip
+    )
     return cache.path(template_hash, name), cached
 
 

@@ -7,7 +7,8 @@ is replaced by the chosen template frame's: its crop is mapped by the similarity
 share with the shown frame (the bank's canonical face), then bent by a thin-plate spline so its
 lips, nose base and jaw land on the targets. It covers the lips and MARGIN beyond them fully, then
 fades out over FEATHER of skin (so the warped frame's own lip line, a tracker's error away, never
-shows beside it: no double contour), and never reaches the lower-face region's edge. Its colour
+shows beside it: no double contour), fades out above the chin (whose edge stays the warped
+frame's: one chin line), and never reaches the lower-face region's edge. Its colour
 and light are matched to the warped frame by the mean and spread of each channel in that fading
 ring, where both show the same skin. Nothing outside the lower-face region changes.
 """
@@ -25,6 +26,7 @@ from heygem_ops.mouths.bank import MouthBank, apply, canonical_transforms
 
 MARGIN = 0.14  # interocular distances beyond the outer lips the banked mouth covers fully...
 FEATHER = 0.12  # ...then fades out over this many
+CHIN_REACH = (0.25, 0.6)  # shares of the lower lip's distance to the chin where the mouth starts and ends fading
 REGION_FADE = 0.06  # interocular distances inside the lower-face region's edge where it has faded out
 GRID_PER_IOD = 24  # spline evaluations per interocular distance (the map is smooth; bilinear between)
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units
@@ -48,7 +50,9 @@ def _gap(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(landmarks[66] - landmarks[62]) / max(float(interocular(landmarks)), 1e-6))
 
 
-def _weights(lips: list[np.ndarray], region: np.ndarray, box: tuple[int, int, int, int], iod: float) -> np.ndarray:
+def _weights(
+    target: np.ndarray, lips: list[np.ndarray], region: np.ndarray, box: tuple[int, int, int, int], iod: float
+) -> np.ndarray:
     """(h, w) float32 0..1 weight of the banked mouth over `box`: 1 on every (K, 2) outer-lip polygon
     of `lips` (frame px) and MARGIN around, fading out over FEATHER, and out before the region's edge."""
     x0, y0, x1, y1 = box
@@ -61,7 +65,22 @@ def _weights(lips: list[np.ndarray], region: np.ndarray, box: tuple[int, int, in
     inside = (polygon_mask((y1 - y0, x1 - x0), region - origin) >= 0.5).astype(np.uint8)
     depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) / iod
     weight *= np.clip(depth / REGION_FADE, 0.0, 1.0)
+    weight *= _above_chin(target, box)
     return (weight * weight * (3.0 - 2.0 * weight)).astype(np.float32)
+
+
+def _above_chin(target: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w) float32 1 down to CHIN_REACH[0] of the way from the lower lip (57) to the chin (8), 0 from
+    CHIN_REACH[1]: the chin and its edge stay the warped frame's own (they follow the jaw there)."""
+    x0, y0, x1, y1 = box
+    down = target[8].astype(np.float64) - target[57]
+    length = max(float(np.linalg.norm(down)), 1.0)
+    down /= length
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(target[57, 0])
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(target[57, 1])
+    share = (xs * np.float32(down[0]) + ys * np.float32(down[1])) / np.float32(length)
+    low, high = CHIN_REACH
+    return np.clip((high - share) / (high - low), 0.0, 1.0)
 
 
 def _outer_lips(landmarks: np.ndarray) -> np.ndarray:
@@ -157,7 +176,7 @@ def place_mouth(
     x0, y0, x1, y1 = box
     under = frame[y0:y1, x0:x1].astype(np.float32)
     mappings = [(_Mapping(bank, entry, target, to_crop), share) for entry, share in shown]
-    weight = _weights([_outer_lips(target), *(m.placed_lips() for m, _ in mappings)], region, box, iod)
+    weight = _weights(target, [_outer_lips(target), *(m.placed_lips() for m, _ in mappings)], region, box, iod)
     patch = sum(share * mapping.pull(box, iod) for mapping, share in mappings)
     patch = _match_colour(_resharpen(patch), under, weight)
     out = frame.copy()

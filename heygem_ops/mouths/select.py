@@ -11,7 +11,7 @@ entries per frame, joined by the continuations of the best paths so far): the ne
 much as several frames of a poor match, so the mouth moves as the template's own did and switches
 seldom. Decided once per job, in planning, so chunks rendered on different workers agree at their
 boundaries. A jump cross-fades over FADE_FRAMES frames from the old run's continuation into the
-new entry.
+new entry (it cuts where the template itself cuts to another view: the old mouth would not fit).
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ GAP_SCALE = 0.02  # interocular distances of gap error that cost 1 per frame...
 STRETCH = 2.0  # ...times this when the crop is less open than the target
 WIDTH_SCALE = 0.06  # interocular distances of width error that cost 1
 POSE_SCALE = 0.04  # interocular distances of nose-tip offset (yaw, pitch proxies) that cost 1
+LIGHT_SCALE = 6.0  # Lab distance between the skin around the lips of crop and shown frame that costs 1
 TEETH_COST, TEETH_FULL = 1.5, 0.3  # an open target prefers crops that show teeth (this share of the interior)...
 OPEN_GAP = 0.08  # ...fully from this target gap (interocular distances)
 NEXT_COST, BACK_COST, HOLD_COST, JUMP_COST = 0.0, 0.3, 0.6, 6.0  # transitions to the next/previous/same/other entry
 CANDIDATES = 10  # cheapest entries per frame the path may pick from (besides the best paths' continuations)
-FADE_FRAMES = 3  # frames a jump cross-fades over
+FADE_FRAMES = 3  # frames a jump cross-fades over...
+FADE_MAX_COST = 4.0  # ...unless the old run's pose and light cost this much on the shown frame: then it cuts
 BLOCK = 512  # output frames whose costs are computed at once: memory stays small for any length
 
 
@@ -66,26 +68,35 @@ def mouth_targets(shape: ArticulationTrack, mouth_width: float) -> tuple[np.ndar
 
 
 def entry_costs(
-    bank: MouthBank, entries: np.ndarray, gap: np.ndarray, width: np.ndarray, pose: np.ndarray
+    bank: MouthBank, entries: np.ndarray, gap: np.ndarray, width: np.ndarray, shown: np.ndarray
 ) -> np.ndarray:
-    """(N, E) cost of showing bank `entries` (E,) at N frames with targets gap, width (N,) and shown pose (N, 2)."""
+    """(N, E) cost of showing bank `entries` (E,) at N frames with targets gap, width (N,) over template frames
+    `shown` (N,): their head pose and the light on their skin."""
     error = bank.gap[entries][None, :] - gap[:, None]
     cost = np.where(error < 0, STRETCH, 1.0) * (error / GAP_SCALE) ** 2
     cost += ((bank.width[entries][None, :] - width[:, None]) / WIDTH_SCALE) ** 2
-    cost += (((bank.pose[entries][None, :, :] - pose[:, None, :]) / POSE_SCALE) ** 2).sum(axis=2)
+    cost += context_costs(bank, entries, shown)
     opened = np.clip(gap / OPEN_GAP, 0.0, 1.0)[:, None]
     cost += TEETH_COST * opened * (1.0 - np.clip(bank.teeth[entries][None, :] / TEETH_FULL, 0.0, 1.0))
     return cost.astype(np.float32)
 
 
-def _cheapest(bank: MouthBank, gap: np.ndarray, width: np.ndarray, pose: np.ndarray) -> np.ndarray:
+def context_costs(bank: MouthBank, entries: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """(N, E) the part of `entry_costs` from the shown frames (N,): head pose, and light on the skin."""
+    cost = (((bank.pose[entries][None, :, :] - bank.pose[shown][:, None, :]) / POSE_SCALE) ** 2).sum(axis=2)
+    lit = bank.light[shown].any(axis=1)[:, None]  # a shown frame without a crop has no light measured
+    light = np.linalg.norm(bank.light[entries][None, :, :] - bank.light[shown][:, None, :], axis=2)
+    return cost + np.where(lit, (light / LIGHT_SCALE) ** 2, 0.0)
+
+
+def _cheapest(bank: MouthBank, gap: np.ndarray, width: np.ndarray, shown: np.ndarray) -> np.ndarray:
     """(N, K) the CANDIDATES cheapest usable entries per frame, computed BLOCK frames at a time."""
     usable = np.flatnonzero(bank.usable)
     k = min(CANDIDATES, len(usable))
     out = np.empty((len(gap), k), dtype=np.int64)
     for start in range(0, len(gap), BLOCK):
         part = slice(start, start + BLOCK)
-        costs = entry_costs(bank, usable, gap[part], width[part], pose[part])
+        costs = entry_costs(bank, usable, gap[part], width[part], shown[part])
         out[part] = usable[np.argpartition(costs, k - 1, axis=1)[:, :k]]
     return out
 
@@ -106,15 +117,15 @@ def _transitions(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cost
 
 
-def choose_path(bank: MouthBank, gap: np.ndarray, width: np.ndarray, pose: np.ndarray) -> MouthPath:
+def choose_path(bank: MouthBank, gap: np.ndarray, width: np.ndarray, shown: np.ndarray) -> MouthPath:
     """The cheapest path through `bank` for N output frames (see the module docstring).
 
-    gap, width: (N,) targets (`mouth_targets`); pose: (N, 2) `bank.head_pose` of the frames shown.
+    gap, width: (N,) targets (`mouth_targets`); shown: (N,) template frame shown at each output frame.
     """
     count = len(gap)
-    cheapest = _cheapest(bank, gap, width, pose)
+    cheapest = _cheapest(bank, gap, width, shown)
     states = [cheapest[0]]
-    score = entry_costs(bank, cheapest[0], gap[:1], width[:1], pose[:1])[0]
+    score = entry_costs(bank, cheapest[0], gap[:1], width[:1], shown[:1])[0]
     back = []
     for t in range(1, count):
         best = states[-1][np.argsort(score)[:CANDIDATES]]
@@ -123,7 +134,7 @@ def choose_path(bank: MouthBank, gap: np.ndarray, width: np.ndarray, pose: np.nd
         pick = total.argmin(axis=0)
         score = (
             total[pick, np.arange(len(current))]
-            + entry_costs(bank, current, gap[t : t + 1], width[t : t + 1], pose[t : t + 1])[0]
+            + entry_costs(bank, current, gap[t : t + 1], width[t : t + 1], shown[t : t + 1])[0]
         )
         states.append(current)
         back.append(pick)
@@ -133,11 +144,12 @@ def choose_path(bank: MouthBank, gap: np.ndarray, width: np.ndarray, pose: np.nd
         path[t] = states[t][state]
         if t:
             state = int(back[t - 1][state])
-    return _with_fades(bank, path)
+    return _with_fades(bank, path, shown)
 
 
-def _with_fades(bank: MouthBank, path: np.ndarray) -> MouthPath:
-    """The path with a cross-fade after every jump: the old run goes on, fading out over FADE_FRAMES."""
+def _with_fades(bank: MouthBank, path: np.ndarray, shown: np.ndarray) -> MouthPath:
+    """The path with a cross-fade after every jump: the old run goes on, fading out over FADE_FRAMES;
+    a hard cut where the old run does not fit the shown frame (the template itself cuts to another view)."""
     fade_from = np.full(len(path), -1, dtype=np.int32)
     fade = np.zeros(len(path), dtype=np.float32)
     jumps = np.flatnonzero(np.abs(np.diff(path)) > 1) + 1
@@ -148,5 +160,7 @@ def _with_fades(bank: MouthBank, path: np.ndarray) -> MouthPath:
             if t + i >= len(path) or (i and t + i in jumps):
                 break
             old = _neighbours(bank, old, step)
+            if context_costs(bank, old, shown[t + i : t + i + 1])[0, 0] > FADE_MAX_COST:
+                break
             fade_from[t + i], fade[t + i] = old[0], 1.0 - (i + 1) / (FADE_FRAMES + 1)
     return MouthPath(path, fade_from, fade)
