@@ -21,7 +21,7 @@ import numpy as np
 from heygem_ops.compose.spline import thin_plate
 from heygem_ops.face.contours import lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import interocular
-from heygem_ops.face.regions import lower_face_polygon, polygon_mask
+from heygem_ops.face.regions import lower_face_polygon
 from heygem_ops.mouths.bank import MouthBank, apply, canonical_transforms
 
 MARGIN = 0.14  # interocular distances beyond the outer lips the banked mouth covers fully...
@@ -62,7 +62,8 @@ def _weights(
         cv2.fillPoly(covered, [np.round(polygon - origin).astype(np.int32)], 1)
     distance = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) / iod
     weight = np.clip((MARGIN + FEATHER - distance) / FEATHER, 0.0, 1.0)
-    inside = (polygon_mask((y1 - y0, x1 - x0), region - origin) >= 0.5).astype(np.uint8)
+    inside = np.zeros_like(covered)
+    cv2.fillPoly(inside, [np.round(region - origin).astype(np.int32)], 1)
     depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) / iod
     weight *= np.clip(depth / REGION_FADE, 0.0, 1.0)
     weight *= _above_chin(target, box)
@@ -96,8 +97,10 @@ def _box(
     the banked lips' own shape, inside the region's box."""
     reach = (MARGIN + FEATHER + SLACK) * iod
     lips = target[48:60]
+    chin = target[57] + CHIN_REACH[1] * (target[8] - target[57])  # below it the mouth has faded out
     low = np.maximum(np.floor(np.maximum(lips.min(axis=0) - reach, region.min(axis=0))), 0).astype(int)
     high = np.ceil(np.minimum(lips.max(axis=0) + reach, region.max(axis=0))).astype(int) + 1
+    high[1] = min(high[1], int(np.ceil(chin[1] + reach)) + 1)
     high = np.minimum(high, [shape[1], shape[0]])
     return (int(low[0]), int(low[1]), int(high[0]), int(high[1])) if (high - low).min() >= 4 else None
 
@@ -149,23 +152,25 @@ def _resharpen(patch: np.ndarray) -> np.ndarray:
 
 def _match_colour(patch: np.ndarray, frame: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """`patch` with each channel's mean and spread in the fading ring set to `frame`'s there."""
-    ring = (weight > 0.02) & (weight < 0.6)
-    if ring.sum() < 16:
+    ring = ((weight > 0.02) & (weight < 0.6)).view(np.uint8)
+    if cv2.countNonZero(ring) < 16:
         return patch
-    ours, theirs = patch[ring], frame[ring]
-    gain = np.clip(theirs.std(axis=0) / np.maximum(ours.std(axis=0), 1e-3), *GAIN)
-    return (patch - ours.mean(axis=0)) * gain + theirs.mean(axis=0)
+    ours, spread = (values.ravel() for values in cv2.meanStdDev(patch, mask=ring))
+    theirs, wanted = (values.ravel() for values in cv2.meanStdDev(frame, mask=ring))
+    gain = np.clip(wanted / np.maximum(spread, 1e-3), *GAIN)
+    return patch * gain.astype(np.float32) + (theirs - ours * gain).astype(np.float32)
 
 
 def place_mouth(
     frame: np.ndarray, source: np.ndarray, target: np.ndarray, bank: MouthBank, shown: list[tuple[int, float]]
 ) -> np.ndarray:
-    """`frame` (H, W, 3 uint8, the shown template frame already warped to `target`) with banked mouths drawn in.
+    """`frame` (H, W, 3 uint8, the shown template frame already warped to `target`) with banked mouths drawn in
+    (in place: compose hands over the warp's own copy).
 
     source: (68, 2) landmarks of the shown template frame (its eyes and nose place the crop; its
     lower face bounds what may change). target: (68, 2) the engine's target landmarks. shown:
-    (template frame, weight) pairs blended, weights summing to 1 (`MouthPath.shown`). Returns a
-    new frame; pixels outside the lower-face region of `source` are `frame`'s exactly.
+    (template frame, weight) pairs blended, weights summing to 1 (`MouthPath.shown`). Returns
+    `frame`; pixels outside the lower-face region of `source` keep their values exactly.
     """
     iod = float(interocular(source))
     region = lower_face_polygon(source)
@@ -179,7 +184,6 @@ def place_mouth(
     weight = _weights(target, [_outer_lips(target), *(m.placed_lips() for m, _ in mappings)], region, box, iod)
     patch = sum(share * mapping.pull(box, iod) for mapping, share in mappings)
     patch = _match_colour(_resharpen(patch), under, weight)
-    out = frame.copy()
-    blended = under + (patch - under) * weight[..., None]
-    out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    return out
+    blended = cv2.blendLinear(patch, under, weight, 1.0 - weight)
+    frame[y0:y1, x0:x1] = cv2.convertScaleAbs(blended)
+    return frame
