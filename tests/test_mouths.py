@@ -152,7 +152,7 @@ def test_placement_puts_the_banked_lips_on_the_target_and_changes_nothing_outsid
     target = settle_inner_lips(synthetic_landmarks(centre=(256.0, 240.0), iod=100.0, gap=16.0))  # ...the target is
     # open, settled as the warp engine makes its targets
     entry = int(np.argmin(np.where(bank.usable, np.abs(GAPS - 16.0), np.inf)))
-    out = place_mouth(frame, track.landmarks[shown], target, bank, [(entry, 1.0)])
+    out = place_mouth(frame.copy(), track.landmarks[shown], target, bank, [(entry, 1.0)])
     outside = outside_region_mask(track.landmarks[shown], frame.shape[:2], dilate=0.0)
     assert np.array_equal(out[outside], frame[outside])
     inside = ((target[62] + target[66]) / 2 + [0, 4]).round().astype(int)  # the open banked mouth lands between
