@@ -34,7 +34,8 @@ log = get_logger(__name__)
 # Bump when a change alters output pixels, so reruns do not skip stale results or reuse stale segments.
 # 2: frames are encoded with the template's colour matrix and tags.
 # 3: stills scaled to 1920 px, HDR tone-mapped, the output timeline follows the template's timestamps.
-PIPELINE_VERSION = "3"
+# 4: talking templates get the template's own mouths (HEYGEM_MOUTHS=auto, heygem_ops.mouths).
+PIPELINE_VERSION = "4"
 
 
 @dataclass(frozen=True)

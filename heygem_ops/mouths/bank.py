@@ -41,14 +41,14 @@ from heygem_ops.media.probe import VideoInfo
 from heygem_ops.quality.mouth import interior
 from heygem_ops.quality.pixels import laplacian_variance
 
-BANK_VERSION = "2"  # bump when crops or their descriptions change, so stale banks are rebuilt
+BANK_VERSION = "3"  # bump when crops or their descriptions change, so stale banks are rebuilt
 STABLE = np.array([36, 39, 42, 45, 27, 28, 29, 30])  # eye corners and the nose ridge: what a mouth never moves
 IOD_MAX = 176  # px per interocular distance of the stored crops at most: enough for a 1080p face's lips
 JPEG_QUALITY = 95
 MAX_ENTRIES = 4500  # template frames whose crops are banked at most (3 minutes at 25 fps): the size is bounded
 BELOW_CHIN = 0.12  # interocular distances kept below the lowest chin of the template
 ABOVE_NOSE = 0.02  # ...and above the nose's base
-SIDE = 0.05  # ...and beyond the cheek points 3 and 13
+SIDE = 0.15  # ...and beyond the cheek points 3 and 13
 MIN_SHARPNESS = 0.5  # a frame's lower face sharper than this share of the template's median, or it is blurred
 MAX_SCALE_CHANGE = 0.15  # relative change of the interocular distance from its running median: a tracking glitch
 MAX_WIDTH_CHANGE = 0.3  # relative difference of the mouth width from the template's median

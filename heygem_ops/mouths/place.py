@@ -8,7 +8,8 @@ share with the shown frame (the bank's canonical face), then bent by a thin-plat
 lips, nose base and jaw land on the targets. It covers the lips and MARGIN beyond them fully, then
 fades out over FEATHER of skin (so the warped frame's own lip line, a tracker's error away, never
 shows beside it: no double contour), fades out above the chin (whose edge stays the warped
-frame's: one chin line), and never reaches the lower-face region's edge. Its colour
+frame's: one chin line), and stays inside the jaw line of both faces (a turned head's cheek edge
+in the crop never lands on the frame's cheek) and the lower-face region. Its colour
 and light are matched to the warped frame by the mean and spread of each channel in that fading
 ring, where both show the same skin. Nothing outside the lower-face region changes.
 """
@@ -26,7 +27,7 @@ from heygem_ops.mouths.bank import MouthBank, apply, canonical_transforms
 
 MARGIN = 0.14  # interocular distances beyond the outer lips the banked mouth covers fully...
 FEATHER = 0.12  # ...then fades out over this many
-CHIN_REACH = (0.25, 0.6)  # shares of the lower lip's distance to the chin where the mouth starts and ends fading
+CHIN_REACH = (0.5, 0.85)  # shares of the lower lip's distance to the chin where the mouth starts and ends fading
 REGION_FADE = 0.06  # interocular distances inside the lower-face region's edge where it has faded out
 GRID_PER_IOD = 24  # spline evaluations per interocular distance (the map is smooth; bilinear between)
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units
@@ -34,6 +35,7 @@ CLOSED = 0.03  # inner-lip gap (interocular distances) below which a mouth count
 # line is mapped onto the target's, rather than each inner lip onto its own
 GAIN = (0.9, 1.1)  # bounds of the colour match's per-channel contrast gain
 RESHARPEN = 0.5  # unsharp-mask gain on the placed crop (sigma 1 px)
+EDGE_PX = 4.0  # px inside a crop's edge over which the banked mouth fades out (its edge may cross the face's)
 SLACK = 0.1  # interocular distances the banked lips may reach beyond the target's
 _ANCHORS = [31, 32, 33, 34, 35]  # the nose base: where the crop meets the warped frame above the lips
 
@@ -51,10 +53,11 @@ def _gap(landmarks: np.ndarray) -> float:
 
 
 def _weights(
-    target: np.ndarray, lips: list[np.ndarray], region: np.ndarray, box: tuple[int, int, int, int], iod: float
+    target: np.ndarray, lips: list[np.ndarray], limits: list[np.ndarray], box: tuple[int, int, int, int], iod: float
 ) -> np.ndarray:
     """(h, w) float32 0..1 weight of the banked mouth over `box`: 1 on every (K, 2) outer-lip polygon
-    of `lips` (frame px) and MARGIN around, fading out over FEATHER, and out before the region's edge."""
+    of `lips` (frame px) and MARGIN around, fading out over FEATHER, and out before the edge of any
+    polygon of `limits` (the lower-face region, and the faces of the frame and of the crops)."""
     x0, y0, x1, y1 = box
     origin = np.array([x0, y0], np.float32)
     covered = np.zeros((y1 - y0, x1 - x0), np.uint8)
@@ -62,8 +65,11 @@ def _weights(
         cv2.fillPoly(covered, [np.round(polygon - origin).astype(np.int32)], 1)
     distance = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) / iod
     weight = np.clip((MARGIN + FEATHER - distance) / FEATHER, 0.0, 1.0)
-    inside = np.zeros_like(covered)
-    cv2.fillPoly(inside, [np.round(region - origin).astype(np.int32)], 1)
+    inside = np.ones_like(covered)
+    for polygon in limits:
+        within = np.zeros_like(covered)
+        cv2.fillPoly(within, [np.round(polygon - origin).astype(np.int32)], 1)
+        inside &= within
     depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) / iod
     weight *= np.clip(depth / REGION_FADE, 0.0, 1.0)
     weight *= _above_chin(target, box)
@@ -115,15 +121,17 @@ class _Mapping:
         closed = min(_gap(own), _gap(target)) < CLOSED
         self.there = apply(to_crop[None], _controls(target, closed)[None])[0] / self.scale
         self.own = _controls(own, closed) / self.scale
-        self.lips = _outer_lips(own).astype(np.float64) / self.scale
+        self.lips, self.face = _outer_lips(own), lower_face_polygon(own, jaw_margin=0.0)
 
-    def placed_lips(self) -> np.ndarray:
-        """(K, 2) frame px: the banked outer lips where they land."""
-        moved = (self.lips + thin_plate(self.own, self.there - self.own, self.lips, SMOOTHING)) * self.scale
+    def placed(self, points: np.ndarray) -> np.ndarray:
+        """(K, 2) frame px where (K, 2) points of the crop (crop px) land."""
+        points = points.astype(np.float64) / self.scale
+        moved = (points + thin_plate(self.own, self.there - self.own, points, SMOOTHING)) * self.scale
         return apply(cv2.invertAffineTransform(self.to_crop)[None], moved[None])[0]
 
-    def pull(self, box: tuple[int, int, int, int], iod: float) -> np.ndarray:
-        """(h, w, 3) float32: the crop pulled onto `box` of the frame."""
+    def pull(self, box: tuple[int, int, int, int], iod: float) -> tuple[np.ndarray, np.ndarray]:
+        """(h, w, 3) float32: the crop pulled onto `box` of the frame; (h, w) float32 0..1 how far inside
+        the crop each pixel's source lies (0 beyond its edge, 1 from EDGE_PX in: the crop never smears)."""
         x0, y0, x1, y1 = box
         step = int(np.clip(round(iod / GRID_PER_IOD), 2, 12))
         gw, gh = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
@@ -142,7 +150,10 @@ class _Mapping:
         map_x = a * xs + b * ys + c + dx
         map_y = d * xs + e * ys + f + dy
         crop = self.bank.crop(self.entry)
-        return cv2.remap(crop, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        pulled = cv2.remap(crop, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        layout = self.bank.layout
+        room = np.minimum(np.minimum(map_x, layout.width - 1 - map_x), np.minimum(map_y, layout.height - 1 - map_y))
+        return pulled, np.clip(room / EDGE_PX, 0.0, 1.0)
 
 
 def _resharpen(patch: np.ndarray) -> np.ndarray:
@@ -181,8 +192,13 @@ def place_mouth(
     x0, y0, x1, y1 = box
     under = frame[y0:y1, x0:x1].astype(np.float32)
     mappings = [(_Mapping(bank, entry, target, to_crop), share) for entry, share in shown]
-    weight = _weights(target, [_outer_lips(target), *(m.placed_lips() for m, _ in mappings)], region, box, iod)
-    patch = sum(share * mapping.pull(box, iod) for mapping, share in mappings)
+    lips = [_outer_lips(target), *(m.placed(m.lips) for m, _ in mappings)]
+    faces = [region, lower_face_polygon(target, jaw_margin=0.0), *(m.placed(m.face) for m, _ in mappings)]
+    weight = _weights(target, lips, faces, box, iod)
+    pulled = [(share, *mapping.pull(box, iod)) for mapping, share in mappings]
+    patch = sum(share * pixels for share, pixels, _ in pulled)
+    for _, _, inside in pulled:
+        weight *= inside
     patch = _match_colour(_resharpen(patch), under, weight)
     blended = cv2.blendLinear(patch, under, weight, 1.0 - weight)
     frame[y0:y1, x0:x1] = cv2.convertScaleAbs(blended)
