@@ -167,3 +167,14 @@ def test_head_pose_reads_a_turned_head():
     turned[27:36, 0] += 15.0  # the nose moves across as the head turns
     yaw, pitch = head_pose(np.stack([face, turned])).T
     assert yaw[1] - yaw[0] == pytest.approx(0.15, abs=1e-3) and pitch[0] == pytest.approx(pitch[1])
+
+
+def test_a_switch_fades_between_like_mouths_and_cuts_between_unlike_ones():
+    from heygem_ops.mouths.select import _with_fades
+
+    bank = _toy_bank(np.r_[np.zeros(10), np.full(10, 0.1)])
+    shown = np.zeros(8, dtype=np.int64)
+    alike = _with_fades(bank, np.array([0, 1, 2, 3, 7, 8, 9, 9]), shown)  # shut to shut: fades
+    assert list(alike.fade_from[4:7]) == [4, 5, 6] and alike.fade[4] > alike.fade[5] > alike.fade[6] > 0
+    unlike = _with_fades(bank, np.array([0, 1, 2, 3, 15, 16, 17, 18]), shown)  # shut to open: cuts
+    assert (unlike.fade_from < 0).all()

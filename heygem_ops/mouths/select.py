@@ -11,7 +11,9 @@ entries per frame, joined by the continuations of the best paths so far): the ne
 much as several frames of a poor match, so the mouth moves as the template's own did and switches
 seldom. Decided once per job, in planning, so chunks rendered on different workers agree at their
 boundaries. A jump cross-fades over FADE_FRAMES frames from the old run's continuation into the
-new entry (it cuts where the template itself cuts to another view: the old mouth would not fit).
+new entry, hiding a change of texture or light; it cuts where the template itself cuts to another
+view (the old mouth would not fit) and between mouths opened differently (a fade would show a
+double exposure of two shapes; a cut reads as the mouth moving, as it does in speech).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ OPEN_GAP = 0.08  # ...fully from this target gap (interocular distances)
 NEXT_COST, BACK_COST, HOLD_COST, JUMP_COST = 0.0, 0.3, 0.6, 10.0  # transitions to the next/previous/same/other entry
 CANDIDATES = 10  # cheapest entries per frame the path may pick from (besides the best paths' continuations)
 FADE_FRAMES = 3  # frames a jump cross-fades over...
-FADE_MAX_COST = 4.0  # ...unless the old run's pose and light cost this much on the shown frame: then it cuts
+FADE_MAX_COST = 4.0  # ...unless the old run's pose and light cost this much on the shown frame: then it cuts;
+FADE_MAX_GAP = 0.03  # ...and it cuts between openings this different (interocular distances): a double exposure
 BLOCK = 512  # output frames whose costs are computed at once: memory stays small for any length
 
 
@@ -161,6 +164,8 @@ def _with_fades(bank: MouthBank, path: np.ndarray, shown: np.ndarray) -> MouthPa
                 break
             old = _neighbours(bank, old, step)
             if context_costs(bank, old, shown[t + i : t + i + 1])[0, 0] > FADE_MAX_COST:
+                break
+            if abs(float(bank.gap[old[0]] - bank.gap[path[t + i]])) > FADE_MAX_GAP:
                 break
             fade_from[t + i], fade[t + i] = old[0], 1.0 - (i + 1) / (FADE_FRAMES + 1)
     return MouthPath(path, fade_from, fade)
