@@ -27,7 +27,7 @@ from heygem_ops.mouths.bank import MouthBank, apply, canonical_transforms
 
 MARGIN = 0.14  # interocular distances beyond the outer lips the banked mouth covers fully...
 FEATHER = 0.12  # ...then fades out over this many
-CHIN_REACH = (0.5, 0.85)  # shares of the lower lip's distance to the chin where the mouth starts and ends fading
+CHIN_REACH = (0.6, 0.95)  # shares of the lower lip's distance to the chin where the mouth starts and ends fading
 REGION_FADE = 0.06  # interocular distances inside the lower-face region's edge where it has faded out
 GRID_PER_IOD = 24  # spline evaluations per interocular distance (the map is smooth; bilinear between)
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units

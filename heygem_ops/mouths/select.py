@@ -29,7 +29,7 @@ from heygem_ops.mouths.bank import MouthBank
 GAP_SCALE = 0.02  # interocular distances of gap error that cost 1 per frame...
 STRETCH = 2.0  # ...times this when the crop is less open than the target
 WIDTH_SCALE = 0.06  # interocular distances of width error that cost 1
-POSE_SCALE = 0.04  # interocular distances of nose-tip offset (yaw, pitch proxies) that cost 1
+POSE_SCALE = 0.06  # interocular distances of nose-tip offset (yaw, pitch proxies) that cost 1
 LIGHT_SCALE = 6.0  # Lab distance between the skin around the lips of crop and shown frame that costs 1
 TEETH_COST, TEETH_FULL = 6.0, 0.3  # an open target prefers crops that show teeth (this share of the interior)...
 OPEN_GAP = 0.08  # ...fully from this target gap (interocular distances)
