@@ -178,3 +178,36 @@ def test_a_switch_fades_between_like_mouths_and_cuts_between_unlike_ones():
     assert list(alike.fade_from[4:7]) == [4, 5, 6] and alike.fade[4] > alike.fade[5] > alike.fade[6] > 0
     unlike = _with_fades(bank, np.array([0, 1, 2, 3, 15, 16, 17, 18]), shown)  # shut to open: cuts
     assert (unlike.fade_from < 0).all()
+
+
+def test_the_mouth_mode_is_a_setting_and_a_job_option(monkeypatch):
+    from heygem_ops.errors import InputError
+    from heygem_ops.options import GenerateOptions
+    from heygem_ops.plan import job_identity
+    from heygem_ops.settings import get_settings
+
+    with pytest.raises(InputError, match="mouths='nope'"):
+        GenerateOptions(mouths="nope")
+    monkeypatch.setenv("HEYGEM_MOUTHS", "warp")
+    get_settings.cache_clear()
+    assert GenerateOptions.from_settings().mouths == "warp"
+    assert GenerateOptions().mouths == "auto"  # the default draws banked mouths where the template has them
+    ids = {job_identity("t", "a", GenerateOptions(mouths=mode)) for mode in ("auto", "bank", "warp")}
+    assert len(ids) == 3  # each mode is its own output
+
+
+@pytest.mark.media
+def test_a_still_portrait_keeps_the_warp_and_refuses_a_forced_bank(media_dir, tmp_path, caplog):
+    from face_clips import make_speech
+
+    from heygem_ops import generate
+    from heygem_ops.errors import InputError
+    from heygem_ops.options import GenerateOptions
+
+    portrait, speech = media_dir / "sadtalker_people_0.png", make_speech(tmp_path / "s.wav", 0.6)
+    with pytest.raises(InputError, match="gives no mouths to bank: a still picture"):
+        generate(portrait, speech, tmp_path / "bank.mp4", GenerateOptions.from_settings(mouths="bank", qa=False))
+    caplog.set_level("INFO")
+    options = GenerateOptions.from_settings(qa=False)
+    assert generate(portrait, speech, tmp_path / "auto.mp4", options).succeeded
+    assert "are warped: a still picture" in caplog.text  # auto: the warp
