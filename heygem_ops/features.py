@@ -27,7 +27,7 @@ from heygem_ops.logs import get_logger
 from heygem_ops.media.probe import VideoInfo, probe_video
 from heygem_ops.media.segments import EncodeSettings
 from heygem_ops.mouths.bank import load_bank, template_bank
-from heygem_ops.mouths.select import FADE_FRAMES, MouthPath, choose_path, mouth_targets
+from heygem_ops.mouths.select import MouthPath, choose_path, mouth_targets
 from heygem_ops.orders import ChunkInputs, ChunkOrder
 from heygem_ops.plan import JobPlan, weights_digest
 from heygem_ops.settings import get_settings
@@ -205,7 +205,7 @@ def job_mouths(
     log.info(
         "Mouth bank of %s %s: %d usable frames; %d switches in %.2f s",
         plan.template.path.name, "from cache" if cached else "built", int(bank.usable.sum()),
-        int((path.fade_from >= 0).sum() // FADE_FRAMES), time.perf_counter() - started,
+        int((np.abs(np.diff(path.entries)) > 1).sum()), time.perf_counter() - started,
     )  # fmt: skip
     return entry, path
 
