@@ -5,8 +5,8 @@ the track in the template cache: each frame's lower face (nose base to below the
 cheek) is cut through the similarity transform that maps its eyes and nose onto the template's
 mean face (`canonical_transforms`), at one scale for the whole template (its median interocular
 distance, at most IOD_MAX px), and stored as a JPEG: a minute of template costs 10-26 MiB of
-disk at 25 fps (7-18 KiB a frame at 124-176 px per interocular distance; ~200 MB as raw pixels), and a chunk
-decodes only the crops it shows.
+disk at 25 fps (7-18 KiB a frame at 124-176 px per interocular distance; ~200 MB as raw
+pixels), and a chunk decodes only the crops it shows.
 Beside each crop: its landmarks in crop pixels, its mouth shape (inner-lip gap and width in
 interocular distances, as the warp engine measures its targets), its teeth share, its head pose
 (`head_pose`), the light on the skin around its lips, and whether it is usable: sharp (no motion
