@@ -76,8 +76,7 @@ def _chord_samples(count: int, exponent: float) -> tuple[np.ndarray, np.ndarray]
     return ts, lip_profile(ts, exponent)
 
 
-LOWER_LIP_LAG = 0.35  # share of the tracked inner-lip gap by which the tracked lower inner lip sits too high...
-LOWER_LIP_KEEP = 0.7  # ...but it settles through at most the rest of this share of the tracked lower lip's thickness
+LOWER_LIP_LAG = 0.35  # share of the tracked inner-lip gap by which the tracked lower inner lip sits too high
 
 
 def settle_inner_lips(landmarks: np.ndarray, lag: float | None = None) -> np.ndarray:
@@ -87,19 +86,14 @@ def settle_inner_lips(landmarks: np.ndarray, lag: float | None = None) -> np.nda
     a share of the gap above the lip's real edge (its lower lip "thickens" by 7-14% of the gap on
     every sample template). Warping from those points would keep a sliver of the template's
     opening when the audio closes the mouth: its own mouth motion would show through. Each point
-    moves along the face's downward axis by `lag` (default LOWER_LIP_LAG) times its pair's gap,
-    but keeps LOWER_LIP_KEEP of the tracked lip's thickness (to its outer point below) beneath it:
-    where the tracker already finds the edge of a wide-open mouth (KatieHill's broad smile, gap a
-    quarter of the interocular distance) a share of the gap alone settled it past the lip, the warp
-    then took skin for the lower lip and the output had none.
+    moves along the face's downward axis by `lag` (default LOWER_LIP_LAG) times its pair's gap.
     """
     lag = LOWER_LIP_LAG if lag is None else lag
     out = np.array(landmarks, dtype=np.float32, copy=True)
     across = out[..., 45, :] - out[..., 36, :]
     down = np.stack([-across[..., 1], across[..., 0]], axis=-1)
     down /= np.maximum(np.linalg.norm(down, axis=-1, keepdims=True), 1e-6)
-    for upper, lower, outer in ((61, 67, 58), (62, 66, 57), (63, 65, 56)):
+    for upper, lower in ((61, 67), (62, 66), (63, 65)):
         gap = np.maximum(((out[..., lower, :] - out[..., upper, :]) * down).sum(axis=-1), 0.0)
-        thickness = np.maximum(((out[..., outer, :] - out[..., lower, :]) * down).sum(axis=-1), 0.0)
-        out[..., lower, :] += np.minimum(lag * gap, (1.0 - LOWER_LIP_KEEP) * thickness)[..., None] * down
+        out[..., lower, :] += (lag * gap)[..., None] * down
     return out
