@@ -8,7 +8,10 @@ Speech with known words is synthesised with espeak-ng (a Debian package) in two 
 rates, force-aligned with pocketsphinx (`heygem_ops.articulation.phones`) to time every phone,
 run through `generate` (with the words; with --no-text also without them, phones recognised
 (HEYGEM_ARTICULATION=speech), and driven by loudness alone, what a job without words gets by
-default), and the output's mouth tracked (mesh tracker) is measured at the phones:
+default), and the output's mouth tracked (mesh tracker) is measured at the phones. The opening is
+`lip_gap`, the inner lips' gap along the face's downward axis: lips pressed together, which the
+tracker reads with the lower inner lip above the upper, are closed (the points' distance,
+`mouth_opening`, read them as open by their overlap: its hit rate is shown beside, "hit|dist"):
 
   closure ratio  mean opening over bilabial events / over open-vowel events (all, M alone, P/B alone)
   hit rate       share of bilabial events whose smallest opening is among the video's lowest 30 %
@@ -38,7 +41,7 @@ import numpy as np
 from heygem_ops import generate
 from heygem_ops.articulation.analysis import analyse
 from heygem_ops.articulation.phones import Phone, align_phones, transcript_words
-from heygem_ops.face.landmarks import mouth_opening, mouth_width
+from heygem_ops.face.landmarks import lip_gap, mouth_opening, mouth_width
 from heygem_ops.face.trackers import create_tracker
 from heygem_ops.media import decode_audio, iter_frames, probe_video
 from heygem_ops.options import GenerateOptions
@@ -83,6 +86,7 @@ class Figures:
     control_hit_p95: float
     rounding: float
     events: int
+    hit_distance: float  # the hit rate with the opening read as the points' distance (`mouth_opening`)
 
 
 def _frames(phone: Phone, fps: float, count: int, shift: int = 0) -> np.ndarray:
@@ -120,7 +124,10 @@ def closure_figures(opening: np.ndarray, found: Events) -> tuple[float, float, f
     )
 
 
-def measure(opening: np.ndarray, width: np.ndarray, phones: tuple[Phone, ...], fps: float) -> Figures:
+def measure(
+    opening: np.ndarray, distance: np.ndarray, width: np.ndarray, phones: tuple[Phone, ...], fps: float
+) -> Figures:
+    """The figures of one output from its `lip_gap` (`opening`), `mouth_opening` (`distance`) and width."""
     count = len(opening)
     found = events(phones, fps, count)
     ratio, ratio_m, ratio_pb, hit = closure_figures(opening, found)
@@ -136,6 +143,7 @@ def measure(opening: np.ndarray, width: np.ndarray, phones: tuple[Phone, ...], f
         float(np.nanpercentile(control[:, 3], 95)),
         rounding,
         len(found.m) + len(found.pb),
+        closure_figures(distance, found)[3],
     )
 
 
@@ -148,17 +156,17 @@ def synthesise(voice: str, rate: int, folder: Path) -> Path:
 MODES = {"text": "speech", "recognised": "speech", "loudness": "loudness"}  # bench mode -> articulation
 
 
-def run_clip(template: Path, audio: Path, mode: str, folder: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """Generate one output in `mode` (see MODES) and track its mouth: (opening, width, sync r)."""
+def run_clip(template: Path, audio: Path, mode: str, folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Generate one output in `mode` (see MODES) and track its mouth: (lip gap, distance, width, sync r)."""
     output = folder / f"{audio.stem}_{mode}.mp4"
     text = TEXT if mode == "text" else None
     options = GenerateOptions.from_settings(text=text, articulation=MODES[mode], qa=False)
     generate(template, audio, output, options)
     info = probe_video(output)
     landmarks = create_tracker("mesh").track(iter_frames(info)).landmarks
-    opening = mouth_opening(landmarks)
-    sync = best_sync(opening, speech_level(decode_audio(audio), info.fps, info.frame_count), 15)
-    return opening, mouth_width(landmarks), sync.r
+    distance = mouth_opening(landmarks)
+    sync = best_sync(distance, speech_level(decode_audio(audio), info.fps, info.frame_count), 15)
+    return lip_gap(landmarks), distance, mouth_width(landmarks), sync.r
 
 
 def main() -> int:
@@ -175,7 +183,7 @@ def main() -> int:
     modes = list(MODES) if args.no_text else ["text"]
     pooled: dict[str, list] = {mode: [] for mode in modes}
     header = f"{'clip':<16} {'mode':<10} {'ratio':>6} {'M':>6} {'P/B':>6} {'hit':>5} {'ctl p5':>7} {'ctl hit95':>9}"
-    print(header + f" {'round':>6} {'sync r':>6} {'cost':>6} events")
+    print(header + f" {'round':>6} {'sync r':>6} {'cost':>6} {'hit|dist':>8} events")
     for voice in VOICES:
         for rate in RATES:
             audio = synthesise(voice, rate, folder)
@@ -189,18 +197,18 @@ def main() -> int:
                 if mode != "loudness":
                     analyse(samples, Fraction(25), int(len(samples) / 16000 * 25), TEXT if mode == "text" else None)
                 cost = (time.perf_counter() - started) / (len(samples) / 16000)
-                opening, width, sync = run_clip(args.template, audio, mode, folder)
+                opening, distance, width, sync = run_clip(args.template, audio, mode, folder)
                 fps = float(probe_video(folder / f"{audio.stem}_{mode}.mp4").fps)
-                figures = measure(opening, width, phones, fps)
-                pooled[mode].append((opening, width, phones, fps, cost, sync))
+                figures = measure(opening, distance, width, phones, fps)
+                pooled[mode].append((opening, distance, width, phones, fps, cost, sync))
                 print(_row(audio.stem, mode, figures, sync, cost))
     failed = False
     for mode, clips in pooled.items():
         if not clips:
             continue
         figures = _pooled(clips)
-        cost = float(np.mean([clip[4] for clip in clips]))
-        sync = float(np.min([clip[5] for clip in clips]))
+        cost = float(np.mean([clip[5] for clip in clips]))
+        sync = float(np.min([clip[6] for clip in clips]))
         print(_row("ALL", mode, figures, sync, cost))
         if mode == "text":
             misses = _misses(figures, cost)
@@ -211,14 +219,17 @@ def main() -> int:
 
 def _pooled(clips: list) -> Figures:
     """The figures over all clips of a mode: openings normalised per clip, events concatenated."""
-    openings, widths, phone_lists = [], [], []
+    openings, distances, widths, phone_lists = [], [], [], []
     offset = 0.0
-    for opening, width, phones, fps, _, _ in clips:
+    for opening, distance, width, phones, fps, _, _ in clips:
         openings.append(opening / np.nanmedian(opening[np.isfinite(opening)] + 1e-6))
+        distances.append(distance / np.nanmedian(distance[np.isfinite(distance)] + 1e-6))
         widths.append(width / np.nanmedian(width))
         phone_lists += [Phone(p.label, p.start + offset, p.end + offset) for p in phones]
         offset += len(opening) / fps
-    return measure(np.concatenate(openings), np.concatenate(widths), tuple(phone_lists), clips[0][3])
+    return measure(
+        np.concatenate(openings), np.concatenate(distances), np.concatenate(widths), tuple(phone_lists), clips[0][4]
+    )
 
 
 def _misses(f: Figures, cost: float) -> list[str]:
@@ -237,7 +248,8 @@ def _misses(f: Figures, cost: float) -> list[str]:
 def _row(name: str, mode: str, f: Figures, sync: float, cost: float) -> str:
     return (
         f"{name:<16} {mode:<10} {f.ratio:6.2f} {f.ratio_m:6.2f} {f.ratio_pb:6.2f} {f.hit:5.0%} "
-        f"{f.control_ratio_p5:7.2f} {f.control_hit_p95:9.0%} {f.rounding:6.3f} {sync:6.2f} {cost:6.1%} {f.events}"
+        f"{f.control_ratio_p5:7.2f} {f.control_hit_p95:9.0%} {f.rounding:6.3f} {sync:6.2f} {cost:6.1%} "
+        f"{f.hit_distance:8.0%} {f.events}"
     )
 
 

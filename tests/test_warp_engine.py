@@ -11,7 +11,7 @@ from heygem_ops.engines.registry import available_engines, create_engine
 from heygem_ops.engines.warp import OPEN_MAX, PRESS, WarpEngine, target_landmarks
 from heygem_ops.errors import InputError
 from heygem_ops.face.contours import LOWER_LIP_LAG, lip_curve, settle_inner_lips
-from heygem_ops.face.landmarks import mouth_opening, mouth_width
+from heygem_ops.face.landmarks import lip_gap, mouth_opening, mouth_width
 from heygem_ops.face.regions import lower_face_polygon, polygon_mask
 
 
@@ -162,6 +162,17 @@ def test_settled_lower_lip_moves_down_by_a_share_of_the_gap():
     assert np.array_equal(np.delete(settled, [65, 66, 67], axis=0), np.delete(open_lips, [65, 66, 67], axis=0))
     closed = synthetic_landmarks(gap=0.0)
     assert np.array_equal(settle_inner_lips(closed), closed)
+
+
+def test_lip_gap_reads_crossed_lips_as_closed_and_turns_with_the_face():
+    open_lips = synthetic_landmarks(gap=12.0)
+    assert np.isclose(lip_gap(open_lips), mouth_opening(open_lips), atol=1e-6)  # upright: the same 0.12
+    crossed = synthetic_landmarks(gap=-4.0)  # pressed lips, read with the lower inner lip above the upper
+    assert lip_gap(crossed) == 0.0 and mouth_opening(crossed) > 0.03
+    angle = np.radians(25.0)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turned = (open_lips - 256.0) @ turn.T * 1.7 + 300.0  # rotated, scaled and moved
+    assert np.isclose(lip_gap(turned), lip_gap(open_lips), atol=1e-5)
 
 
 def test_closed_target_leaves_the_mouth_closed():
