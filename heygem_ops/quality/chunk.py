@@ -12,7 +12,10 @@ along with compose instead, where the output frames already exist:
 - **pixels** (PSNR outside the lower face, mouth sharpness): they must include the encoder's loss, so
   the first `PIXEL_FRAMES` frames of the published segment are decoded and compared with the
   template frames they replace (held meanwhile). An I-frame and the P-frames after it: the
-  figures of the whole output within a fraction of a dB.
+  PSNR of the whole output within a fraction of a dB. Sharpness depends on what the mouth shows
+  (real closed lips against a toothy template smile are less sharp than teeth against teeth), so a
+  chunk's first frames are not its sample: it is taken every `SHARPNESS_STRIDE`-th composed frame
+  and scaled by what encoding left of it in the first frames (published over composed).
 - **flicker** (`quality.flicker`): the lower face's jolts, output against template, in the chunk's
   face region (a chunk's first frames have none; nor has the switch from one chunk to the next).
 
@@ -41,11 +44,12 @@ from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
 from heygem_ops.media import iter_frames, probe_video
 from heygem_ops.quality.flicker import FlickerMeter, FlickerStats
-from heygem_ops.quality.pixels import PixelStats
+from heygem_ops.quality.pixels import PixelStats, lower_face_sharpness
 
 FACE_SIDE = 192  # pixels: side of the downscaled face region the tracker follows
 REGION_MARGIN = 0.4  # the region spans the chunk's face boxes plus this fraction of their size on each side
 PIXEL_FRAMES = 6  # first frames of each segment decoded at full size for the pixel figures
+SHARPNESS_STRIDE = 8  # every 8th composed frame's lower-face sharpness is sampled
 MOUTH_STRIDE = 2  # the mouth is tracked on every 2nd frame and interpolated between: lips move below 6 Hz
 
 
@@ -54,8 +58,8 @@ class ChunkQuality:
     """What compose measured on one chunk of F output frames.
 
     opening, width: (F,) float32 mouth opening and width in interocular distances; NaN where no face.
-    squared_error, compared, output_sharpness, template_sharpness: `PixelStats` over the chunk's
-    first frames, as published.
+    squared_error, compared: `PixelStats` over the chunk's first frames, as published.
+    output_sharpness, template_sharpness: lower-face sharpness of the sampled frames (see the module).
     flicker: the chunk's lower-face jolts (`quality.flicker.FlickerStats`).
     seconds: what measuring cost the compose worker (crops, mesh, pixel figures): the job counts them
     as quality's worker seconds, not compose's, so its results show what scoring costs.
@@ -84,6 +88,8 @@ class ChunkMeter:
         self._flicker = FlickerMeter(self._region)
         self._crops: list[np.ndarray] = []
         self._templates: list[np.ndarray] = []
+        self._sharpness: list[tuple[float, float]] = []  # (output, template) of every SHARPNESS_STRIDE-th frame
+        self._composed_first: dict[int, float] = {}  # output sharpness of the first frames, before encoding
         self._added = 0
         self._seconds = 0.0
 
@@ -94,9 +100,16 @@ class ChunkMeter:
             x0, y0, x1, y1 = self._region
             crop = cv2.resize(composed[y0:y1, x0:x1], (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_LINEAR)
             self._crops.append(crop)
+        k, landmarks = self._added, self._landmarks[self._added]
         if len(self._templates) < PIXEL_FRAMES:
             self._templates.append(template)
-        self._flicker.add(composed, template, self._landmarks[self._added])
+        if (k < PIXEL_FRAMES or k % SHARPNESS_STRIDE == 0) and np.isfinite(landmarks).all():
+            found = lower_face_sharpness(composed, template, landmarks)
+            if found is not None and k % SHARPNESS_STRIDE == 0:
+                self._sharpness.append(found)
+            if found is not None and k < PIXEL_FRAMES:
+                self._composed_first[k] = found[0]
+        self._flicker.add(composed, template, landmarks)
         self._added += 1
         self._seconds += time.perf_counter() - started
 
@@ -110,17 +123,25 @@ class ChunkMeter:
                 landmarks = _tracker().track(self._crops).landmarks
             opening, width = _every_frame(mouth_opening(landmarks), count), _every_frame(mouth_width(landmarks), count)
         stats = PixelStats()
+        encoded = composed = 0.0
         published = itertools.islice(iter_frames(probe_video(segment)), len(self._templates))
         for k, (output, template) in enumerate(zip(published, self._templates, strict=False)):
             landmarks = self._landmarks[k]
             stats.add(output, template, None if np.isnan(landmarks).any() else landmarks)
+            found = lower_face_sharpness(output, template, landmarks) if k in self._composed_first else None
+            if found is not None:
+                encoded, composed = encoded + found[0], composed + self._composed_first[k]
+        output_sharpness, template_sharpness = stats.output_sharpness, stats.template_sharpness
+        if self._sharpness and composed > 0:  # the sample, with the encoder's share of the first frames
+            output_sharpness = [value * encoded / composed for value, _ in self._sharpness]
+            template_sharpness = [value for _, value in self._sharpness]
         return ChunkQuality(
             opening,
             width,
             stats.squared_error,
             stats.compared,
-            tuple(stats.output_sharpness),
-            tuple(stats.template_sharpness),
+            tuple(output_sharpness),
+            tuple(template_sharpness),
             self._flicker.stats,
             self._seconds + time.perf_counter() - started,
         )

@@ -67,18 +67,10 @@ class PixelStats:
         self.compared += int(outside.sum()) * output.shape[2]
 
     def _add_sharpness(self, output: np.ndarray, template: np.ndarray, landmarks: np.ndarray) -> None:
-        """Laplacian variance of both frames inside the template's lower-face polygon (its bounding box only)."""
-        polygon = lower_face_polygon(landmarks)
-        low = np.clip(np.floor(polygon.min(axis=0)).astype(int) - 2, 0, None)
-        high = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + 3, output.shape[1::-1])
-        if (high - low).min() < 3:
-            return
-        box = (slice(low[1], high[1]), slice(low[0], high[0]))
-        inside = polygon_mask(output[box].shape[:2], polygon - low) >= 0.5
-        if inside.sum() < 9:
-            return
-        self.output_sharpness.append(laplacian_variance(output[box], inside))
-        self.template_sharpness.append(laplacian_variance(template[box], inside))
+        found = lower_face_sharpness(output, template, landmarks)
+        if found is not None:
+            self.output_sharpness.append(found[0])
+            self.template_sharpness.append(found[1])
 
     @property
     def psnr(self) -> float | None:
@@ -93,6 +85,21 @@ class PixelStats:
         """Mean output sharpness over mean template sharpness; None without a face or template texture."""
         template = float(np.mean(self.template_sharpness)) if self.template_sharpness else 0.0
         return float(np.mean(self.output_sharpness)) / template if template > 0 else None
+
+
+def lower_face_sharpness(output: np.ndarray, template: np.ndarray, landmarks: np.ndarray) -> tuple[float, float] | None:
+    """Laplacian variance of both frames inside the template's lower-face polygon (its bounding box only);
+    None when the polygon covers too few pixels."""
+    polygon = lower_face_polygon(landmarks)
+    low = np.clip(np.floor(polygon.min(axis=0)).astype(int) - 2, 0, None)
+    high = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + 3, output.shape[1::-1])
+    if (high - low).min() < 3:
+        return None
+    box = (slice(low[1], high[1]), slice(low[0], high[0]))
+    inside = polygon_mask(output[box].shape[:2], polygon - low) >= 0.5
+    if inside.sum() < 9:
+        return None
+    return laplacian_variance(output[box], inside), laplacian_variance(template[box], inside)
 
 
 def laplacian_variance(rgb: np.ndarray, inside: np.ndarray) -> float:
