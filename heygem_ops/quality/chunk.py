@@ -36,19 +36,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from heygem_ops.face.landmarks import mouth_opening, mouth_width
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.face.trackers import Tracker, create_tracker
 from heygem_ops.media import iter_frames, probe_video
-from heygem_ops.quality.flicker import FlickerMeter, FlickerStats
+from heygem_ops.quality.flicker import CROP_SIDE, FlickerMeter, FlickerStats, region_crop
+from heygem_ops.quality.flicker import STEP as FLICKER_STEP
 from heygem_ops.quality.pixels import PixelStats, lower_face_sharpness
 
-FACE_SIDE = 192  # pixels: side of the downscaled face region the tracker follows
+FACE_SIDE = CROP_SIDE  # pixels: side of the downscaled face region the tracker follows (192: the mesh's input)
 REGION_MARGIN = 0.4  # the region spans the chunk's face boxes plus this fraction of their size on each side
-PIXEL_FRAMES = 6  # first frames of each segment decoded at full size for the pixel figures
+PIXEL_FRAMES = 4  # first frames of each segment decoded at full size for the pixel figures
 SHARPNESS_STRIDE = 8  # every 8th composed frame's lower-face sharpness is sampled
 MOUTH_STRIDE = 2  # the mouth is tracked on every 2nd frame and interpolated between: lips move below 6 Hz
 
@@ -96,9 +96,9 @@ class ChunkMeter:
     def add(self, composed: np.ndarray, template: np.ndarray) -> None:
         """The chunk's next output frame (RGB uint8, as encoded) and the template frame it replaces."""
         started = time.perf_counter()
+        crop = None
         if self._region is not None and self._added % MOUTH_STRIDE == 0:
-            x0, y0, x1, y1 = self._region
-            crop = cv2.resize(composed[y0:y1, x0:x1], (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_LINEAR)
+            crop = region_crop(composed, self._region)  # FACE_SIDE: the mesh's input, and the flicker's crop
             self._crops.append(crop)
         k, landmarks = self._added, self._landmarks[self._added]
         if len(self._templates) < PIXEL_FRAMES:
@@ -109,7 +109,9 @@ class ChunkMeter:
                 self._sharpness.append(found)
             if found is not None and k < PIXEL_FRAMES:
                 self._composed_first[k] = found[0]
-        self._flicker.add(composed, template, landmarks)
+        if self._region is not None and k % FLICKER_STEP == 0:
+            output = crop if crop is not None else region_crop(composed, self._region)
+            self._flicker.add_sample(output, region_crop(template, self._region), landmarks)
         self._added += 1
         self._seconds += time.perf_counter() - started
 
@@ -125,15 +127,17 @@ class ChunkMeter:
         stats = PixelStats()
         encoded = composed = 0.0
         published = itertools.islice(iter_frames(probe_video(segment)), len(self._templates))
+        sampled = bool(self._sharpness)
         for k, (output, template) in enumerate(zip(published, self._templates, strict=False)):
             landmarks = self._landmarks[k]
-            stats.add(output, template, None if np.isnan(landmarks).any() else landmarks)
+            stats.add(output, template, None if np.isnan(landmarks).any() else landmarks, sharpness=not sampled)
             found = lower_face_sharpness(output, template, landmarks) if k in self._composed_first else None
             if found is not None:
                 encoded, composed = encoded + found[0], composed + self._composed_first[k]
         output_sharpness, template_sharpness = stats.output_sharpness, stats.template_sharpness
-        if self._sharpness and composed > 0:  # the sample, with the encoder's share of the first frames
-            output_sharpness = [value * encoded / composed for value, _ in self._sharpness]
+        if sampled:  # the sample, with the encoder's share of the first frames
+            share = encoded / composed if composed > 0 else 1.0
+            output_sharpness = [value * share for value, _ in self._sharpness]
             template_sharpness = [value for _, value in self._sharpness]
         return ChunkQuality(
             opening,

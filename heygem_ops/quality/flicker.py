@@ -24,6 +24,7 @@ from heygem_ops.face.regions import lower_face_polygon, polygon_mask
 
 STEP = 2  # frames between samples: lips move below 6 Hz, so 12.5 samples a second follow them
 SIDE = 96  # px: the region is compared at this size (grey, area-averaged): a mouth is ~30 px across
+CROP_SIDE = 2 * SIDE  # px: ...from a bilinear crop of twice the size (the compose meter's tracker crop)
 PERCENTILE = 95.0  # a jolt shows on few frames: the figure compares this high percentile of the two
 MIN_JOLT = 0.5  # grey levels: a template whose frames jolt less (a still image) has no change to compare
 MIN_FRAMES = 8  # jolts a figure needs
@@ -52,6 +53,20 @@ class FlickerStats:
         return float(np.percentile(self.output, PERCENTILE)) / template
 
 
+def region_crop(rgb: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
+    """The (x0, y0, x1, y1) region of a frame, bilinearly at CROP_SIDE px a side."""
+    x0, y0, x1, y1 = region
+    return cv2.resize(rgb[y0:y1, x0:x1], (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_LINEAR)
+
+
+def _grey(crop: np.ndarray) -> np.ndarray:
+    """A `region_crop` area-averaged to SIDE px, grey: within a few % of area-averaging the region, at a
+    7th of the cost."""
+    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (SIDE, SIDE), interpolation=cv2.INTER_AREA).astype(
+        np.float32
+    )
+
+
 class FlickerMeter:
     """Folds consecutive (output, template) frame pairs into a `FlickerStats` (every STEP-th), holding two
     small grey images of each. `region` (x0, y0, x1, y1), fixed for the run, frames the face; None:
@@ -69,7 +84,12 @@ class FlickerMeter:
         self._seen += 1
         if self._region is None or (self._seen - 1) % STEP:
             return
-        pair = (self._grey(output), self._grey(template))
+        self.add_sample(region_crop(output, self._region), region_crop(template, self._region), landmarks)
+
+    def add_sample(self, output: np.ndarray, template: np.ndarray, landmarks: np.ndarray | None) -> None:
+        """One sampled pair already cut to the region (`region_crop`: a caller that has the output's crop
+        at hand spares cutting it twice) and the template's (68, 2) landmarks in frame pixels, or None."""
+        pair = (_grey(output), _grey(template))
         if len(self._last) == 2 and self._middle is not None:
             mask = self._mask(self._middle)
             if mask.any():
@@ -78,13 +98,6 @@ class FlickerMeter:
                     values.append(float(np.abs(jolt[mask]).mean()))
         self._last = [*self._last[-1:], pair]
         self._middle = None if landmarks is None or not np.isfinite(landmarks).all() else landmarks
-
-    def _grey(self, rgb: np.ndarray) -> np.ndarray:
-        x0, y0, x1, y1 = self._region  # type: ignore[misc]
-        # bilinear to twice the size, then area-averaged: within a few % of area-averaging it all, at a 7th of the cost
-        double = cv2.resize(rgb[y0:y1, x0:x1], (2 * SIDE, 2 * SIDE), interpolation=cv2.INTER_LINEAR)
-        grey = cv2.cvtColor(double, cv2.COLOR_RGB2GRAY)
-        return cv2.resize(grey, (SIDE, SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
 
     def _mask(self, landmarks: np.ndarray) -> np.ndarray:
         x0, y0, x1, y1 = self._region  # type: ignore[misc]

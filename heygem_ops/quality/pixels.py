@@ -50,10 +50,13 @@ class PixelStats:
     output_sharpness: list[float] = field(default_factory=list)
     template_sharpness: list[float] = field(default_factory=list)
 
-    def add(self, output: np.ndarray, template: np.ndarray, landmarks: np.ndarray | None) -> None:
+    def add(
+        self, output: np.ndarray, template: np.ndarray, landmarks: np.ndarray | None, sharpness: bool = True
+    ) -> None:
         """Fold in one (H, W, 3) uint8 pair; `landmarks` (68, 2) of the template frame, None: no face.
 
         An output cropped to even size is compared with the template's matching top-left region.
+        `sharpness=False` leaves the sharpness lists alone (a caller sampling sharpness itself).
         """
         height, width = min(output.shape[0], template.shape[0]), min(output.shape[1], template.shape[1])
         output = np.ascontiguousarray(output[:height, :width])
@@ -62,7 +65,8 @@ class PixelStats:
             outside = np.ones((height, width), dtype=bool)
         else:
             outside = outside_region_mask(landmarks, template.shape[:2])
-            self._add_sharpness(output, template, landmarks)
+            if sharpness:
+                self._add_sharpness(output, template, landmarks)
         self.squared_error += cv2.norm(output, template, cv2.NORM_L2SQR, mask=outside.view(np.uint8))
         self.compared += int(outside.sum()) * output.shape[2]
 
