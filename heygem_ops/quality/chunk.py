@@ -49,7 +49,7 @@ from heygem_ops.quality.pixels import PixelStats, lower_face_sharpness
 FACE_SIDE = CROP_SIDE  # pixels: side of the downscaled face region the tracker follows (192: the mesh's input)
 REGION_MARGIN = 0.4  # the region spans the chunk's face boxes plus this fraction of their size on each side
 PIXEL_FRAMES = 4  # first frames of each segment decoded at full size for the pixel figures
-SHARPNESS_STRIDE = 8  # every 8th composed frame's lower-face sharpness is sampled
+SHARPNESS_STRIDE = 12  # every 12th composed frame's lower-face sharpness is sampled
 MOUTH_STRIDE = 2  # the mouth is tracked on every 2nd frame and interpolated between: lips move below 6 Hz
 
 
