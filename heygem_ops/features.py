@@ -200,8 +200,8 @@ def job_mouths(
             )
         log.info("Mouths of %s are warped: %s", plan.template.path.name, bank.reason)
         return None, None
-    gap, target = mouth_targets(articulation, width)
-    path = choose_path(bank, gap, target, plan.schedule)
+    gap, target, closure = mouth_targets(articulation, width)
+    path = choose_path(bank, gap, target, plan.schedule, closure)
     log.info(
         "Mouth bank of %s %s: %d usable frames; %d switches in %.2f s",
         plan.template.path.name, "from cache" if cached else "built", int(bank.usable.sum()),

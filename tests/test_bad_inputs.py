@@ -50,6 +50,7 @@ from heygem_ops.face.landmarks import N_POINTS
 from heygem_ops.face.track import FaceTrack
 from heygem_ops.media.audio_io import decode_audio
 from heygem_ops.media.probe import probe_video
+from heygem_ops.mouths.bank import ENTRY_PREFIX, load_bank
 from heygem_ops.results import JobResult
 from heygem_ops.settings import get_settings
 
@@ -438,11 +439,14 @@ def cache_root(shared_cache: tuple[Path, str], heygem_home: Path, monkeypatch: p
 
 
 def assert_cache_intact(root: Path) -> None:
-    """Every cache entry decodes as a face track, and no temporary file is left behind."""
+    """Every cache entry decodes (a mouth bank as a bank, the rest as face tracks), and no temporary file is left."""
     entries = [p for p in root.rglob("*.npz") if not p.name.startswith(".")]
     assert entries, f"no entries under {root}"
     for entry in entries:
-        FaceTrack.load(entry)
+        if entry.name.startswith(ENTRY_PREFIX):
+            load_bank(entry)
+        else:
+            FaceTrack.load(entry)
     assert not [p.name for p in root.rglob(".*.part")]
 
 

@@ -122,6 +122,17 @@ def test_the_path_matches_the_targets_and_prefers_continuity():
     assert np.array_equal(single.entries, path.entries)  # deterministic
 
 
+def test_a_brief_closure_shows_a_closed_mouth():
+    gaps = np.r_[np.full(40, 0.04), np.full(10, 0.0)]  # a template mostly half open, closed at its end
+    wanted = np.r_[np.full(15, 0.04), np.zeros(2), np.full(15, 0.04)]  # a 2-frame P in the middle
+    closure = np.r_[np.zeros(15), np.ones(2), np.zeros(15)].astype(np.float32)
+    unweighted = choose_path(_toy_bank(gaps), wanted, np.full(32, 0.8), np.arange(32))
+    assert (gaps[unweighted.entries[15:17]] > 0).all()  # two jumps cost more than two frames of a poor match...
+    weighted = choose_path(_toy_bank(gaps), wanted, np.full(32, 0.8), np.arange(32), closure)
+    assert (gaps[weighted.entries[15:17]] == 0).all()  # ...unless the lips must close there: then it goes shut
+    assert (gaps[weighted.entries[:15]] == 0.04).all()
+
+
 def test_the_path_prefers_the_shown_head_pose():
     gaps = np.zeros(40)
     poses = np.zeros((40, 2))
@@ -135,8 +146,8 @@ def test_the_path_prefers_the_shown_head_pose():
 
 def test_chunks_take_slices_of_one_job_path():
     bank = _toy_bank(0.1 * (0.5 - 0.5 * np.cos(np.arange(100) * 2 * np.pi / 25)))
-    gap, width = mouth_targets(articulation(np.abs(np.sin(np.arange(120) / 5.0)).astype(np.float32)), 0.8)
-    path = choose_path(bank, gap, width, np.arange(120) % 100)
+    gap, width, closure = mouth_targets(articulation(np.abs(np.sin(np.arange(120) / 5.0)).astype(np.float32)), 0.8)
+    path = choose_path(bank, gap, width, np.arange(120) % 100, closure)
     first, second = path.window(0, 60), path.window(60, 120)
     assert np.array_equal(np.r_[first.entries, second.entries], path.entries)
     assert first.shown(59) == path.shown(59) and second.shown(0) == path.shown(60)

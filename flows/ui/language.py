@@ -23,9 +23,19 @@ CHOICES = [("中文", "zh"), ("English", "en")]  # each language named in itself
 TRANSLATED = ("label", "info", "placeholder")  # attributes holding a catalogue id, where a component has them
 VALUE_TEXT = (gr.Markdown, gr.Button, gr.DownloadButton)  # components whose value is their text
 ATTACHED = "heygem_texts"  # attribute name for texts with parameters: {attribute: Message}
-# Keys Gradio's frontend looks up but none of its locales holds (gradio 6.31): without a text the raw
-# key is what it shows, e.g. the status tracker announces "common.complete" to screen readers after each event.
-GRADIO_GAPS = {"common.complete": N_("Complete")}
+# Keys Gradio's frontend looks up for the widgets this page uses but its Chinese locale lacks (gradio 6.31;
+# "common.complete" none of its locales has): without a text it shows the English or the raw key, e.g. the
+# status tracker's "In queue: 1 of 2" while a job waits, and "common.complete" announced after each event.
+GRADIO_GAPS = {
+    "common.complete": N_("Complete"),
+    "common.progress": N_("Progress"),
+    "common.upload": N_("Upload"),
+    "common.webcam": N_("Webcam"),
+    "common.download_all": N_("Download all"),
+    "dataframe.filter": N_("Filter"),
+    "dataframe.clear_filter": N_("Clear filters"),
+    "status.queue_position": N_("In queue: {position} of {size}"),  # Gradio fills the parameters itself
+}
 GRADIO_LOCALES: dict[str, Language] = {"en": "en", "zh": "zh", "zh-CN": "zh", "zh-TW": "zh"}  # browser tag → ours
 
 

@@ -366,9 +366,12 @@ def _empty(pixels: Path, count: int, reason: str) -> MouthBank:
     )
 
 
+ENTRY_PREFIX = "mouths-"  # what every bank's cache entry name starts with
+
+
 def bank_entry_name(track_name: str) -> str:
     """Cache entry name of the bank of a track (the track's own name keeps tracker, face choice and size)."""
-    return f"mouths-v{BANK_VERSION}-{Path(track_name).stem}.npz"
+    return f"{ENTRY_PREFIX}v{BANK_VERSION}-{Path(track_name).stem}.npz"
 
 
 def template_bank(

@@ -27,7 +27,8 @@ from heygem_ops.engines.warp import mouth_gap, target_width
 from heygem_ops.mouths.bank import MouthBank
 
 GAP_SCALE = 0.02  # interocular distances of gap error that cost 1 per frame...
-STRETCH = 2.0  # ...times this when the crop is less open than the target
+STRETCH = 2.0  # ...times this when the crop is less open than the target...
+CLOSED_WEIGHT = 10.0  # ...and (1 + this) times at a full lip closure: a P, B or M must read shut, if briefly
 WIDTH_SCALE = 0.06  # interocular distances of width error that cost 1
 POSE_SCALE = 0.06  # interocular distances of nose-tip offset (yaw, pitch proxies) that cost 1
 LIGHT_SCALE = 6.0  # Lab distance between the skin around the lips of crop and shown frame that costs 1
@@ -65,18 +66,26 @@ class MouthPath:
         return [(int(self.entries[k]), 1.0 - weight), (int(self.fade_from[k]), weight)]
 
 
-def mouth_targets(shape: ArticulationTrack, mouth_width: float) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) inner-lip gap (0 when pressed shut) and (N,) width the warp engine targets, interocular distances."""
-    return np.maximum(mouth_gap(shape), 0.0), target_width(shape, mouth_width)
+def mouth_targets(shape: ArticulationTrack, mouth_width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N,) inner-lip gap (0 when pressed shut) and (N,) width the warp engine targets, interocular distances,
+    and (N,) how closed the lips must be (the articulation's closure, 0..1)."""
+    return np.maximum(mouth_gap(shape), 0.0), target_width(shape, mouth_width), shape.closure.astype(np.float32)
 
 
 def entry_costs(
-    bank: MouthBank, entries: np.ndarray, gap: np.ndarray, width: np.ndarray, shown: np.ndarray
+    bank: MouthBank,
+    entries: np.ndarray,
+    gap: np.ndarray,
+    width: np.ndarray,
+    shown: np.ndarray,
+    closure: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, E) cost of showing bank `entries` (E,) at N frames with targets gap, width (N,) over template frames
-    `shown` (N,): their head pose and the light on their skin."""
+    `shown` (N,): their head pose and the light on their skin. `closure` (N,): the lips' closure there."""
     error = bank.gap[entries][None, :] - gap[:, None]
     cost = np.where(error < 0, STRETCH, 1.0) * (error / GAP_SCALE) ** 2
+    if closure is not None:
+        cost *= 1.0 + CLOSED_WEIGHT * closure[:, None]
     cost += ((bank.width[entries][None, :] - width[:, None]) / WIDTH_SCALE) ** 2
     cost += context_costs(bank, entries, shown)
     opened = np.clip(gap / OPEN_GAP, 0.0, 1.0)[:, None]
@@ -92,14 +101,16 @@ def context_costs(bank: MouthBank, entries: np.ndarray, shown: np.ndarray) -> np
     return cost + np.where(lit, (light / LIGHT_SCALE) ** 2, 0.0)
 
 
-def _cheapest(bank: MouthBank, gap: np.ndarray, width: np.ndarray, shown: np.ndarray) -> np.ndarray:
+def _cheapest(
+    bank: MouthBank, gap: np.ndarray, width: np.ndarray, shown: np.ndarray, closure: np.ndarray | None
+) -> np.ndarray:
     """(N, K) the CANDIDATES cheapest usable entries per frame, computed BLOCK frames at a time."""
     usable = np.flatnonzero(bank.usable)
     k = min(CANDIDATES, len(usable))
     out = np.empty((len(gap), k), dtype=np.int64)
     for start in range(0, len(gap), BLOCK):
         part = slice(start, start + BLOCK)
-        costs = entry_costs(bank, usable, gap[part], width[part], shown[part])
+        costs = entry_costs(bank, usable, gap[part], width[part], shown[part], _part(closure, part))
         out[part] = usable[np.argpartition(costs, k - 1, axis=1)[:, :k]]
     return out
 
@@ -120,15 +131,22 @@ def _transitions(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cost
 
 
-def choose_path(bank: MouthBank, gap: np.ndarray, width: np.ndarray, shown: np.ndarray) -> MouthPath:
+def _part(values: np.ndarray | None, part: slice) -> np.ndarray | None:
+    return None if values is None else values[part]
+
+
+def choose_path(
+    bank: MouthBank, gap: np.ndarray, width: np.ndarray, shown: np.ndarray, closure: np.ndarray | None = None
+) -> MouthPath:
     """The cheapest path through `bank` for N output frames (see the module docstring).
 
-    gap, width: (N,) targets (`mouth_targets`); shown: (N,) template frame shown at each output frame.
+    gap, width, closure: (N,) targets (`mouth_targets`; without closure every frame weighs its gap alike);
+    shown: (N,) template frame shown at each output frame.
     """
     count = len(gap)
-    cheapest = _cheapest(bank, gap, width, shown)
+    cheapest = _cheapest(bank, gap, width, shown, closure)
     states = [cheapest[0]]
-    score = entry_costs(bank, cheapest[0], gap[:1], width[:1], shown[:1])[0]
+    score = entry_costs(bank, cheapest[0], gap[:1], width[:1], shown[:1], _part(closure, slice(0, 1)))[0]
     back = []
     for t in range(1, count):
         best = states[-1][np.argsort(score)[:CANDIDATES]]
@@ -137,7 +155,9 @@ def choose_path(bank: MouthBank, gap: np.ndarray, width: np.ndarray, shown: np.n
         pick = total.argmin(axis=0)
         score = (
             total[pick, np.arange(len(current))]
-            + entry_costs(bank, current, gap[t : t + 1], width[t : t + 1], shown[t : t + 1])[0]
+            + entry_costs(
+                bank, current, gap[t : t + 1], width[t : t + 1], shown[t : t + 1], _part(closure, slice(t, t + 1))
+            )[0]
         )
         states.append(current)
         back.append(pick)
