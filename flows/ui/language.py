@@ -36,7 +36,7 @@ GRADIO_GAPS = {
     "dataframe.clear_filter": N_("Clear filters"),
     "status.queue_position": N_("In queue: {position} of {size}"),  # Gradio fills the parameters itself
 }
-GRADIO_LOCALES: dict[str, Language] = {"en": "en", "zh": "zh", "zh-CN": "zh", "zh-TW": "zh"}  # browser tag → ours
+GRADIO_LOCALES = ("en", "zh", "zh-CN", "zh-TW")  # browser tags Gradio may pick; ours from `normalize`
 
 
 def switch() -> gr.Radio:
@@ -50,7 +50,7 @@ def gradio_gaps() -> gr.I18n:
     def texts(lang: Language) -> dict[str, str]:
         return {key: Message(msgid).render(lang) for key, msgid in GRADIO_GAPS.items()}
 
-    return gr.I18n(**{tag: texts(lang) for tag, lang in GRADIO_LOCALES.items()})
+    return gr.I18n(**{tag: texts(normalize(tag) or DEFAULT) for tag in GRADIO_LOCALES})
 
 
 def page_language(request: gr.Request) -> Language:
