@@ -29,6 +29,7 @@ from heygem_ops.features import JobFeatures, chunk_orders
 from heygem_ops.options import GenerateOptions
 from heygem_ops.orders import ChunkInference, ChunkOrder
 from heygem_ops.plan import plan_job
+from heygem_ops.quality.chunk import _TRACKER_LOCK
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES = 48  # one chunk: long enough that a worker can be killed in the middle of it
@@ -105,6 +106,16 @@ def test_workers_render_the_segment_this_process_renders(scene: tuple, tmp_path:
     psnr = 10 * np.log10(255.0**2 / np.mean((ours - theirs) ** 2))
     assert ours.shape == theirs.shape and psnr > 40  # only x264's threading differs
     assert np.abs(ours[FRAMES // 2] - decoded(order.video.path)[FRAMES // 2]).max() > 20  # a mouth was drawn
+
+
+def test_a_segments_seconds_hold_the_scoring_that_rode_along(scene: tuple) -> None:
+    """The job counts compose's worker seconds as the segment's less its scoring's: the first must hold the second,
+    even when the scoring waited for the mouth tracker another chunk was using (CI once saw a negative remainder)."""
+    order, inference = scene
+    _TRACKER_LOCK.acquire()
+    threading.Timer(0.5, _TRACKER_LOCK.release).start()  # another chunk's tracking pass, for half a second
+    segment = render_chunk(dataclasses.replace(order, qa=True), inference)
+    assert segment.quality is not None and 0 < segment.quality.seconds < segment.seconds
 
 
 def test_a_worker_that_dies_is_a_retryable_error_and_the_pool_recovers(scene: tuple, tmp_path: Path) -> None:

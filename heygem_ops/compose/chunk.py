@@ -120,4 +120,5 @@ def render_chunk(
                 path=video.path,
                 hint="the file's frame count is inconsistent; re-export it and retry",
             )
-    return Segment(path, written, time.perf_counter() - started, meter.finish(path) if meter else None)
+    quality = meter.finish(path) if meter else None  # before the clock stops: its seconds are inside compose's
+    return Segment(path, written, time.perf_counter() - started, quality)
