@@ -3,6 +3,7 @@
     .venv/bin/python bench/visemes.py                       # two voices x two rates, KatieHill template
     .venv/bin/python bench/visemes.py --template FILE       # another (held-out) template
     .venv/bin/python bench/visemes.py --no-text             # also without it: phones recognised, and loudness
+    .venv/bin/python bench/visemes.py --words held-out      # sentences the engine was never tuned on
 
 Speech with known words is synthesised with espeak-ng (a Debian package) in two voices at two
 rates, force-aligned with pocketsphinx (`heygem_ops.articulation.phones`) to time every phone,
@@ -52,11 +53,18 @@ MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media"
 TEMPLATE = MEDIA / "sadtalker_WDA_KatieHill_000.mp4"
 VOICES = ("en-us", "en-us+f3")
 RATES = (140, 185)  # words per minute
-TEXT = (
-    "Maybe my mother made a big pot of warm soup. "
-    "Bobby keeps the blue boat by the pier, and Pam paints pebbles in the moonlight. "
-    "We see three green trees, but you moved the old boots to the room."
-)
+TEXTS = {  # "tuned": the sentences the articulation and mouth selection were tuned on; "held-out": never looked at
+    "tuned": (
+        "Maybe my mother made a big pot of warm soup. "
+        "Bobby keeps the blue boat by the pier, and Pam paints pebbles in the moonlight. "
+        "We see three green trees, but you moved the old boots to the room."
+    ),
+    "held-out": (
+        "Please bring the map to Bill before lunch. "
+        "My puppy jumped into the bubble bath, and the cook put blue plums by the window. "
+        "The moon over the bay looked pale, so we walked home with Tom and Emma."
+    ),
+}
 MAX_RATIO, MAX_RATIO_M, MIN_HIT, MAX_ROUNDING, MAX_COST = 0.6, 0.7, 0.7, 0.92, 0.05
 LOW_SHARE = 0.3  # a "closed" frame is among the video's lowest 30 % of openings
 MIN_SHIFT_S = 0.4  # control shifts start here: beyond a syllable, so the events land elsewhere
@@ -147,20 +155,22 @@ def measure(
     )
 
 
-def synthesise(voice: str, rate: int, folder: Path) -> Path:
+def synthesise(voice: str, rate: int, text: str, folder: Path) -> Path:
     path = folder / f"{voice.replace('+', '_')}_{rate}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), TEXT], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
     return path
 
 
 MODES = {"text": "speech", "recognised": "speech", "loudness": "loudness"}  # bench mode -> articulation
 
 
-def run_clip(template: Path, audio: Path, mode: str, folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Generate one output in `mode` (see MODES) and track its mouth: (lip gap, distance, width, sync r)."""
+def run_clip(
+    template: Path, audio: Path, words: str, mode: str, folder: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Generate one output of `audio` (speaking `words`) in `mode` (see MODES) and track its mouth:
+    (lip gap, distance, width, sync r)."""
     output = folder / f"{audio.stem}_{mode}.mp4"
-    text = TEXT if mode == "text" else None
-    options = GenerateOptions.from_settings(text=text, articulation=MODES[mode], qa=False)
+    options = GenerateOptions.from_settings(text=words if mode == "text" else None, articulation=MODES[mode], qa=False)
     generate(template, audio, output, options)
     info = probe_video(output)
     landmarks = create_tracker("mesh").track(iter_frames(info)).landmarks
@@ -173,6 +183,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--template", type=Path, default=TEMPLATE)
     parser.add_argument("--no-text", action="store_true", help="also measure without the transcript")
+    parser.add_argument("--words", choices=sorted(TEXTS), default="tuned", help="which sentences are spoken")
     parser.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
     args = parser.parse_args()
     if shutil.which("espeak-ng") is None:
@@ -181,23 +192,24 @@ def main() -> int:
     folder = Path(args.keep or tempfile.mkdtemp(prefix="visemes-"))
     folder.mkdir(parents=True, exist_ok=True)
     modes = list(MODES) if args.no_text else ["text"]
+    text = TEXTS[args.words]
     pooled: dict[str, list] = {mode: [] for mode in modes}
     header = f"{'clip':<16} {'mode':<10} {'ratio':>6} {'M':>6} {'P/B':>6} {'hit':>5} {'ctl p5':>7} {'ctl hit95':>9}"
     print(header + f" {'round':>6} {'sync r':>6} {'cost':>6} {'hit|dist':>8} events")
     for voice in VOICES:
         for rate in RATES:
-            audio = synthesise(voice, rate, folder)
+            audio = synthesise(voice, rate, text, folder)
             samples = decode_audio(audio)
-            phones = align_phones(samples, transcript_words(TEXT))
+            phones = align_phones(samples, transcript_words(text))
             if phones is None:
                 print(f"{audio.stem}: the reference alignment failed", file=sys.stderr)
                 return 2
             for mode in modes:
                 started = time.perf_counter()
                 if mode != "loudness":
-                    analyse(samples, Fraction(25), int(len(samples) / 16000 * 25), TEXT if mode == "text" else None)
+                    analyse(samples, Fraction(25), int(len(samples) / 16000 * 25), text if mode == "text" else None)
                 cost = (time.perf_counter() - started) / (len(samples) / 16000)
-                opening, distance, width, sync = run_clip(args.template, audio, mode, folder)
+                opening, distance, width, sync = run_clip(args.template, audio, text, mode, folder)
                 fps = float(probe_video(folder / f"{audio.stem}_{mode}.mp4").fps)
                 figures = measure(opening, distance, width, phones, fps)
                 pooled[mode].append((opening, distance, width, phones, fps, cost, sync))

@@ -35,7 +35,8 @@ log = get_logger(__name__)
 # 2: frames are encoded with the template's colour matrix and tags.
 # 3: stills scaled to 1920 px, HDR tone-mapped, the output timeline follows the template's timestamps.
 # 4: talking templates get the template's own mouths (HEYGEM_MOUTHS=auto, heygem_ops.mouths).
-PIPELINE_VERSION = "4"
+# 5: a banked mouth's parted lips are pressed together on a P, B or M (mouths.place.PRESSED).
+PIPELINE_VERSION = "5"
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,21 @@ def test_placement_puts_the_banked_lips_on_the_target_and_changes_nothing_outsid
     assert out[lip[1], lip[0], 0] > 1.5 * out[lip[1], lip[0], 1]
 
 
+def test_a_shut_target_presses_a_slightly_open_banked_mouth_shut(tmp_path, template):
+    """A P, B or M: the chosen crop may be open a little (the template seldom shuts its lips exactly where the
+    bank's pose and light match best); its lips are pressed together onto the target's, not left apart."""
+    bank, _, _ = _bank(tmp_path, template)
+    track = template[1]
+    frame = synthetic_face_frame(track.landmarks[0], chin_below=20.0)
+    target = synthetic_landmarks(centre=(256.0, 240.0), iod=100.0, gap=0.0)
+    entry = int(np.argmin(np.where(bank.usable, np.abs(GAPS - 4.0), np.inf)))  # 4 px of 20: slightly open
+    out = place_mouth(frame.copy(), track.landmarks[0], target, bank, [(entry, 1.0)])
+    middle = np.round((target[62] + target[66]) / 2).astype(int)
+    grey = out[middle[1] - 8 : middle[1] + 9, middle[0]].mean(axis=1)  # down the middle, 8 px either side
+    assert (grey < 70).sum() <= 2  # no dark opening between the lips (4-5 px of it before): their meeting line
+    assert grey.max() < 140  # and lip all round it (the skin is ~170): the lips were moved, not thinned
+
+
 def test_head_pose_reads_a_turned_head():
     face = synthetic_landmarks()
     turned = face.copy()

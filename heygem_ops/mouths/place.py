@@ -5,7 +5,8 @@ interior left unpainted): jaw and chin follow the opening there, with the frame'
 region's edge (cheeks, jaw sides, neck) is the frame's own and shows no seam. Over that, the mouth
 is replaced by the chosen template frame's: its crop is mapped by the similarity its eyes and nose
 share with the shown frame (the bank's canonical face), then bent by a thin-plate spline so its
-lips, nose base and jaw land on the targets. It covers the lips and MARGIN beyond them fully, then
+lips, nose base and jaw land on the targets (a shut target, a P, B or M, presses a crop's parted lips
+together, each lip moved whole, so it keeps its thickness). It covers the lips and MARGIN beyond them fully, then
 fades out over FEATHER of skin (so the warped frame's own lip line, a tracker's error away, never
 shows beside it: no double contour), fades out above the chin (whose edge stays the warped
 frame's: one chin line), and stays inside the jaw line of both faces (a turned head's cheek edge
@@ -31,8 +32,9 @@ CHIN_REACH = (0.6, 0.95)  # shares of the lower lip's distance to the chin where
 REGION_FADE = 0.06  # interocular distances inside the lower-face region's edge where it has faded out
 GRID_PER_IOD = 24  # spline evaluations per interocular distance (the map is smooth; bilinear between)
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units
-CLOSED = 0.03  # inner-lip gap (interocular distances) below which a mouth counts as shut: its lips' meeting
-# line is mapped onto the target's, rather than each inner lip onto its own
+CLOSED = 0.03  # inner-lip gap (interocular distances) below which a mouth counts as shut: a shut crop's lips'
+# meeting line is mapped onto the target's, rather than each inner lip onto its own (it cannot be opened)...
+PRESSED = 0.006  # ...and a shut target's inner lips land this far apart, a crop open by more pressed onto them
 GAIN = (0.9, 1.1)  # bounds of the colour match's per-channel contrast gain
 RESHARPEN = 0.5  # unsharp-mask gain on the placed crop (sigma 1 px)
 EDGE_PX = 4.0  # px inside a crop's edge over which the banked mouth fades out (its edge may cross the face's)
@@ -40,16 +42,35 @@ SLACK = 0.1  # interocular distances the banked lips may reach beyond the target
 _ANCHORS = [31, 32, 33, 34, 35]  # the nose base: where the crop meets the warped frame above the lips
 
 
-def _controls(landmarks: np.ndarray, closed: bool) -> np.ndarray:
-    """(P, 2) control points of a mouth: nose base, mouth corners, the inner lips' middle (their meeting
-    point when shut). The rest of the lips follows their own shape, not the target's."""
-    middle = [(landmarks[62] + landmarks[66]) / 2.0] if closed else [landmarks[62], landmarks[66]]
-    return np.vstack([landmarks[_ANCHORS], landmarks[[48, 54, 60, 64]], *middle]).astype(np.float64)
+def _controls(landmarks: np.ndarray, middle: np.ndarray) -> np.ndarray:
+    """(P, 2) control points of a mouth: nose base, mouth corners, then `middle`, the (1 or more, 2) points
+    of the lips' middle (`_middle`). The rest of the lips follows their own shape, not the target's."""
+    return np.vstack([landmarks[_ANCHORS], landmarks[[48, 54, 60, 64]], middle]).astype(np.float64)
+
+
+def _middle(landmarks: np.ndarray, meeting: bool, least: float = 0.0) -> np.ndarray:
+    """The inner lips' middle points (62, 66), moved apart along the face's downward axis about their
+    midpoint where they are less than `least` interocular distances apart; or, `meeting`, that midpoint
+    alone (the meeting point of shut lips)."""
+    centre = (landmarks[62] + landmarks[66]) / 2.0
+    if meeting:
+        return centre[None]
+    down, least = _down(landmarks), least * float(interocular(landmarks))
+    if float((landmarks[66] - landmarks[62]) @ down) >= least:
+        return landmarks[[62, 66]]
+    return np.stack([centre - least / 2.0 * down, centre + least / 2.0 * down])
+
+
+def _down(landmarks: np.ndarray) -> np.ndarray:
+    """Unit vector of the face's downward axis: the eye line turned towards the chin."""
+    across = landmarks[45] - landmarks[36]
+    return np.array([-across[1], across[0]]) / max(float(np.linalg.norm(across)), 1e-6)
 
 
 def _gap(landmarks: np.ndarray) -> float:
-    """Inner-lip gap at the middle over the interocular distance."""
-    return float(np.linalg.norm(landmarks[66] - landmarks[62]) / max(float(interocular(landmarks)), 1e-6))
+    """Inner-lip gap at the middle along the face's downward axis over the interocular distance (below 0
+    where the tracked lips cross)."""
+    return float((landmarks[66] - landmarks[62]) @ _down(landmarks)) / max(float(interocular(landmarks)), 1e-6)
 
 
 def _weights(
@@ -118,9 +139,16 @@ class _Mapping:
     def __init__(self, bank: MouthBank, entry: int, target: np.ndarray, to_crop: np.ndarray) -> None:
         self.bank, self.entry, self.to_crop, self.scale = bank, entry, to_crop, bank.layout.scale
         own = settle_inner_lips(bank.landmarks[entry])
-        closed = min(_gap(own), _gap(target)) < CLOSED
-        self.there = apply(to_crop[None], _controls(target, closed)[None])[0] / self.scale
-        self.own = _controls(own, closed) / self.scale
+        own_gap, target_gap = _gap(own), _gap(target)
+        if own_gap > PRESSED and target_gap < CLOSED:  # a P, B or M: the crop's inner lips pressed together...
+            there = apply(to_crop[None], _controls(target, _middle(target, False, PRESSED))[None])[0]
+            lips = there[-2:] + own[[51, 57]] - own[[62, 66]]  # ...each lip moved whole: it keeps its thickness
+            self.there = np.vstack([there, lips]) / self.scale
+            self.own = _controls(own, own[[62, 66, 51, 57]]) / self.scale
+        else:  # a shut crop keeps its lips' meeting line; two open mouths match lip for lip
+            meeting = min(own_gap, target_gap) < CLOSED
+            self.there = apply(to_crop[None], _controls(target, _middle(target, meeting))[None])[0] / self.scale
+            self.own = _controls(own, _middle(own, meeting)) / self.scale
         self.lips, self.face = _outer_lips(own), lower_face_polygon(own, jaw_margin=0.0)
 
     def placed(self, points: np.ndarray) -> np.ndarray:
