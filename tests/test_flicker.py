@@ -1,5 +1,6 @@
 """The mouth-flicker figure: a real template against itself reads 1, the same frames with pops read high,
-slowed-down motion does not, and a still template has nothing to compare with."""
+slowed-down motion does not, and a still template, or one that never opens its mouth, has nothing to
+compare with."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from heygem_ops.face.tracking import MeshTracker
 from heygem_ops.media import iter_frames, probe_video
 from heygem_ops.quality.chunk import face_region
-from heygem_ops.quality.flicker import MIN_FRAMES, FlickerMeter, FlickerStats
+from heygem_ops.quality.flicker import MIN_FRAMES, MIN_OPEN, FlickerMeter, FlickerStats
 from heygem_ops.quality.report import QualityThresholds
 
 FRAMES = 90
@@ -67,10 +68,22 @@ def test_a_still_template_or_a_short_run_has_no_figure() -> None:
         meter.add(frame, still, landmarks)
     assert len(meter.stats.output) == 18  # 20 sampled frames (every 2nd of 40), less the first two
     assert meter.stats.ratio is None  # the template never changes: no change to compare with
-    short = FlickerStats(meter.stats.output[: MIN_FRAMES - 1], [5.0] * (MIN_FRAMES - 1))
+    short = FlickerStats(meter.stats.output[: MIN_FRAMES - 1], [5.0] * (MIN_FRAMES - 1), MIN_FRAMES)
     assert short.ratio is None
-    joined = FlickerStats.joined([FlickerStats([1.0] * 10, [2.0] * 10), FlickerStats([3.0] * 10, [2.0] * 10)])
-    assert joined.ratio == pytest.approx(3.0 / 2.0)
+    parts = [FlickerStats([1.0] * 10, [2.0] * 10, MIN_OPEN - 1), FlickerStats([3.0] * 10, [2.0] * 10, 1)]
+    assert parts[0].ratio is None  # the template's mouth hardly opened in that run: nothing to compare with
+    assert FlickerStats.joined(parts).ratio == pytest.approx(3.0 / 2.0)
+
+
+@pytest.mark.media
+def test_a_template_that_never_opens_its_mouth_has_no_figure(talking) -> None:
+    """Its frames change (head, light), but its mouth never moves: speech's motion there is not flicker."""
+    frames, landmarks, region = talking
+    shut = landmarks.copy()
+    shut[:, 60:68] = shut[:, 60:68].mean(axis=1, keepdims=True)  # the inner lips read as meeting
+    popped = [frames[min(k + 12, FRAMES - 1)] if k % 10 in (4, 5) else frame for k, frame in enumerate(frames)]
+    assert _ratio(popped, frames, landmarks, region) is not None
+    assert _ratio(popped, frames, shut, region) is None
 
 
 def test_no_region_measures_nothing() -> None:

@@ -7,6 +7,9 @@ is small for a mouth that opens smoothly and large for one that jumps. So each s
 is the mean second difference of grey levels over its lower face (the template's landmarks of the
 middle frame), in a region fixed for the run of frames so that head motion reads as motion; the
 output's high percentile over the template's own (the frames shown, in the order shown) is the figure.
+A template whose mouth never opens (a still, or a video of a silent face) has no mouth motion to
+compare with: every change speech makes there would read as flicker, so there is no figure, as for
+a still image.
 
 Frames are sampled every STEP-th (s = STEP), as the mouth is tracked during compose: a switch or a
 pop lasting STEP frames or more always shows, a single odd frame's glitch only every other time, and
@@ -20,32 +23,42 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from heygem_ops.face.landmarks import mouth_opening
 from heygem_ops.face.regions import lower_face_polygon, polygon_mask
+from heygem_ops.quality.mouth import OPEN_MOUTH
 
 STEP = 2  # frames between samples: lips move below 6 Hz, so 12.5 samples a second follow them
 SIDE = 96  # px: the region is compared at this size (grey, area-averaged): a mouth is ~30 px across
 CROP_SIDE = 2 * SIDE  # px: ...from a bilinear crop of twice the size (the compose meter's tracker crop)
 PERCENTILE = 95.0  # a jolt shows on few frames: the figure compares this high percentile of the two
 MIN_JOLT = 0.5  # grey levels: a template whose frames jolt less (a still image) has no change to compare
-MIN_FRAMES = 8  # jolts a figure needs
+MIN_FRAMES = 8  # jolts a figure needs...
+MIN_OPEN = 3  # ...and sampled template frames with an open mouth (quality.mouth.OPEN_MOUTH) among them
 
 
 @dataclass
 class FlickerStats:
     """Per-frame jolts (mean |second difference| in grey levels over the lower face) of an output and of
-    the template frames it was made from; runs of frames from several chunks join by concatenation."""
+    the template frames it was made from, and how many of those template frames show an open mouth; runs
+    of frames from several chunks join by concatenation."""
 
     output: list[float] = field(default_factory=list)
     template: list[float] = field(default_factory=list)
+    template_open: int = 0
 
     @classmethod
     def joined(cls, parts: list[FlickerStats]) -> FlickerStats:
-        return cls([v for p in parts for v in p.output], [v for p in parts for v in p.template])
+        return cls(
+            [v for p in parts for v in p.output],
+            [v for p in parts for v in p.template],
+            sum(p.template_open for p in parts),
+        )
 
     @property
     def ratio(self) -> float | None:
-        """The output's PERCENTILE-th jolt over the template's; None with too few frames or a still template."""
-        if len(self.output) < MIN_FRAMES:
+        """The output's PERCENTILE-th jolt over the template's; None with too few frames, or a template that
+        is still or never opens its mouth."""
+        if len(self.output) < MIN_FRAMES or self.template_open < MIN_OPEN:
             return None
         template = float(np.percentile(self.template, PERCENTILE))
         if template < MIN_JOLT:
@@ -96,6 +109,7 @@ class FlickerMeter:
                 for values, index in ((self.stats.output, 0), (self.stats.template, 1)):
                     jolt = pair[index] - 2.0 * self._last[1][index] + self._last[0][index]
                     values.append(float(np.abs(jolt[mask]).mean()))
+                self.stats.template_open += int(mouth_opening(self._middle) >= OPEN_MOUTH)
         self._last = [*self._last[-1:], pair]
         self._middle = None if landmarks is None or not np.isfinite(landmarks).all() else landmarks
 
