@@ -1,10 +1,12 @@
 """Peak memory of a warp job against output length: 1, 5 and 10 minutes of 1080p.
 
     .venv/bin/python bench/memory.py [--minutes 1 5 10]
+    .venv/bin/python bench/memory.py --talking [--minutes 1 3]   # a talking template: its mouths banked
 
 Each job runs in a fresh process (the library's `generate`, no Prefect) on a generated 1080p template
-as long as the recording (a real portrait drifting across the frame) and a recording made of the
-sample speech. A job is several processes (the job and its compose workers), so two figures are
+as long as the recording (a real portrait drifting across the frame; with --talking, a real talking
+clip played forth and back, so the job builds a mouth bank and draws the template's own mouths) and
+a recording made of the sample speech. A job is several processes (the job and its compose workers), so two figures are
 printed: the most resident memory they held together at any sample (every 0.1 s), and the sum of
 each process's own peak (VmHWM), which no moment can exceed. Memory must stay flat: chunks bound
 it, not the video's length (goal: that sum <= 2.5 GB at 10 minutes).
@@ -27,13 +29,20 @@ import psutil
 from common import MEDIA, REPO, long_recording
 from PIL import Image
 
+from heygem_ops.media import iter_frames, probe_video
+
 GOAL_MB = 2.5 * 1024
+TALKING = MEDIA / "sadtalker_WDA_KatieHill_000.mp4"
 
 
-def make_template(path: Path, seconds: float, size: tuple[int, int] = (1920, 1080)) -> Path:
-    """A 25 fps 1080p H.264 template of `seconds`: the portrait drifting slowly on a plain backdrop."""
-    portrait = Image.open(MEDIA / "sadtalker_people_0.png").convert("RGB").resize((640, 640))
-    face = np.asarray(portrait)
+def make_template(path: Path, seconds: float, talking: bool = False, size: tuple[int, int] = (1920, 1080)) -> Path:
+    """A 25 fps 1080p H.264 template of `seconds`: the portrait drifting slowly on a plain backdrop, or
+    (`talking`) the frames of TALKING, forth and back, drifting so."""
+    if talking:
+        faces = [np.asarray(Image.fromarray(f).resize((640, 640))) for f in iter_frames(probe_video(TALKING))]
+    else:
+        faces = [np.asarray(Image.open(MEDIA / "sadtalker_people_0.png").convert("RGB").resize((640, 640)))]
+    turn = max(2 * len(faces) - 2, 1)
     canvas = np.full((size[1], size[0], 3), 90, np.uint8)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(25), options={"preset": "ultrafast", "crf": "23"})
@@ -41,7 +50,8 @@ def make_template(path: Path, seconds: float, size: tuple[int, int] = (1920, 108
         for index in range(int(seconds * 25)):
             frame = canvas.copy()
             x = 640 + int(40 * np.sin(index / 50.0))
-            frame[220:860, x : x + 640] = face
+            step = index % turn
+            frame[220:860, x : x + 640] = faces[min(step, turn - step)]
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode(None))
     return path
@@ -81,19 +91,20 @@ def _kib(process: psutil.Process, field: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10])
+    parser.add_argument("--talking", action="store_true", help="a talking template, whose mouths are banked")
     args = parser.parse_args()
     failed = False
     for minutes in sorted(args.minutes):
         with tempfile.TemporaryDirectory(prefix="heygem-memory-") as tmp:
             root = Path(tmp)
-            template = make_template(root / "template.mp4", minutes * 60)
+            template = make_template(root / "template.mp4", minutes * 60, args.talking)
             audio = long_recording(root / "speech.wav", minutes * 60)
             together, bound, seconds = peak_rss_mb(template, audio, root / "out.mp4", root / "home")
             failed |= bound > GOAL_MB
             verdict = "" if bound <= GOAL_MB else " ABOVE 2.5 GB"
             print(
-                f"{minutes:4.0f} min 1080p: peak RSS together {together:6.0f} MiB, sum of per-process peaks "
-                f"{bound:6.0f} MiB  ({seconds:5.0f} s){verdict}"
+                f"{minutes:4.0f} min 1080p{' talking' if args.talking else ''}: peak RSS together {together:6.0f} MiB, "
+                f"sum of per-process peaks {bound:6.0f} MiB  ({seconds:5.0f} s){verdict}"
             )
     raise SystemExit(1 if failed else 0)
 
