@@ -183,7 +183,7 @@ def test_a_shut_target_presses_a_slightly_open_banked_mouth_shut(tmp_path, templ
     out = place_mouth(frame.copy(), track.landmarks[0], target, bank, [(entry, 1.0)])
     middle = np.round((target[62] + target[66]) / 2).astype(int)
     grey = out[middle[1] - 8 : middle[1] + 9, middle[0]].mean(axis=1)  # down the middle, 8 px either side
-    assert (grey < 70).sum() <= 2  # no dark opening between the lips (4-5 px of it before): their meeting line
+    assert (grey < 70).sum() <= 1  # no dark opening between the lips (4-5 px of it before): their meeting line
     assert grey.max() < 140  # and lip all round it (the skin is ~170): the lips were moved, not thinned
 
 

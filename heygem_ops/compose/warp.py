@@ -83,7 +83,7 @@ def _layer_points(landmarks: np.ndarray, anchors: list[int], curves: tuple[list[
     return np.vstack([landmarks[anchors], *dense])
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
+def smoothstep(x: np.ndarray) -> np.ndarray:
     """0 below 0, 1 above 1, a smooth S between: float32, computed in place over a float32 `x`."""
     r = x if x.dtype == np.float32 else x.astype(np.float32)
     np.clip(r, 0.0, 1.0, out=r)
@@ -205,12 +205,12 @@ def _warp_offsets(
     gy = (box.y0 - 0.5 + (np.arange(gh) + 0.5) * step).astype(np.float32)
     nodes = np.stack(np.meshgrid(gx, gy), axis=-1)
     depth = cv2.distanceTransform(inside.view(np.uint8), cv2.DIST_L2, 3)
-    fade = _smoothstep(
+    fade = smoothstep(
         depth[np.minimum(_centres(gh, step), height - 1)][:, np.minimum(_centres(gw, step), width - 1)]
         / (EDGE_FADE * iod)
     )
-    lip = _lip_edge(target)
-    line, spread = _lip_line(target, lip, gx)
+    lip = lip_edge(target)
+    line, spread = lip_line(target, lip, gx)
     below, margin = gy[:, None] - line[None, :], spread[None, :] + 3.0 * step
     pins = _ring(region, spacing=max(iod * PIN_SPACING, 4.0))
     layers = []
@@ -229,12 +229,12 @@ def _warp_offsets(
         size = (gw * step, gh * step)
         layers.append([cv2.resize(plane, size, interpolation=cv2.INTER_LINEAR)[:height, :width] for plane in coarse])
     (upper_x, upper_y), (lower_x, lower_y) = layers
-    line, spread = _lip_line(target, lip, np.arange(box.x0, box.x1, dtype=np.float32))
+    line, spread = lip_line(target, lip, np.arange(box.x0, box.x1, dtype=np.float32))
     rows = np.arange(box.y0, box.y1, dtype=np.float32)[:, None]
     across = rows - line[None, :]
     across *= 0.5 / spread[None, :]
     across += 0.5
-    share = _smoothstep(across)
+    share = smoothstep(across)
     return upper_x + share * (lower_x - upper_x), upper_y + share * (lower_y - upper_y)
 
 
@@ -256,21 +256,21 @@ def _layer_offsets(
     return thin_plate(centres, values, (nodes - origin) / iod, SMOOTHING) * np.float32(iod)
 
 
-def _lip_edge(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The target lower inner lip as (x, y) samples sorted by x: where `_lip_line` splits the layers."""
+def lip_edge(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The target lower inner lip as (x, y) samples sorted by x: where `lip_line` splits the layers."""
     curve = lip_curve(target[[60, 67, 66, 65, 64]], 8)
     order = np.argsort(curve[:, 0])
     return curve[order, 0], curve[order, 1]
 
 
-def _lip_line(
+def lip_line(
     target: np.ndarray, lip: tuple[np.ndarray, np.ndarray], columns: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where the layers split in each image column: the target lower inner lip's edge, and its softness.
 
     Between the inner corners the split is the lip edge itself, SEAM_FEATHER px soft; beyond them
     it runs on along the mouth's axis, softening by SIDE_BLEND px per px so the cheeks blend the
-    two layers' motion instead of tearing. `lip`: `_lip_edge(target)`. (W,) column x coordinates ->
+    two layers' motion instead of tearing. `lip`: `lip_edge(target)`. (W,) column x coordinates ->
     (W,) y and (W,) half-width.
     """
     left, right = sorted((target[60].astype(np.float64), target[64].astype(np.float64)), key=lambda p: p[0])

@@ -5,14 +5,15 @@ interior left unpainted): jaw and chin follow the opening there, with the frame'
 region's edge (cheeks, jaw sides, neck) is the frame's own and shows no seam. Over that, the mouth
 is replaced by the chosen template frame's: its crop is mapped by the similarity its eyes and nose
 share with the shown frame (the bank's canonical face), then bent by a thin-plate spline so its
-lips, nose base and jaw land on the targets (a shut target, a P, B or M, presses a crop's parted lips
-together, each lip moved whole, so it keeps its thickness). It covers the lips and MARGIN beyond them fully, then
-fades out over FEATHER of skin (so the warped frame's own lip line, a tracker's error away, never
-shows beside it: no double contour), fades out above the chin (whose edge stays the warped
-frame's: one chin line), and stays inside the jaw line of both faces (a turned head's cheek edge
-in the crop never lands on the frame's cheek) and the lower-face region. Its colour
-and light are matched to the warped frame by the mean and spread of each channel in that fading
-ring, where both show the same skin. Nothing outside the lower-face region changes.
+lips, nose base and jaw land on the targets (a shut target, a P, B or M, presses a crop's parted
+lips together: upper and lower lip are pulled as two layers that meet on the target's lip line).
+It covers the lips and MARGIN beyond them fully, then fades out over FEATHER of skin (so the warped
+frame's own lip line, a tracker's error away, never shows beside it: no double contour), fades out
+above the chin (whose edge stays the warped frame's: one chin line), and stays inside the jaw line
+of both faces (a turned head's cheek edge in the crop never lands on the frame's cheek) and the
+lower-face region. Its colour and light are matched to the warped frame by the mean and spread of
+each channel in that fading ring, where both show the same skin. Nothing outside the lower-face
+region changes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from heygem_ops.compose.spline import thin_plate
+from heygem_ops.compose.warp import lip_edge, lip_line, smoothstep
 from heygem_ops.face.contours import lip_curve, settle_inner_lips
 from heygem_ops.face.landmarks import interocular
 from heygem_ops.face.regions import lower_face_polygon
@@ -34,7 +36,8 @@ GRID_PER_IOD = 24  # spline evaluations per interocular distance (the map is smo
 SMOOTHING = 1e-4  # thin-plate regularisation, in interocular units
 CLOSED = 0.03  # inner-lip gap (interocular distances) below which a mouth counts as shut: a shut crop's lips'
 # meeting line is mapped onto the target's, rather than each inner lip onto its own (it cannot be opened)...
-PRESSED = 0.006  # ...and a shut target's inner lips land this far apart, a crop open by more pressed onto them
+PRESSED = 0.006  # ...but a shut target presses together a crop whose inner lips part by more than this...
+PRESS_INSET = 0.01  # ...its lips meeting on the target's lip line from this far inside each (lip, never the slit)
 GAIN = (0.9, 1.1)  # bounds of the colour match's per-channel contrast gain
 RESHARPEN = 0.5  # unsharp-mask gain on the placed crop (sigma 1 px)
 EDGE_PX = 4.0  # px inside a crop's edge over which the banked mouth fades out (its edge may cross the face's)
@@ -48,17 +51,9 @@ def _controls(landmarks: np.ndarray, middle: np.ndarray) -> np.ndarray:
     return np.vstack([landmarks[_ANCHORS], landmarks[[48, 54, 60, 64]], middle]).astype(np.float64)
 
 
-def _middle(landmarks: np.ndarray, meeting: bool, least: float = 0.0) -> np.ndarray:
-    """The inner lips' middle points (62, 66), moved apart along the face's downward axis about their
-    midpoint where they are less than `least` interocular distances apart; or, `meeting`, that midpoint
-    alone (the meeting point of shut lips)."""
-    centre = (landmarks[62] + landmarks[66]) / 2.0
-    if meeting:
-        return centre[None]
-    down, least = _down(landmarks), least * float(interocular(landmarks))
-    if float((landmarks[66] - landmarks[62]) @ down) >= least:
-        return landmarks[[62, 66]]
-    return np.stack([centre - least / 2.0 * down, centre + least / 2.0 * down])
+def _middle(landmarks: np.ndarray, meeting: bool) -> np.ndarray:
+    """The inner lips' middle points (62, 66); or, `meeting`, their midpoint alone (where shut lips meet)."""
+    return ((landmarks[62] + landmarks[66]) / 2.0)[None] if meeting else landmarks[[62, 66]]
 
 
 def _down(landmarks: np.ndarray) -> np.ndarray:
@@ -134,22 +129,34 @@ def _box(
 
 class _Mapping:
     """How one banked mouth lands on the frame: a spline from the shown frame's canonical face onto the
-    crop's through the control points (`_controls`); backward for its pixels, forward for its lips."""
+    crop's through the control points (`_controls`); backward for its pixels, forward for its lips.
+
+    Pressed lips (a P, B or M on a crop whose lips part) are pulled as two layers, as the warp's are
+    (`compose.warp`): above the target's lip line from the crop's upper lip, below it from its lower
+    lip, meeting PRESS_INSET inside each, so no pixel of the crop's opening shows between them. (Its
+    lips are pinned at their middle only: one spline through both inner lips and the meeting point
+    thins them; pinning their outer edges too draws them thinner than the face around them expects.)
+    """
 
     def __init__(self, bank: MouthBank, entry: int, target: np.ndarray, to_crop: np.ndarray) -> None:
         self.bank, self.entry, self.to_crop, self.scale = bank, entry, to_crop, bank.layout.scale
         own = settle_inner_lips(bank.landmarks[entry])
         own_gap, target_gap = _gap(own), _gap(target)
-        if own_gap > PRESSED and target_gap < CLOSED:  # a P, B or M: the crop's inner lips pressed together...
-            there = apply(to_crop[None], _controls(target, _middle(target, False, PRESSED))[None])[0]
-            lips = there[-2:] + own[[51, 57]] - own[[62, 66]]  # ...each lip moved whole: it keeps its thickness
-            self.there = np.vstack([there, lips]) / self.scale
-            self.own = _controls(own, own[[62, 66, 51, 57]]) / self.scale
-        else:  # a shut crop keeps its lips' meeting line; two open mouths match lip for lip
-            meeting = min(own_gap, target_gap) < CLOSED
-            self.there = apply(to_crop[None], _controls(target, _middle(target, meeting))[None])[0] / self.scale
-            self.own = _controls(own, _middle(own, meeting)) / self.scale
+        meeting = min(own_gap, target_gap) < CLOSED  # a shut crop keeps its lips' meeting line...
+        self.there = apply(to_crop[None], _controls(target, _middle(target, meeting))[None])[0] / self.scale
+        self.own = _controls(own, _middle(own, meeting)) / self.scale  # ...two open mouths match lip for lip
+        self.layers, self.split = [(self.there, self.own)], None  # split: whose lip line parts two layers
+        if own_gap > PRESSED and target_gap < CLOSED:  # a P, B or M: the crop's parted lips pressed together
+            self.layers, self.split = self._pressed(own, target, to_crop), target
         self.lips, self.face = _outer_lips(own), lower_face_polygon(own, jaw_margin=0.0)
+
+    def _pressed(self, own: np.ndarray, target: np.ndarray, to_crop: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(target side, crop side) control points of the upper and the lower layer of pressed lips: the
+        crop's upper, then lower inner lip, PRESS_INSET inside it, lands on the target lips' meeting point;
+        the rest of each lip follows as the unpressed mapping would move it, keeping the lip's shape."""
+        inset = PRESS_INSET * float(interocular(own)) * _down(own)
+        there = apply(to_crop[None], _controls(target, _middle(target, True))[None])[0] / self.scale
+        return [(there, _controls(own, inner[None]) / self.scale) for inner in (own[62] - inset, own[66] + inset)]
 
     def placed(self, points: np.ndarray) -> np.ndarray:
         """(K, 2) frame px where (K, 2) points of the crop (crop px) land."""
@@ -167,13 +174,19 @@ class _Mapping:
         gy = y0 - 0.5 + (np.arange(gh) + 0.5) * step
         nodes = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
         at = apply(self.to_crop[None], nodes[None])[0] / self.scale
-        offsets = thin_plate(self.there, self.own - self.there, at, SMOOTHING) * np.float32(self.scale)
         size = (gw * step, gh * step)
-        planes = offsets.reshape(gh, gw, 2)
-        dx = cv2.resize(planes[..., 0], size, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-        dy = cv2.resize(planes[..., 1], size, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        planes = []
+        for there, own in self.layers:
+            offsets = (thin_plate(there, own - there, at, SMOOTHING) * np.float32(self.scale)).reshape(gh, gw, 2)
+            planes.append([cv2.resize(offsets[..., i], size)[: y1 - y0, : x1 - x0] for i in (0, 1)])  # bilinear
         xs = np.arange(x0, x1, dtype=np.float32)[None, :]
         ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        dx, dy = planes[0]
+        if self.split is not None:  # the lower layer below the target's lip line, softly beside the corners
+            line, spread = lip_line(self.split, lip_edge(self.split), xs[0])
+            share = smoothstep((ys - line[None, :]) * (0.5 / spread[None, :]) + 0.5)
+            (lower_x, lower_y) = planes[1]
+            dx, dy = dx + share * (lower_x - dx), dy + share * (lower_y - dy)
         (a, b, c), (d, e, f) = self.to_crop.astype(np.float32)
         map_x = a * xs + b * ys + c + dx
         map_y = d * xs + e * ys + f + dy
