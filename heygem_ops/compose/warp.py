@@ -26,7 +26,7 @@ from heygem_ops.compose.interior import paint_interior
 from heygem_ops.compose.spline import thin_plate
 from heygem_ops.face.chin import CHIN_POINTS, chin_offset
 from heygem_ops.face.contours import lip_curve, settle_inner_lips
-from heygem_ops.face.landmarks import interocular
+from heygem_ops.face.landmarks import down_axis, interocular
 from heygem_ops.face.regions import lower_face_polygon, outward, polygon_mask, region_margin
 
 GRID_PER_IOD = 24  # spline evaluations per interocular distance; the map is smooth, bilinear upsampling is exact enough
@@ -296,8 +296,7 @@ def _inset_inner_lips(source: np.ndarray, target: np.ndarray, iod: float) -> np.
     upper lip, are kept (`_kept_interior`), and an inset would draw a band of lip above them.
     """
     out = source.copy()
-    across = source[45] - source[36]
-    v = np.array([-across[1], across[0]]) / max(float(np.linalg.norm(across)), 1e-6)
+    v = down_axis(source)
     for upper, lower in ((61, 67), (62, 66), (63, 65)):
         gaps = max(float((source[lower] - source[upper]) @ v), 0.0) + max(
             float((target[lower] - target[upper]) @ v), 0.0

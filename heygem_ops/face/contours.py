@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from heygem_ops.face.landmarks import down_axis
+
 
 def catmull_rom(points: np.ndarray, samples: int, *, closed: bool) -> np.ndarray:
     """Dense curve through (K, 2) `points`, `samples` points per segment (K*samples when closed).
@@ -90,9 +92,7 @@ def settle_inner_lips(landmarks: np.ndarray, lag: float | None = None) -> np.nda
     """
     lag = LOWER_LIP_LAG if lag is None else lag
     out = np.array(landmarks, dtype=np.float32, copy=True)
-    across = out[..., 45, :] - out[..., 36, :]
-    down = np.stack([-across[..., 1], across[..., 0]], axis=-1)
-    down /= np.maximum(np.linalg.norm(down, axis=-1, keepdims=True), 1e-6)
+    down = down_axis(out)
     for upper, lower in ((61, 67), (62, 66), (63, 65)):
         gap = np.maximum(((out[..., lower, :] - out[..., upper, :]) * down).sum(axis=-1), 0.0)
         out[..., lower, :] += (lag * gap)[..., None] * down

@@ -42,17 +42,23 @@ def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
     return gap / np.maximum(interocular(landmarks), 1e-6)
 
 
+def down_axis(landmarks: np.ndarray) -> np.ndarray:
+    """Unit vectors of the face's downward axis: the eye line turned towards the chin. (..., 68, 2) -> (..., 2)."""
+    across = landmarks[..., EYE_OUTER_LEFT, :] - landmarks[..., EYE_OUTER_RIGHT, :]
+    down = np.stack([-across[..., 1], across[..., 0]], axis=-1)
+    return down / np.maximum(np.linalg.norm(down, axis=-1, keepdims=True), 1e-6)
+
+
 def lip_gap(landmarks: np.ndarray) -> np.ndarray:
     """Inner-lip gap at the middle of the mouth along the face's downward axis, in interocular distances.
 
     Tracked lips that cross (the lower inner lip above the upper, as a tracker reads lips pressed
     together) read 0, closed, where `mouth_opening`, a distance, reads them as open by as much as
-    they overlap. The downward axis is the eye line turned towards the chin. (..., 68, 2) -> (...).
+    they overlap. The downward axis is `down_axis`. (..., 68, 2) -> (...).
     """
-    across = landmarks[..., EYE_OUTER_LEFT, :] - landmarks[..., EYE_OUTER_RIGHT, :]
-    down = np.stack([-across[..., 1], across[..., 0]], axis=-1)
-    gap = ((landmarks[..., INNER_LOWER_MID, :] - landmarks[..., INNER_UPPER_MID, :]) * down).sum(axis=-1)
-    return np.maximum(gap, 0.0) / np.maximum(interocular(landmarks), 1e-6) ** 2
+    lips = landmarks[..., INNER_LOWER_MID, :] - landmarks[..., INNER_UPPER_MID, :]
+    gap = (lips * down_axis(landmarks)).sum(axis=-1)
+    return np.maximum(gap, 0.0) / np.maximum(interocular(landmarks), 1e-6)
 
 
 def mouth_width(landmarks: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 from heygem_ops.compose.spline import thin_plate
 from heygem_ops.compose.warp import lip_edge, lip_line, smoothstep
 from heygem_ops.face.contours import lip_curve, settle_inner_lips
-from heygem_ops.face.landmarks import interocular
+from heygem_ops.face.landmarks import down_axis, interocular, lip_gap
 from heygem_ops.face.regions import lower_face_polygon
 from heygem_ops.mouths.bank import MouthBank, apply, canonical_transforms
 
@@ -54,18 +54,6 @@ def _controls(landmarks: np.ndarray, middle: np.ndarray) -> np.ndarray:
 def _middle(landmarks: np.ndarray, meeting: bool) -> np.ndarray:
     """The inner lips' middle points (62, 66); or, `meeting`, their midpoint alone (where shut lips meet)."""
     return ((landmarks[62] + landmarks[66]) / 2.0)[None] if meeting else landmarks[[62, 66]]
-
-
-def _down(landmarks: np.ndarray) -> np.ndarray:
-    """Unit vector of the face's downward axis: the eye line turned towards the chin."""
-    across = landmarks[45] - landmarks[36]
-    return np.array([-across[1], across[0]]) / max(float(np.linalg.norm(across)), 1e-6)
-
-
-def _gap(landmarks: np.ndarray) -> float:
-    """Inner-lip gap at the middle along the face's downward axis over the interocular distance (below 0
-    where the tracked lips cross)."""
-    return float((landmarks[66] - landmarks[62]) @ _down(landmarks)) / max(float(interocular(landmarks)), 1e-6)
 
 
 def _weights(
@@ -141,22 +129,22 @@ class _Mapping:
     def __init__(self, bank: MouthBank, entry: int, target: np.ndarray, to_crop: np.ndarray) -> None:
         self.bank, self.entry, self.to_crop, self.scale = bank, entry, to_crop, bank.layout.scale
         own = settle_inner_lips(bank.landmarks[entry])
-        own_gap, target_gap = _gap(own), _gap(target)
+        own_gap, target_gap = float(lip_gap(own)), float(lip_gap(target))
         meeting = min(own_gap, target_gap) < CLOSED  # a shut crop keeps its lips' meeting line...
         self.there = apply(to_crop[None], _controls(target, _middle(target, meeting))[None])[0] / self.scale
         self.own = _controls(own, _middle(own, meeting)) / self.scale  # ...two open mouths match lip for lip
         self.layers, self.split = [(self.there, self.own)], None  # split: whose lip line parts two layers
         if own_gap > PRESSED and target_gap < CLOSED:  # a P, B or M: the crop's parted lips pressed together
-            self.layers, self.split = self._pressed(own, target, to_crop), target
+            self.layers, self.split = self._pressed(own), target
         self.lips, self.face = _outer_lips(own), lower_face_polygon(own, jaw_margin=0.0)
 
-    def _pressed(self, own: np.ndarray, target: np.ndarray, to_crop: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _pressed(self, own: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(target side, crop side) control points of the upper and the lower layer of pressed lips: the
-        crop's upper, then lower inner lip, PRESS_INSET inside it, lands on the target lips' meeting point;
-        the rest of each lip follows as the unpressed mapping would move it, keeping the lip's shape."""
-        inset = PRESS_INSET * float(interocular(own)) * _down(own)
-        there = apply(to_crop[None], _controls(target, _middle(target, True))[None])[0] / self.scale
-        return [(there, _controls(own, inner[None]) / self.scale) for inner in (own[62] - inset, own[66] + inset)]
+        crop's upper, then lower inner lip, PRESS_INSET inside it, lands on the target lips' meeting point
+        (`there`, the shut target's controls); the rest of each lip follows as the unpressed mapping would
+        move it, keeping the lip's shape."""
+        inset = PRESS_INSET * float(interocular(own)) * down_axis(own)
+        return [(self.there, _controls(own, inner[None]) / self.scale) for inner in (own[62] - inset, own[66] + inset)]
 
     def placed(self, points: np.ndarray) -> np.ndarray:
         """(K, 2) frame px where (K, 2) points of the crop (crop px) land."""
